@@ -1,0 +1,3 @@
+from dysmorph_desk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,350 @@
+"""Command-line interface: a thin layer over the core (screening, bundles, synthetic, training).
+
+Contract: results on stdout, messages and progress on stderr; exit status 0 done, 2 usage (or an
+output exists without --force), 3 a photo/data refused, 4 model/bundle error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from dysmorph_desk import __version__
+from dysmorph_desk.errors import DysmorphError, InputRefused, UsageError
+
+log = logging.getLogger("dysmorph_desk.cli")
+CAM_CHOICES = ("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "scorecam", "none")
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _age(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("age must be a number of months") from None
+    if not 0 <= v <= 1440:
+        raise argparse.ArgumentTypeError("age must be between 0 and 1440 months")
+    return v
+
+
+def _unit(value: str) -> float:
+    v = float(value)
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1 (exclusive)")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dysmorph-desk",
+        description="Offline facial screening aid for genetic syndromes. Screening aid, not a diagnosis.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("screen", help="screen photos with one or more model bundles")
+    s.add_argument("photos", nargs="+", type=Path)
+    _add_screen_options(s)
+    s.add_argument("--report", type=Path, help="PDF report path (one photo)")
+    s.add_argument("--json", dest="json_out", help="JSON output path (one photo), or - for stdout")
+    s.add_argument("--out-dir", type=Path, help="write <photo stem>.json (and .pdf) per photo here")
+    s.add_argument("--no-report", action="store_true", help="with --out-dir: JSON only")
+    s.set_defaults(func=cmd_screen)
+
+    d = sub.add_parser("demo", help="screen a bundled sample portrait and write a PDF report")
+    d.add_argument("--out", type=Path, default=Path("dysmorph-desk-demo.pdf"))
+    _add_screen_options(d, demo=True)
+    d.set_defaults(func=cmd_demo)
+
+    m = sub.add_parser("models", help="list installed model bundles")
+    m.add_argument("--json", action="store_true")
+    m.add_argument("--verify", action="store_true", help="load each bundle and check its hash")
+    m.set_defaults(func=cmd_models)
+
+    c = sub.add_parser("cache", help="manage the aligned-face cache")
+    c.add_argument("--purge", action="store_true", help="delete every cached face")
+    c.set_defaults(func=cmd_cache)
+
+    g = sub.add_parser("make-synthetic", help="generate the synthetic demonstration dataset")
+    g.add_argument("--out", type=Path, required=True)
+    g.add_argument("--per-class", type=int, required=True)
+    g.add_argument("--photos-per-identity", type=int, default=3)
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(func=cmd_make_synthetic)
+
+    t = sub.add_parser("train", help="train a model on a dataset and export a bundle")
+    from dysmorph_desk.training_cli import add_train_arguments
+
+    add_train_arguments(t)
+    return p
+
+
+def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
+    s.add_argument("--model", action="append", dest="models", metavar="BUNDLE",
+                   help="bundle name or path; repeat for several; 'all' for every bundle")
+    s.add_argument("--cam", default=None, choices=CAM_CHOICES, help="heatmap method (default gradcam)")
+    s.add_argument("--cam-target", help="class id to explain (default: the predicted class)")
+    s.add_argument("--face", type=int, default=1, help="which face: 1 = largest, 2 = next...")
+    s.add_argument("--patient-id", default="DEMO-0001" if demo else "", help="pseudonymous patient ID")
+    s.add_argument("--age", type=_age, default=96.0 if demo else None, help="age in months")
+    s.add_argument("--sex", choices=("female", "male", "unknown"), default="female" if demo else "unknown")
+    s.add_argument("--operator", default="")
+    s.add_argument("--notes", default="")
+    s.add_argument("--clinic", default=None, help="clinic name for the report header")
+    s.add_argument("--prevalence", type=_unit, default=None, help="prevalence for PPV/NPV (default from settings)")
+    s.add_argument("--include-photo-name", action="store_true", help="print the photo's file name in outputs")
+    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    s.add_argument("--force-assess", action="store_true", help="give probabilities even when checks fail")
+    s.add_argument("--device", default=None, choices=("auto", "cpu", "cuda", "mps"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from dysmorph_desk.logs import setup_logging
+
+    log_file = setup_logging(args.debug)
+    try:
+        return int(args.func(args) or 0)
+    except DysmorphError as exc:
+        log.debug("error", exc_info=True)
+        if args.debug:
+            traceback.print_exc()
+        _err(f"dysmorph-desk: error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("dysmorph-desk: interrupted")
+        return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback in the log
+        log.error("unexpected error", exc_info=True)
+        if args.debug:
+            traceback.print_exc()
+        where = f"; details in {log_file}" if log_file else ""
+        _err(f"dysmorph-desk: internal error: {exc.__class__.__name__}: {exc}{where} (rerun with --debug)")
+        return 1
+
+
+# --- screen -------------------------------------------------------------------------------------
+
+
+def _load_screener(model_names: list[str] | None, device_pref: str | None):
+    from dysmorph_desk.bundles import find_bundles, load_bundle, resolve_bundle
+    from dysmorph_desk.devices import pick_device
+    from dysmorph_desk.faces.detect import FaceDetector
+    from dysmorph_desk.screening import Screener
+    from dysmorph_desk.settings import Settings
+
+    settings = Settings.load()
+    device = pick_device(device_pref or settings.device)
+    names = model_names or list(settings.default_models)
+    if "all" in names:
+        infos = find_bundles()
+        if not infos:
+            raise UsageError("no model bundles are installed")
+    else:
+        infos = [resolve_bundle(n) for n in names]
+    bundles = [load_bundle(i.path, device=device, source=i.source) for i in infos]
+    return Screener(bundles, FaceDetector(device=device)), settings
+
+
+def _options(args, settings):
+    from dysmorph_desk.screening import ScreenOptions
+
+    if args.face < 1:
+        raise UsageError("--face counts from 1 (the largest face)")
+    cam = args.cam or settings.cam_method
+    return ScreenOptions(
+        face_index=args.face,
+        cam_method=None if cam == "none" else cam,
+        cam_target=args.cam_target,
+        force_assess=args.force_assess,
+        max_pixels=int(settings.max_megapixels * 1_000_000),
+    )
+
+
+def _report_settings(args, settings):
+    from dysmorph_desk.report import ReportSettings
+
+    return ReportSettings(
+        clinic_name=args.clinic if args.clinic is not None else settings.clinic_name,
+        clinic_address=settings.clinic_address,
+        logo_path=Path(settings.logo_path) if settings.logo_path else None,
+        paper=settings.paper,
+        prevalence=args.prevalence if args.prevalence is not None else settings.prevalence,
+        include_photo_name=args.include_photo_name,
+        colormap=settings.colormap,
+        opacity=settings.opacity,
+    )
+
+
+def _case(args):
+    from dysmorph_desk.results import CaseInfo
+
+    return CaseInfo(patient_id=args.patient_id, age_months=args.age, sex=args.sex, operator=args.operator,
+                    notes=args.notes)
+
+
+def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
+    """(json path, pdf path) per photo; refuses (exit 2) before any work if one exists."""
+    photos: list[Path] = args.photos
+    if args.out_dir is None:
+        if len(photos) > 1 and (args.report or (args.json_out and args.json_out != "-")):
+            raise UsageError("with several photos use --out-dir (or --json - for stdout)")
+        json_path = Path(args.json_out) if args.json_out and args.json_out != "-" else None
+        plans = [(json_path, args.report)]
+    else:
+        if args.report or (args.json_out and args.json_out != "-"):
+            raise UsageError("--out-dir names the files itself; drop --report/--json PATH")
+        used: dict[str, int] = {}
+        plans = []
+        for photo in photos:
+            stem = photo.stem or "photo"
+            n = used.get(stem, 0) + 1
+            used[stem] = n
+            name = stem if n == 1 else f"{stem}-{n}"
+            plans.append((args.out_dir / f"{name}.json", None if args.no_report else args.out_dir / f"{name}.pdf"))
+    if not args.force:
+        for pair in plans:
+            for path in pair:
+                if path is not None and path.exists():
+                    raise UsageError(f"{path} exists; use --force to overwrite")
+    return plans
+
+
+def _summary(index: int, total: int, result) -> str:
+    lines = [f"photo {index}/{total} (sha256 {result.photo_sha256[:12]}): {result.faces_detected} face(s) detected"]
+    bad = [q.name for q in result.quality if not q.passed]
+    lines.append("  quality: " + ("all checks passed" if not bad else "failed " + ", ".join(bad)))
+    for r in result.results:
+        head = f"  {r.model} [{r.card.status_label}]"
+        if not r.assessable:
+            lines.append(f"{head}: cannot assess — {r.cannot_assess_reason}")
+            continue
+        probs = ", ".join(f"{r.class_names[c]} {p:.2f}" for c, p in r.probabilities.items())
+        verdict = "FLAGGED for clinical review" if r.flagged else "not flagged"
+        lines.append(f"{head}: {probs}; syndromic {r.syndromic_probability:.2f} vs threshold "
+                     f"{r.threshold:.2f} -> {verdict}")
+    for w in result.warnings:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+def cmd_screen(args) -> int:
+    from dysmorph_desk.atomic import write_text_atomic
+
+    plans = _plan_outputs(args)
+    screener, settings = _load_screener(args.models, args.device)
+    options = _options(args, settings)
+    report_settings = _report_settings(args, settings)
+    case = _case(args)
+    json_stdout = args.json_out == "-"
+    summary_stream = sys.stderr if json_stdout else sys.stdout
+    done, refused, collected = 0, 0, []
+    total = len(args.photos)
+    for i, (photo, (json_path, pdf_path)) in enumerate(zip(args.photos, plans), start=1):
+        _err(f"[{i}/{total}] screening {photo.name}")
+        try:
+            result = screener.screen(photo, case, options)
+        except InputRefused as exc:
+            refused += 1
+            _err(f"{photo.name}: refused: {exc}")
+            continue
+        if args.include_photo_name:
+            result.photo_label = photo.name
+        data = result.to_json()
+        if json_path is not None:
+            write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False), force=args.force)
+        if pdf_path is not None:
+            from dysmorph_desk.report import render_report
+
+            render_report(result, pdf_path, settings=report_settings, force=args.force)
+            _err(f"wrote {pdf_path}")
+        collected.append(data)
+        print(_summary(i, total, result), file=summary_stream, flush=True)
+        done += 1
+    if json_stdout:
+        print(json.dumps(collected[0] if total == 1 and collected else collected, indent=2, ensure_ascii=False))
+    print(f"screened {done} of {total} photo(s); {refused} refused. Screening aid, not a diagnosis.",
+          file=summary_stream)
+    return 3 if refused else 0
+
+
+def cmd_demo(args) -> int:
+    from dysmorph_desk import resources
+    from dysmorph_desk.report import render_report
+
+    from dysmorph_desk.atomic import check_writable
+
+    check_writable(args.out, args.force)
+    screener, settings = _load_screener(args.models or ["all"], args.device)
+    options = _options(args, settings)
+    portrait = next(p for p in resources.sample_portraits() if p.name.startswith("grace_hopper"))
+    with resources.as_path(portrait) as path:
+        result = screener.screen(path, _case(args), options)
+    render_report(result, args.out, settings=_report_settings(args, settings), force=args.force)
+    print(_summary(1, 1, result))
+    print(f"report written to {args.out}")
+    return 0
+
+
+# --- models, cache, data ------------------------------------------------------------------------
+
+
+def cmd_models(args) -> int:
+    from dysmorph_desk.bundles import find_bundles, load_bundle
+
+    infos = find_bundles()
+    if args.verify:
+        for info in infos:
+            load_bundle(info.path, source=info.source)
+    if args.json:
+        print(json.dumps([{"name": i.name, "path": str(i.path), "source": i.source, "sha256": i.sha256,
+                           "card": i.card.to_dict()} for i in infos], indent=2, ensure_ascii=False))
+        return 0
+    if not infos:
+        print("no model bundles installed")
+    for i in infos:
+        c = i.card
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in c.validation_metrics.items()
+                            if isinstance(v, float) and k in ("auc", "recall", "specificity", "accuracy"))
+        print(f"{i.name}\t{c.architecture}\t{c.status_label}\tclasses: {', '.join(c.class_ids)}\t"
+              f"{metrics or 'no validation metrics'}\t{i.source}")
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from dysmorph_desk.facecache import purge_cache
+
+    if not args.purge:
+        raise UsageError("nothing to do: use --purge")
+    n = purge_cache()
+    print(f"deleted {n} cached face(s)")
+    return 0
+
+
+def cmd_make_synthetic(args) -> int:
+    from dysmorph_desk.synthetic import make_synthetic
+
+    if args.per_class < 1:
+        raise UsageError("--per-class must be at least 1")
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            _err(f"  {done}/{total} images")
+
+    summary = make_synthetic(args.out, args.per_class, seed=args.seed,
+                             photos_per_identity=args.photos_per_identity, progress=progress)
+    print(f"wrote {summary.n_images} images of {summary.n_identities} synthetic identities to {summary.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

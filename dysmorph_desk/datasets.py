@@ -1,0 +1,79 @@
+"""Reading labelled photo collections: a labels.csv folder, a CSV file, or class-per-folder."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from dysmorph_desk.errors import DataError
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    label: str
+    patient_id: str
+    age_months: float | None = None
+    sex: str | None = None
+    ethnicity: str | None = None
+
+
+def read_dataset(data: str | Path) -> list[Sample]:
+    data = Path(data)
+    if data.is_file() and data.suffix.lower() == ".csv":
+        return _read_csv(data, data.parent)
+    if data.is_dir() and (data / "labels.csv").is_file():
+        return _read_csv(data / "labels.csv", data)
+    if data.is_dir():
+        return _read_folders(data)
+    raise DataError(f"{data}: not a folder or a CSV file")
+
+
+def _float(value: str | None) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise DataError(f"age_months {value!r} is not a number") from None
+
+
+def _read_csv(csv_path: Path, root: Path) -> list[Sample]:
+    try:
+        with csv_path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{csv_path.name}: unreadable CSV ({exc})") from None
+    if not rows:
+        raise DataError(f"{csv_path.name}: no rows")
+    if not {"path", "label"} <= set(rows[0]):
+        raise DataError(f"{csv_path.name}: needs columns path and label (optional: patient_id, age_months, sex, ethnicity)")
+    samples = []
+    for n, row in enumerate(rows, start=2):
+        if not row.get("path") or not row.get("label"):
+            raise DataError(f"{csv_path.name}, line {n}: empty path or label")
+        path = Path(row["path"])
+        path = path if path.is_absolute() else root / path
+        pid = (row.get("patient_id") or "").strip() or f"photo:{path.name}"
+        samples.append(Sample(path, row["label"].strip(), pid, _float(row.get("age_months")),
+                              (row.get("sex") or "").strip() or None, (row.get("ethnicity") or "").strip() or None))
+    if not any(row.get("patient_id") for row in rows):
+        log.warning("no patient_id column: every photo is treated as a different patient")
+    return samples
+
+
+def _read_folders(root: Path) -> list[Sample]:
+    samples = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for f in sorted(folder.rglob("*")):
+            if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
+                samples.append(Sample(f, folder.name, f"photo:{folder.name}/{f.name}"))
+    if not samples:
+        raise DataError(f"{root}: no class folders with images (or a labels.csv)")
+    log.warning("class-per-folder data has no patient ids: every photo is treated as a different patient")
+    return samples

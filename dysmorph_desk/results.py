@@ -1,0 +1,187 @@
+"""Result dataclasses: the one source of truth that the CLI prints, the GUI shows, the PDF renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from dysmorph_desk import __version__
+from dysmorph_desk.cards import ModelCard
+
+SCHEMA_VERSION = 1
+DISCLAIMER = (
+    "This is a screening aid, not a diagnosis. A result must be reviewed by a qualified clinician "
+    "and confirmed by clinical examination and genetic testing."
+)
+SEXES = ("female", "male", "unknown")
+
+
+@dataclass
+class CaseInfo:
+    """Who and what the photo is about. Identifiers are pseudonymous by design."""
+
+    patient_id: str = ""
+    age_months: float | None = None
+    sex: str = "unknown"
+    operator: str = ""
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.sex not in SEXES:
+            raise ValueError(f"sex must be one of {', '.join(SEXES)}")
+        if self.age_months is not None and not (0 <= self.age_months <= 12 * 120):
+            raise ValueError("age in months must be between 0 and 1440")
+
+
+@dataclass
+class QualityCheck:
+    """One quality measurement of the detected face and whether it is within its limit."""
+
+    name: str
+    value: float
+    unit: str
+    limit: float
+    comparison: str  # ">=" means value must be >= limit to pass; "<=" the opposite
+    passed: bool
+    hard: bool  # a hard failure makes every model result "cannot assess"
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": round(float(self.value), 4),
+            "unit": self.unit,
+            "limit": self.limit,
+            "comparison": self.comparison,
+            "pass": bool(self.passed),
+            "hard": self.hard,
+            "message": self.message,
+        }
+
+
+@dataclass
+class FaceInfo:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in original-photo pixels
+    landmarks: np.ndarray  # (5, 2): left eye, right eye, nose, left mouth, right mouth (image left/right)
+    score: float
+
+    @property
+    def size(self) -> float:
+        """Inter-ocular distance in photo pixels: the face-size measure used for limits."""
+        return float(np.linalg.norm(self.landmarks[1] - self.landmarks[0]))
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "box": [round(float(v), 1) for v in self.box],
+            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "score": round(float(self.score), 4),
+        }
+
+
+@dataclass
+class ModelResult:
+    """What one model says about one face."""
+
+    model: str
+    card: ModelCard
+    bundle_sha256: str
+    probabilities: dict[str, float] | None
+    predicted: str | None
+    syndromic_probability: float | None
+    flagged: bool | None
+    assessable: bool
+    cannot_assess_reason: str | None = None
+    forced_assessment: bool = False
+    cam_method: str | None = None
+    cam_target: str | None = None
+    aligned_face: np.ndarray | None = None  # uint8 (S, S, 3), the model's input before normalisation
+    heatmap_aligned: np.ndarray | None = None  # float32 (S, S) in [0, 1]
+    heatmap_photo: np.ndarray | None = None  # float32 (H, W) in [0, 1], on the displayed photo
+    seconds: float = 0.0
+
+    @property
+    def threshold(self) -> float:
+        return self.card.threshold
+
+    @property
+    def class_names(self) -> dict[str, str]:
+        return {c.id: c.display_name for c in self.card.classes}
+
+    def to_json(self) -> dict[str, Any]:
+        rnd = (lambda v: None if v is None else round(float(v), 6))
+        return {
+            "model": self.model,
+            "model_status": self.card.status,
+            "model_status_label": self.card.status_label,
+            "architecture": self.card.architecture,
+            "bundle_sha256": self.bundle_sha256,
+            "probabilities": None
+            if self.probabilities is None
+            else {k: rnd(v) for k, v in self.probabilities.items()},
+            "class_names": self.class_names,
+            "syndromic_classes": [c.id for c in self.card.classes if c.syndromic],
+            "predicted": self.predicted,
+            "syndromic_probability": rnd(self.syndromic_probability),
+            "threshold": self.threshold,
+            "flagged": self.flagged,
+            "assessable": self.assessable,
+            "cannot_assess_reason": self.cannot_assess_reason,
+            "forced_assessment": self.forced_assessment,
+            "cam_method": self.cam_method,
+            "cam_target": self.cam_target,
+            "validation_metrics": self.card.validation_metrics,
+        }
+
+
+@dataclass
+class ScreeningResult:
+    """Everything known about one screened photo."""
+
+    photo_sha256: str
+    faces_detected: int
+    face_index: int  # 1 = largest
+    face: FaceInfo
+    quality: list[QualityCheck]
+    warnings: list[str]
+    results: list[ModelResult]
+    case: CaseInfo = field(default_factory=CaseInfo)
+    photo: np.ndarray | None = None  # uint8 RGB as decoded (possibly reduced size)
+    photo_scale: float = 1.0  # displayed-photo pixels per original pixel
+    photo_label: str | None = None  # the file name, only when the user asks for it
+    disclaimer: str = DISCLAIMER
+    software_version: str = __version__
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def quality_failures(self, hard_only: bool = False) -> list[QualityCheck]:
+        return [q for q in self.quality if not q.passed and (q.hard or not hard_only)]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "software_version": self.software_version,
+            "created": self.created,
+            "photo_sha256": self.photo_sha256,
+            "faces_detected": self.faces_detected,
+            "face_index": self.face_index,
+            "face": self.face.to_json(),
+            "case": {
+                "patient_id": self.case.patient_id,
+                "age_months": self.case.age_months,
+                "sex": self.case.sex,
+                "operator": self.case.operator,
+            },
+            "quality": {q.name: q.to_json() for q in self.quality},
+            "warnings": list(self.warnings),
+            "disclaimer": self.disclaimer,
+            "results": [r.to_json() for r in self.results],
+        }
+        if self.photo_label is not None:
+            data["photo_name"] = self.photo_label
+        return data

@@ -1,0 +1,219 @@
+"""Screening one photo: load -> detect -> align -> quality -> every model (+ Grad-CAM) -> result.
+
+Pure core: no Qt, no printing. The CLI, the GUI and the report all consume ``ScreeningResult``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dysmorph_desk.bundles import LoadedBundle
+from dysmorph_desk.cards import DEMO_LABEL
+from dysmorph_desk.errors import FaceRefused, Interrupted, UsageError
+from dysmorph_desk.faces.align import AlignedFace, align_face
+from dysmorph_desk.faces.detect import FaceDetector
+from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX, QualityLimits, assess_quality
+from dysmorph_desk.imaging import DEFAULT_MAX_PIXELS, DEFAULT_WORKING_LONG_SIDE, LoadedImage, load_image
+from dysmorph_desk.results import CaseInfo, FaceInfo, ModelResult, ScreeningResult
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, float], None]  # (stage, fraction 0..1)
+
+
+@dataclass
+class ScreenOptions:
+    face_index: int = 1  # 1 = largest face, 2 = next...
+    cam_method: str | None = "gradcam"  # None: probabilities only
+    cam_target: str | None = None  # class id; None = each model's predicted class
+    force_assess: bool = False
+    manual_landmarks: np.ndarray | None = None  # (5, 2) photo pixels, when detection failed
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    working_long_side: int | None = DEFAULT_WORKING_LONG_SIDE
+    limits: QualityLimits = field(default_factory=QualityLimits)
+
+
+def to_tensor(aligned: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str):
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(aligned)).to(device).permute(2, 0, 1).float().div_(255.0)
+    m = torch.tensor(mean, device=device).view(3, 1, 1)
+    s = torch.tensor(std, device=device).view(3, 1, 1)
+    return ((x - m) / s).unsqueeze(0)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-6)
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
+class Screener:
+    """Holds the detector and loaded bundles so a batch pays model loading once."""
+
+    def __init__(self, bundles: list[LoadedBundle], detector: FaceDetector | None = None) -> None:
+        if not bundles:
+            raise UsageError("no model selected")
+        self.bundles = bundles
+        self.detector = detector or FaceDetector(device="cpu")
+
+    def find_faces(self, image: LoadedImage) -> list[FaceInfo]:
+        return self.detector.detect(image.rgb)
+
+    def screen(
+        self,
+        source: str | Path | bytes | LoadedImage,
+        case: CaseInfo | None = None,
+        options: ScreenOptions | None = None,
+        *,
+        faces: list[FaceInfo] | None = None,
+        progress: Progress | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> ScreeningResult:
+        opt = options or ScreenOptions()
+        case = case or CaseInfo()
+        report = progress or (lambda stage, frac: None)
+
+        def check_cancel() -> None:
+            if should_cancel and should_cancel():
+                raise Interrupted("screening cancelled")
+
+        report("loading", 0.0)
+        image = source if isinstance(source, LoadedImage) else load_image(
+            source, max_pixels=opt.max_pixels, working_long_side=opt.working_long_side
+        )
+        check_cancel()
+        report("detecting", 0.1)
+        warnings: list[str] = []
+        if opt.manual_landmarks is not None:
+            lm = np.asarray(opt.manual_landmarks, dtype=np.float64).reshape(5, 2) * image.scale
+            x0, y0 = lm.min(0)
+            x1, y1 = lm.max(0)
+            pad = 0.6 * float(np.linalg.norm(lm[1] - lm[0]))
+            faces = [FaceInfo(box=(x0 - pad, y0 - pad, x1 + pad, y1 + pad), landmarks=lm, score=float("nan"))]
+            warnings.append("landmarks placed by hand (face detection not used)")
+        elif faces is None:
+            faces = self.find_faces(image)
+        if not faces:
+            raise FaceRefused("no face found (place the five landmarks by hand in the app, or use a frontal photo)")
+        if not 1 <= opt.face_index <= len(faces):
+            raise FaceRefused(f"face {opt.face_index} was asked for, but {len(faces)} face(s) were found")
+        face = faces[opt.face_index - 1]
+        iod_full = face.size / image.scale
+        if iod_full < MIN_FACE_IOD_PX:
+            raise FaceRefused(
+                f"face too small to screen ({iod_full:.0f} px between the eyes; the minimum is {MIN_FACE_IOD_PX:.0f})"
+            )
+        if len(faces) > 1:
+            which = "the largest" if opt.face_index == 1 else f"number {opt.face_index} by size"
+            warnings.append(f"{len(faces)} faces detected; screened {which} (choose another with --face N)")
+
+        aligned: dict[int, AlignedFace] = {224: align_face(image.rgb, face.landmarks, 224)}
+        quality = assess_quality(face, image.scale, aligned[224].image, opt.limits)
+        hard = [q.message for q in quality if not q.passed and q.hard]
+        warnings += [q.message for q in quality if not q.passed and not q.hard]
+
+        results = []
+        for i, bundle in enumerate(self.bundles):
+            check_cancel()
+            report(f"model {bundle.name}", 0.2 + 0.8 * i / len(self.bundles))
+            results.append(self._run_model(bundle, image, face, aligned, hard, case, opt, warnings, should_cancel))
+        report("done", 1.0)
+        return ScreeningResult(
+            photo_sha256=image.sha256,
+            faces_detected=len(faces) if opt.manual_landmarks is None else 0,
+            face_index=opt.face_index,
+            face=FaceInfo(box=tuple(v / image.scale for v in face.box), landmarks=face.landmarks / image.scale,
+                          score=face.score),
+            quality=quality,
+            warnings=warnings,
+            results=results,
+            case=case,
+            photo=image.rgb,
+            photo_scale=image.scale,
+        )
+
+    def _run_model(
+        self,
+        bundle: LoadedBundle,
+        image: LoadedImage,
+        face: FaceInfo,
+        aligned: dict[int, AlignedFace],
+        hard_failures: list[str],
+        case: CaseInfo,
+        opt: ScreenOptions,
+        warnings: list[str],
+        should_cancel: Callable[[], bool] | None,
+    ) -> ModelResult:
+        from dysmorph_desk.explain import compute_cam
+        from dysmorph_desk.nets import get_arch
+
+        t0 = time.perf_counter()
+        card = bundle.card
+        if card.status == "demonstration":
+            note = f"{bundle.name}: {DEMO_LABEL}"
+            if note not in warnings:
+                warnings.append(note)
+        size = card.input_size
+        if size not in aligned:
+            aligned[size] = align_face(image.rgb, face.landmarks, size, np.asarray(card.alignment_template["points"]))
+        face_img = aligned[size]
+        reasons = list(hard_failures)
+        if card.age_range_months is not None:
+            lo, hi = card.age_range_months
+            if case.age_months is None:
+                warnings.append(f"{bundle.name}: age not given; the model is validated for {lo:g}-{hi:g} months")
+            elif not lo <= case.age_months <= hi:
+                reasons.append(f"age {case.age_months:g} months is outside the validated range {lo:g}-{hi:g} months")
+        base = dict(model=bundle.name, card=card, bundle_sha256=bundle.sha256, aligned_face=face_img.image)
+        if reasons and not opt.force_assess:
+            return ModelResult(**base, probabilities=None, predicted=None, syndromic_probability=None, flagged=None,
+                               assessable=False, cannot_assess_reason="; ".join(reasons),
+                               seconds=time.perf_counter() - t0)
+        if reasons:
+            warnings.append(f"{bundle.name}: assessed despite {'; '.join(reasons)} (--force-assess)")
+
+        x = to_tensor(face_img.image, card.mean, card.std, bundle.device)
+        target = None
+        if opt.cam_target is not None:
+            if opt.cam_target not in card.class_ids:
+                raise UsageError(f"class {opt.cam_target!r} is not a class of {bundle.name} ({', '.join(card.class_ids)})")
+            target = card.class_ids.index(opt.cam_target)
+        heat = heat_photo = None
+        if opt.cam_method:
+            spec = get_arch(card.architecture)
+            cam = compute_cam(bundle.model, spec.target_layer(bundle.model), x, opt.cam_method, target,
+                              should_cancel=should_cancel)
+            logits = cam.logits
+            heat = cam.heat
+            if cam.empty:
+                warnings.append(f"{bundle.name}: the {opt.cam_method} heatmap is empty for this class")
+            heat_photo = face_img.to_photo(heat, image.rgb.shape)
+        else:
+            import torch
+
+            with torch.inference_mode():
+                logits = bundle.model(x)[0].float().cpu().numpy()
+        probs = softmax(logits, card.temperature)
+        ids = card.class_ids
+        synd = float(sum(probs[i] for i in card.syndromic_indices))
+        cam_target = None if not opt.cam_method else ids[target if target is not None else int(np.argmax(probs))]
+        return ModelResult(
+            **base,
+            probabilities={c: float(p) for c, p in zip(ids, probs)},
+            predicted=ids[int(np.argmax(probs))],
+            syndromic_probability=synd,
+            flagged=synd >= card.threshold,
+            assessable=True,
+            forced_assessment=bool(reasons),
+            cam_method=opt.cam_method,
+            cam_target=cam_target,
+            heatmap_aligned=heat,
+            heatmap_photo=heat_photo,
+            seconds=time.perf_counter() - t0,
+        )
