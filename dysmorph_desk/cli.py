@@ -241,6 +241,8 @@ def cmd_screen(args) -> int:
     from dysmorph_desk.atomic import write_text_atomic
 
     plans = _plan_outputs(args)
+    if args.out_dir is not None:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
     screener, settings = _load_screener(args.models, args.device)
     options = _options(args, settings)
     report_settings = _report_settings(args, settings)

@@ -1,7 +1,7 @@
 """Package data (sample portraits, fonts, shipped bundles) found through importlib.resources.
 
 Both ``resources/`` and ``models/`` at the top of the repository are mapped to the packages
-``dysmorph_desk.resources`` and ``dysmorph_desk.bundled_models`` (see pyproject.toml), so the same
+``dysmorph_desk.assets`` and ``dysmorph_desk.bundled_models`` (see pyproject.toml), so the same
 code works from a wheel and from an editable install.
 """
 
@@ -17,7 +17,7 @@ PORTRAIT_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def resource(*parts: str) -> Traversable:
-    node = resources.files("dysmorph_desk.resources")
+    node = resources.files("dysmorph_desk.assets")
     for part in parts:
         node = node / part
     return node

@@ -197,8 +197,10 @@ class Screener:
         else:
             import torch
 
+            from dysmorph_desk.fastpath import inference_model
+
             with torch.inference_mode():
-                logits = bundle.model(x)[0].float().cpu().numpy()
+                logits = inference_model(bundle)(x)[0].float().cpu().numpy()
         probs = softmax(logits, card.temperature)
         ids = card.class_ids
         synd = float(sum(probs[i] for i in card.syndromic_indices))

@@ -1,0 +1,358 @@
+"""The PDF report: content, multi-script text, photo-name privacy, JPEG images, atomic writes."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pypdf import PdfReader
+
+from dysmorph_desk.cards import ClassInfo, ModelCard, predictive_values
+from dysmorph_desk.errors import UsageError
+from dysmorph_desk.report import (
+    ReportSettings,
+    format_percent,
+    format_predictive_values,
+    render_report,
+    report_bytes,
+)
+from dysmorph_desk.results import (
+    DISCLAIMER,
+    CaseInfo,
+    FaceInfo,
+    ModelResult,
+    QualityCheck,
+    ScreeningResult,
+)
+
+PATIENT_ID = "Ζωή-Жанна-王小明"
+PHOTO_LABEL = "IMG_20240501_clinic.jpg"
+PHOTO_SHA = "ab" * 32
+SHA_A = "0123456789abcdef" * 4
+SHA_B = "fedcba9876543210" * 4
+
+
+def _card(name: str, status: str = "demonstration") -> ModelCard:
+    return ModelCard(
+        name=name,
+        architecture="resnet18",
+        classes=[
+            ClassInfo("unaffected", "Unaffected", False),
+            ClassInfo("noonan", "Noonan syndrome", True),
+            ClassInfo("williams", "Williams syndrome (ウィリアムズ)", True),
+        ],
+        input_size=112,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25),
+        alignment_template={"size": 112},
+        threshold=0.5,
+        status=status,
+        intended_use="Demonstrates the pipeline on synthetic faces only.",
+        training_data={
+            "summary": "2,000 synthetic faces generated from two public-domain portraits"
+        },
+        validation_metrics={"recall": 0.8, "specificity": 0.9, "auc": 0.912, "n_test": 400},
+        age_range_months=(0, 216),
+    )
+
+
+def _result(
+    seed: int = 0, n_models: int = 2, notes: str = "Ελληνικά · Кириллица · 中文备注"
+) -> ScreeningResult:
+    rng = np.random.default_rng(seed)
+    h, w = 600, 800
+    yy, xx = np.mgrid[0:h, 0:w]
+    photo = np.stack([xx * 255 // w, yy * 255 // h, (xx + yy) * 255 // (w + h)], axis=2).astype(
+        np.uint8
+    )
+    photo = np.clip(photo.astype(int) + rng.integers(-20, 20, photo.shape), 0, 255).astype(np.uint8)
+    aligned = rng.integers(0, 256, (112, 112, 3), dtype=np.uint8)
+    g = np.linspace(0, 1, 112, dtype=np.float32)
+    heat = np.outer(g, g[::-1])
+    results = [
+        ModelResult(
+            model="demo-resnet",
+            card=_card("demo-resnet"),
+            bundle_sha256=SHA_A,
+            probabilities={"unaffected": 0.2, "noonan": 0.7, "williams": 0.1},
+            predicted="noonan",
+            syndromic_probability=0.8,
+            flagged=True,
+            assessable=True,
+            cam_method="gradcam",
+            cam_target="noonan",
+            aligned_face=aligned,
+            heatmap_aligned=heat,
+        )
+    ]
+    if n_models > 1:
+        results.append(
+            ModelResult(
+                model="second-model",
+                card=_card("second-model", status="research"),
+                bundle_sha256=SHA_B,
+                probabilities=None,
+                predicted=None,
+                syndromic_probability=None,
+                flagged=None,
+                assessable=False,
+                cannot_assess_reason="face turned too far (yaw 41°)",
+            )
+        )
+    return ScreeningResult(
+        photo_sha256=PHOTO_SHA,
+        faces_detected=1,
+        face_index=1,
+        face=FaceInfo(box=(300.0, 150.0, 500.0, 420.0), landmarks=np.zeros((5, 2)), score=0.99),
+        quality=[
+            QualityCheck("face_size", 92.0, "px", 40.0, ">=", True, True),
+            QualityCheck("yaw", 41.0, "°", 25.0, "<=", False, True, "face turned too far"),
+        ],
+        warnings=["The face is turned; results may be unreliable."],
+        results=results,
+        case=CaseInfo(
+            patient_id=PATIENT_ID, age_months=30, sex="female", operator="Dr Ana", notes=notes
+        ),
+        photo=photo,
+        photo_label=PHOTO_LABEL,
+        created="2024-05-01T10:30:00+00:00",
+    )
+
+
+def _text(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+def _flat(text: str) -> str:
+    """Extracted text with line breaks and spacing normalised (wrapping splits sentences)."""
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def pdf() -> bytes:
+    return report_bytes(_result())
+
+
+@pytest.fixture(scope="module")
+def text(pdf: bytes) -> str:
+    return _text(pdf)
+
+
+def test_valid_small_pdf(pdf: bytes) -> None:
+    assert pdf.startswith(b"%PDF")
+    assert pdf.rstrip().endswith(b"%%EOF")
+    assert len(pdf) < 500_000
+    reader = PdfReader(io.BytesIO(pdf))
+    assert 1 <= len(reader.pages) <= 2
+
+
+def test_patient_id_in_every_script(text: str) -> None:
+    assert PATIENT_ID in text
+    for part in ("Ζωή", "Жанна", "王小明", "中文备注", "Кириллица"):
+        assert part in text
+
+
+def test_disclaimer_and_demonstration_label(text: str) -> None:
+    flat = _flat(text)
+    assert _flat(DISCLAIMER) in flat
+    assert "DEMONSTRATION MODEL — NOT FOR CLINICAL USE" in flat
+    assert "RESEARCH MODEL — NOT VALIDATED FOR CLINICAL USE" in flat
+
+
+def test_predictive_values_at_stated_prevalence(text: str) -> None:
+    ppv, npv = predictive_values(0.8, 0.9, 0.01)
+    expected = f"PPV {ppv * 100:.1f}% / NPV {npv * 100:.1f}% at a prevalence of 1.0%"
+    assert format_predictive_values(0.8, 0.9, 0.01) == expected
+    assert expected in _flat(text)
+    other = _text(report_bytes(_result(n_models=1), ReportSettings(prevalence=0.05)))
+    assert format_predictive_values(0.8, 0.9, 0.05) in _flat(other)
+    assert "prevalence of 5.0%" in _flat(other)
+
+
+def test_format_percent() -> None:
+    assert format_percent(0.031) == "3.1%"
+    assert format_percent(0.0001) == "0.01%"
+    assert format_percent(float("nan")) == "n/a"
+
+
+def test_model_details(text: str) -> None:
+    flat = _flat(text)
+    assert "cannot assess: face turned too far (yaw 41°)" in flat
+    assert "Noonan syndrome" in flat and "70.0%" in flat
+    assert "ウィリアムズ" in flat
+    assert "gradcam" in flat
+    assert "2,000 synthetic faces" in flat
+    assert "AUC 0.912" in flat
+    assert "30 months (2 y 6 m)" in flat
+    assert "Reviewed by:" in flat
+
+
+def test_hashes_on_every_page(pdf: bytes) -> None:
+    reader = PdfReader(io.BytesIO(pdf))
+    for page in reader.pages:
+        flat = _flat(page.extract_text()).replace(" ", "")
+        assert PHOTO_SHA in flat
+        assert SHA_A in flat and SHA_B in flat
+        assert "DysmorphDesk0.1.0" in flat or "DysmorphDesk" in flat
+
+
+def test_photo_name_only_on_request(text: str) -> None:
+    assert PHOTO_LABEL not in text
+    shown = _text(report_bytes(_result(), ReportSettings(include_photo_name=True)))
+    assert PHOTO_LABEL in shown
+
+
+def test_metadata_names_neither_file_nor_patient(pdf: bytes) -> None:
+    meta = PdfReader(io.BytesIO(pdf)).metadata
+    assert meta.title == "Facial screening report"
+    assert meta.author == "DysmorphDesk"
+    assert "DysmorphDesk" in meta.creator
+    raw = " ".join(str(v) for v in meta.values())
+    assert PATIENT_ID not in raw and PHOTO_LABEL not in raw
+
+
+def _fonts(pdf: bytes) -> dict[str, bool]:
+    """BaseFont name -> whether the font program is embedded, over every page's resources."""
+    found: dict[str, bool] = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        fonts = page["/Resources"].get_object().get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            desc = font.get("/FontDescriptor")
+            embedded = bool(desc) and any(
+                k in desc.get_object() for k in ("/FontFile2", "/FontFile3")
+            )
+            found[str(font["/BaseFont"])] = embedded
+    return found
+
+
+def test_cjk_and_dejavu_fonts_embedded(pdf: bytes) -> None:
+    fonts = _fonts(pdf)
+    cjk = [name for name in fonts if "DroidSansFallback" in name]
+    assert cjk and all(fonts[name] for name in cjk)
+    assert any("DejaVuSans" in name and fonts[name] for name in fonts)
+
+
+def test_images_embedded_as_jpeg(pdf: bytes) -> None:
+    reader = PdfReader(io.BytesIO(pdf))
+    filters = []
+    for page in reader.pages:
+        xobjects = page["/Resources"].get_object().get("/XObject", {})
+        for ref in xobjects.values():
+            obj = ref.get_object()
+            if obj.get("/Subtype") == "/Image":
+                filt = obj.get("/Filter")
+                filters.append(str(filt if not isinstance(filt, list) else filt[-1]))
+    # photo, aligned face, one heatmap (the second model cannot be assessed and has none)
+    assert len(filters) == 3
+    assert all("DCTDecode" in f for f in filters)
+
+
+def test_missing_images_and_single_page(tmp_path: Path) -> None:
+    result = _result(n_models=1)
+    result.photo = None
+    result.results[0].aligned_face = None
+    pdf = report_bytes(result, ReportSettings(paper="Letter"))
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    width, height = reader.pages[0].mediabox.width, reader.pages[0].mediabox.height
+    assert (round(float(width)), round(float(height))) == (612, 792)
+
+
+def test_many_models_flow_to_second_page() -> None:
+    result = _result()
+    extra = [
+        ModelResult(
+            model=f"model-{i}",
+            card=_card(f"model-{i}"),
+            bundle_sha256=f"{i:064x}",
+            probabilities={"unaffected": 0.5, "noonan": 0.3, "williams": 0.2},
+            predicted="unaffected",
+            syndromic_probability=0.5,
+            flagged=False,
+            assessable=True,
+            cam_method="gradcam",
+            aligned_face=result.results[0].aligned_face,
+            heatmap_aligned=result.results[0].heatmap_aligned,
+        )
+        for i in range(5)
+    ]
+    result.results += extra
+    pdf = report_bytes(result)
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) >= 2
+    for page in reader.pages:
+        assert f"{4:064x}" in _flat(page.extract_text()).replace(" ", "")
+    assert len(pdf) < 500_000
+
+
+def test_clinic_header_and_logo(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    logo = tmp_path / "logo.png"
+    PILImage.fromarray(np.full((80, 200, 4), 120, dtype=np.uint8), "RGBA").save(logo)
+    settings = ReportSettings(
+        clinic_name="Клиника 東京", clinic_address="1 Main St\nSpringfield", logo_path=logo
+    )
+    text = _text(report_bytes(_result(), settings))
+    assert "Клиника 東京" in text and "Springfield" in text
+    assert "Facial screening report" in text
+    missing = ReportSettings(logo_path=tmp_path / "nope.png")
+    assert report_bytes(_result(), missing).startswith(b"%PDF")
+
+
+def test_user_text_is_escaped() -> None:
+    result = _result(notes="<b>not bold</b> & <font name='x'>raw</font>\x00")
+    text = _text(report_bytes(result))
+    assert "<b>not bold</b> & <font name='x'>raw</font>" in text
+
+
+def test_bad_settings_refused() -> None:
+    with pytest.raises(UsageError):
+        report_bytes(_result(), ReportSettings(paper="A3"))
+    with pytest.raises(UsageError):
+        report_bytes(_result(), ReportSettings(prevalence=0))
+    with pytest.raises(UsageError):
+        report_bytes(_result(), ReportSettings(colormap="rainbow"))
+
+
+def test_render_report_atomic_and_force(tmp_path: Path) -> None:
+    out = tmp_path / "report.pdf"
+    result = _result()
+    assert render_report(result, out) == out
+    first = out.read_bytes()
+    assert first.startswith(b"%PDF")
+    with pytest.raises(UsageError, match="report.pdf exists; use --force to overwrite"):
+        render_report(result, out)
+    assert out.read_bytes() == first
+    render_report(result, out, settings=ReportSettings(include_photo_name=True), force=True)
+    assert PHOTO_LABEL in _text(out.read_bytes())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.pdf"]
+
+
+def test_render_report_into_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        render_report(_result(), tmp_path / "nope" / "report.pdf")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_minimal_result_and_unusual_text() -> None:
+    """Empty fields, no models, no images, and characters neither font has still give a report."""
+    result = _result(n_models=1)
+    result.results = []
+    result.photo = None
+    result.quality = []
+    result.warnings = []
+    result.case = CaseInfo(
+        patient_id="", age_months=None, notes="emoji 🙂 arabic مرحبا tab\there\x07"
+    )
+    pdf = report_bytes(result)
+    text = _flat(_text(pdf))
+    assert "No model was run." in text
+    assert "not stated" in text
+    assert "DEMONSTRATION MODEL" not in text
+    assert pdf.rstrip().endswith(b"%%EOF")
