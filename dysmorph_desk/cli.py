@@ -199,17 +199,19 @@ def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
         if len(photos) > 1 and (args.report or (args.json_out and args.json_out != "-")):
             raise UsageError("with several photos use --out-dir (or --json - for stdout)")
         json_path = Path(args.json_out) if args.json_out and args.json_out != "-" else None
-        plans = [(json_path, args.report)]
+        plans = [(json_path, args.report)] * len(photos)  # several photos: both are None here
     else:
         if args.report or (args.json_out and args.json_out != "-"):
             raise UsageError("--out-dir names the files itself; drop --report/--json PATH")
-        used: dict[str, int] = {}
+        taken: set[str] = set()  # casefolded: X.jpg and x.jpg collide on Windows and macOS
         plans = []
         for photo in photos:
             stem = photo.stem or "photo"
-            n = used.get(stem, 0) + 1
-            used[stem] = n
-            name = stem if n == 1 else f"{stem}-{n}"
+            name, n = stem, 1
+            while name.casefold() in taken:  # x.jpg, x.jpg, x-2.jpg -> x, x-2, x-2-2
+                n += 1
+                name = f"{stem}-{n}"
+            taken.add(name.casefold())
             plans.append((args.out_dir / f"{name}.json", None if args.no_report else args.out_dir / f"{name}.pdf"))
     if not args.force:
         for pair in plans:
@@ -252,12 +254,14 @@ def cmd_screen(args) -> int:
     done, refused, collected = 0, 0, []
     total = len(args.photos)
     for i, (photo, (json_path, pdf_path)) in enumerate(zip(args.photos, plans), start=1):
-        _err(f"[{i}/{total}] screening {photo.name}")
+        # File names can identify patients: shown only when the user asks for them.
+        label = f"photo {i}/{total}" + (f" ({photo.name})" if args.include_photo_name else "")
+        _err(f"screening {label}")
         try:
             result = screener.screen(photo, case, options)
         except InputRefused as exc:
             refused += 1
-            _err(f"{photo.name}: refused: {exc}")
+            _err(f"{label}: refused: {exc}")
             continue
         if args.include_photo_name:
             result.photo_label = photo.name
@@ -268,7 +272,6 @@ def cmd_screen(args) -> int:
             from dysmorph_desk.report import render_report
 
             render_report(result, pdf_path, settings=report_settings, force=args.force)
-            _err(f"wrote {pdf_path}")
         collected.append(data)
         print(_summary(i, total, result), file=summary_stream, flush=True)
         done += 1

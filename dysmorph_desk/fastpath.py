@@ -9,25 +9,30 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
+import weakref
 from typing import Any
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_cache: dict[int, Any] = {}
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # eager model -> frozen model
 
 
 def inference_model(bundle) -> Any:
     """The frozen model for ``bundle`` (built once); falls back to the eager model if tracing fails."""
     import torch
 
-    key = id(bundle.model)
+    key = bundle.model
     with _lock:
         if key in _cache:
             return _cache[key]
         size = bundle.card.input_size
         example = torch.zeros(1, 3, size, size, device=bundle.device)
         try:
-            with torch.inference_mode(False), torch.no_grad():
+            # TorchScript's tracer and freeze warn about LSTM size checks and their own deprecation;
+            # the trace is checked against eager output in the tests.
+            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 traced = torch.jit.trace(bundle.model.eval(), example, check_trace=False)
                 fast = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
                 fast(example)

@@ -215,7 +215,7 @@ def train_model(arch: str, faces: np.ndarray, y: np.ndarray, train_idx, val_idx,
             loss.backward()
             opt.step()
             seen += len(idx)
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         dt = time.perf_counter() - t0
         val_logits = predict_logits(model, faces[val_idx], spec.mean, spec.std, device, bf16=bf16)
         val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(y[val_idx]), weight=weights.cpu()))

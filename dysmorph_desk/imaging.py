@@ -1,0 +1,560 @@
+"""Image loading that real clinic files survive.
+
+Photos reach us from phones (HEIC, rotated by EXIF), scanners (16-bit, CMYK, multipage TIFF),
+old archives (palette GIFs, BMPs), the clipboard and webcams. Everything downstream (face
+detection, alignment, models, reports) wants one thing: an 8-bit sRGB ``(H, W, 3)`` array the
+right way up. This module produces exactly that or raises :class:`ImageRefused` with a one-line
+reason the caller can show next to the file name.
+
+Design notes:
+
+* The file is read once; its SHA-256 comes from those bytes so the report can prove which file
+  was screened, and Pillow decodes from memory.
+* The pixel limit is checked from the header, before any pixel is decoded (decompression bombs).
+  Pillow's own bomb check is run with *our* limit while we decode (frames, tiles), then restored.
+* Large JPEGs are decoded by libjpeg at 1/2, 1/4 or 1/8 scale (``draft``) when the working size
+  we need is still met: a 48 MP phone photo decodes in a fraction of the time and memory.
+* 16-bit images are scaled by the type range, never clipped: Pillow's ``convert`` saturates
+  16-bit data to white, which would silently turn a scanned photo into a blank page.
+
+Core module: no Qt imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import struct
+import threading
+import warnings
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps
+
+from dysmorph_desk.errors import ImageRefused
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_WORKING_LONG_SIDE",
+    "LoadedImage",
+    "from_array",
+    "load_image",
+    "sha256_bytes",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PIXELS = 80_000_000  # a setting; the caller may pass another
+DEFAULT_WORKING_LONG_SIDE = 1600  # long side we need for detection + alignment
+
+_EXIF_ORIENTATION = 0x0112
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+_JPEG_FORMATS = frozenset({"JPEG", "MPO"})
+_MAX_REASON_CHARS = 200
+
+# Exceptions Pillow (and its plugins) raise on malformed data. Decoding code only: a TypeError or
+# IndexError here means a broken file, not a bug of ours.
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    struct.error,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    RuntimeError,
+    AssertionError,
+)
+
+# Image.MAX_IMAGE_PIXELS and the warnings filters are process-wide; they are only changed while
+# this lock is held, so concurrent loads cannot leave them in a modified state.
+_PILLOW_GLOBALS_LOCK = threading.RLock()
+_HEIF_LOCK = threading.Lock()
+_heif_registered = False
+
+_SRGB_PROFILE: ImageCms.ImageCmsProfile | None = None
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image, ready for detection: 8-bit sRGB, right way up, plus provenance."""
+
+    rgb: np.ndarray  # uint8, (H, W, 3), C-contiguous, sRGB, orientation applied
+    sha256: str  # hex SHA-256 of the file's bytes (of the array's bytes for from_array)
+    original_size: tuple[int, int]  # (width, height) at full resolution, after EXIF orientation
+    scale: float  # rgb pixels per original pixel (1.0 unless decoded at reduced size)
+    format: str  # "JPEG", "PNG", "HEIF", ... or "array"
+    notes: list[str] = field(default_factory=list)  # conversions done (no names, no EXIF data)
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data`` (identifies the exact file that was screened)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# public entry points
+# --------------------------------------------------------------------------------------------
+
+
+def load_image(
+    source: str | Path | bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    working_long_side: int | None = DEFAULT_WORKING_LONG_SIDE,
+) -> LoadedImage:
+    """Decode a file (path or its bytes) into a :class:`LoadedImage`, or raise ImageRefused.
+
+    ``max_pixels`` bounds width*height of the full-resolution image (checked before decoding).
+    ``working_long_side``: JPEGs larger than this are decoded at a reduced libjpeg scale that
+    keeps the long side >= this value; ``None`` always decodes at full resolution.
+    """
+    if max_pixels <= 0:
+        raise ValueError("max_pixels must be positive")
+    if working_long_side is not None and working_long_side <= 0:
+        raise ValueError("working_long_side must be positive or None")
+
+    data = _read_source(source)
+    if not data:
+        raise ImageRefused("empty file")
+    digest = sha256_bytes(data)
+    _register_heif()
+
+    notes: list[str] = []
+    with _PILLOW_GLOBALS_LOCK:
+        saved_limit = Image.MAX_IMAGE_PIXELS
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img, stored_size, scale, fmt = _open_and_decode(
+                    data, max_pixels, working_long_side, notes
+                )
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved_limit
+
+    try:
+        img, orientation = _apply_orientation(img, notes)
+        width, height = stored_size
+        if orientation in _SWAPPING_ORIENTATIONS:
+            width, height = height, width
+        rgb = _to_rgb_array(img, notes)
+    except MemoryError:
+        raise ImageRefused("not enough memory to convert the image") from None
+    finally:
+        img.close()
+
+    log.debug(
+        "decoded %s image: original %dx%d, decoded %dx%d (scale %.4g), %d note(s)",
+        fmt,
+        width,
+        height,
+        rgb.shape[1],
+        rgb.shape[0],
+        scale,
+        len(notes),
+    )
+    return LoadedImage(
+        rgb=rgb,
+        sha256=digest,
+        original_size=(width, height),
+        scale=scale,
+        format=fmt,
+        notes=notes,
+    )
+
+
+def from_array(rgb: np.ndarray) -> LoadedImage:
+    """Wrap a clipboard/webcam frame (uint8 HxW, HxWx3 RGB or HxWx4 RGBA) as a LoadedImage.
+
+    The array is copied: webcam drivers reuse their frame buffers, and a screened image must not
+    change under us. Channel order must already be RGB (OpenCV's BGR is the caller's job).
+    """
+    if not isinstance(rgb, np.ndarray):
+        raise ImageRefused(f"not an image array (got {type(rgb).__name__})")
+    if rgb.dtype != np.uint8:
+        raise ImageRefused(f"image array must be uint8, not {rgb.dtype}")
+    if rgb.ndim == 3 and rgb.shape[2] not in (3, 4):
+        raise ImageRefused(
+            f"image array must have 3 (RGB) or 4 (RGBA) channels, not {rgb.shape[2]}"
+        )
+    if rgb.ndim not in (2, 3):
+        raise ImageRefused(f"image array must be HxW, HxWx3 or HxWx4, not shape {rgb.shape}")
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ImageRefused("image has zero width or height")
+
+    src = np.ascontiguousarray(rgb)
+    digest = sha256_bytes(src.tobytes())
+    notes: list[str] = []
+    if src.ndim == 2:
+        out = np.repeat(src[:, :, None], 3, axis=2)
+        notes.append("grayscale expanded to RGB")
+    elif src.shape[2] == 4:
+        out = _composite_on_white(src[:, :, :3], src[:, :, 3], notes)
+    else:
+        out = src.copy()
+    out = np.ascontiguousarray(out, dtype=np.uint8)
+    height, width = out.shape[:2]
+    return LoadedImage(
+        rgb=out,
+        sha256=digest,
+        original_size=(width, height),
+        scale=1.0,
+        format="array",
+        notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# reading and decoding
+# --------------------------------------------------------------------------------------------
+
+
+def _read_source(source: str | Path | bytes) -> bytes:
+    """Return the file's bytes, turning file-system errors into one-line refusals."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    path = Path(source)
+    try:
+        if path.is_dir():
+            raise ImageRefused("is a folder, not an image file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageRefused("file not found") from None
+    except IsADirectoryError:
+        raise ImageRefused("is a folder, not an image file") from None
+    except PermissionError:
+        raise ImageRefused("permission denied") from None
+    except OSError as exc:
+        raise ImageRefused(f"could not read the file: {exc.strerror or exc}") from None
+
+
+def _register_heif() -> None:
+    """Register pillow_heif's opener once, on first use (import is slow; keep startup fast)."""
+    global _heif_registered
+    if _heif_registered:
+        return
+    with _HEIF_LOCK:
+        if _heif_registered:
+            return
+        try:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+        except Exception:  # a missing or broken HEIF plugin must not break JPEG/PNG
+            log.warning("HEIC/HEIF support unavailable (pillow_heif failed to load)", exc_info=True)
+        _heif_registered = True
+
+
+def _open_and_decode(
+    data: bytes, max_pixels: int, working_long_side: int | None, notes: list[str]
+) -> tuple[Image.Image, tuple[int, int], float, str]:
+    """Open, check the header size, pick the JPEG draft scale, decode. Caller holds the lock.
+
+    Returns (image, stored full-resolution size, scale, format name).
+    """
+    # Our own header check replaces Pillow's at open time (so the message names our setting and
+    # the caller's limit is honoured even above Pillow's default).
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        img = Image.open(BytesIO(data))
+    except Image.UnidentifiedImageError:
+        raise ImageRefused("not an image file (or an unsupported format)") from None
+    except MemoryError:
+        raise ImageRefused("not enough memory to read the image header") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRefused(_bomb_reason(exc, max_pixels)) from None
+    except _DECODE_ERRORS as exc:
+        raise ImageRefused(f"truncated or corrupt image: {_one_line(exc)}") from None
+
+    try:
+        fmt = img.format or "unknown"
+        width, height = img.size
+        if width <= 0 or height <= 0:
+            raise ImageRefused("image has zero width or height")
+        pixels = width * height
+        if pixels > max_pixels:
+            raise ImageRefused(
+                f"image has {_megapixels(pixels)} megapixels, over the limit of "
+                f"{_megapixels(max_pixels)} (decompression-bomb guard; see the max_pixels setting)"
+            )
+
+        n_frames = _frame_count(img)
+        if n_frames > 1:
+            notes.append(f"first frame of {n_frames} used")
+
+        scale = 1.0
+        if (
+            working_long_side is not None
+            and fmt in _JPEG_FORMATS
+            and max(width, height) > working_long_side
+        ):
+            scale = _draft_jpeg(img, working_long_side)
+            if scale < 1.0:
+                notes.append(f"decoded at reduced size (1/{round(1 / scale)}) for speed")
+
+        # Frames and tiles are checked by Pillow while loading: give it our limit.
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            img.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageRefused(_bomb_reason(exc, max_pixels)) from None
+        except MemoryError:
+            raise ImageRefused("not enough memory to decode the image") from None
+        except _DECODE_ERRORS as exc:
+            raise ImageRefused(f"truncated or corrupt image: {_one_line(exc)}") from None
+        if img.width <= 0 or img.height <= 0:
+            raise ImageRefused("image has zero width or height")
+        return img, (width, height), scale, fmt
+    except BaseException:
+        img.close()
+        raise
+
+
+def _frame_count(img: Image.Image) -> int:
+    """Number of frames/pages (animated GIF/WebP/PNG, multipage TIFF); 1 if unknown or broken."""
+    try:
+        return int(getattr(img, "n_frames", 1) or 1)
+    except _DECODE_ERRORS:
+        # Counting frames means scanning the file; a broken later frame must not refuse frame 1.
+        return 1
+
+
+def _draft_jpeg(img: Image.Image, working_long_side: int) -> float:
+    """Ask libjpeg for a 1/2, 1/4 or 1/8 decode keeping the long side >= working_long_side.
+
+    Returns the exact sampling scale (1/s): libjpeg's DCT scaling maps original pixel x to
+    x / s, the decoded size being ceil(size / s).
+    """
+    width, height = img.size
+    long_side = max(width, height)
+    if width >= height:
+        target = (working_long_side, -(-height * working_long_side // long_side))
+    else:
+        target = (-(-width * working_long_side // long_side), working_long_side)
+    target = (max(1, target[0]), max(1, target[1]))
+    try:
+        result = img.draft("RGB", target)
+    except _DECODE_ERRORS as exc:
+        log.debug("JPEG draft failed, decoding at full size: %s", _one_line(exc))
+        return 1.0
+    if result is None:
+        return 1.0
+    _mode, box = result
+    scale = float(box[2]) / float(width) if width else 1.0
+    # Safety net: never report a scale that does not match what will be decoded.
+    if not 0.0 < scale <= 1.0 or abs(img.size[0] - width * scale) >= 1.0:
+        scale = img.size[0] / width
+    return scale
+
+
+def _apply_orientation(img: Image.Image, notes: list[str]) -> tuple[Image.Image, int]:
+    """Rotate/flip per EXIF orientation; returns the image and the orientation applied (1 = none).
+
+    An unreadable EXIF block is not a reason to refuse a photo: we keep it as stored and say so.
+    """
+    try:
+        orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except _DECODE_ERRORS as exc:
+        log.debug("EXIF unreadable: %s", _one_line(exc))
+        notes.append("EXIF block unreadable; orientation not applied")
+        return img, 1
+    if orientation not in range(2, 9):
+        return img, 1
+    try:
+        rotated = ImageOps.exif_transpose(img)
+    except _DECODE_ERRORS as exc:
+        log.debug("EXIF transpose failed: %s", _one_line(exc))
+        notes.append("EXIF orientation could not be applied")
+        return img, 1
+    if rotated is None or rotated is img:
+        return img, 1
+    img.close()
+    notes.append("EXIF orientation applied")
+    return rotated, orientation
+
+
+# --------------------------------------------------------------------------------------------
+# colour and mode conversion
+# --------------------------------------------------------------------------------------------
+
+
+def _to_rgb_array(img: Image.Image, notes: list[str]) -> np.ndarray:
+    """Any Pillow mode -> uint8 (H, W, 3) C-contiguous sRGB array."""
+    icc = img.info.get("icc_profile")
+    img = _to_8bit_basic_mode(img, notes)  # -> one of RGB, RGBA, L, LA, CMYK
+    if icc:
+        img = _apply_icc(img, icc, notes)
+    if img.mode == "CMYK":
+        img = img.convert("RGB")
+        notes.append("CMYK converted to RGB")
+
+    if img.mode in ("RGBA", "LA"):
+        arr = np.array(img.convert("RGBA"))
+        rgb = _composite_on_white(arr[:, :, :3], arr[:, :, 3], notes)
+    elif img.mode == "L":
+        rgb = np.repeat(np.array(img)[:, :, None], 3, axis=2)
+    elif img.mode == "RGB":
+        rgb = np.array(img)
+    else:  # should not happen; be safe rather than crash on an exotic plugin
+        rgb = np.array(img.convert("RGB"))
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageRefused(f"could not convert the image to RGB (got shape {rgb.shape})")
+    return rgb
+
+
+def _to_8bit_basic_mode(img: Image.Image, notes: list[str]) -> Image.Image:
+    """Bring exotic modes to 8-bit RGB/RGBA/L/LA/CMYK so ICC and alpha handling stay simple."""
+    mode = img.mode
+    if mode in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        return img
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return _high_depth_to_l(img, notes)
+    if mode == "1":
+        return img.convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in img.info
+        return img.convert("RGBA" if has_alpha else "RGB")
+    if mode == "RGBa":
+        return img.convert("RGBA")
+    if mode == "La":
+        return img.convert("LA")
+    if mode == "RGBX":
+        return img.convert("RGB")
+    if mode == "LAB":
+        # Pillow's plain convert("RGB") treats L*a*b* channels as RGB (wrong colours).
+        try:
+            out = ImageCms.profileToProfile(
+                img, ImageCms.createProfile("LAB"), _srgb_profile(), outputMode="RGB"
+            )
+        except (ImageCms.PyCMSError, *_DECODE_ERRORS) as exc:
+            raise ImageRefused(f"could not convert LAB colours: {_one_line(exc)}") from None
+        if out is None:
+            raise ImageRefused("could not convert LAB colours")
+        notes.append("LAB converted to sRGB")
+        return out
+    if mode in ("YCbCr", "HSV"):
+        return img.convert("RGB")
+    try:
+        out = img.convert("RGB")
+    except _DECODE_ERRORS as exc:
+        raise ImageRefused(f"unsupported pixel mode {mode}: {_one_line(exc)}") from None
+    notes.append(f"{mode} converted to RGB")
+    return out
+
+
+def _high_depth_to_l(img: Image.Image, notes: list[str]) -> Image.Image:
+    """16-bit / 32-bit int / float grayscale -> 8-bit L, scaled by the type range (not clipped)."""
+    mode = img.mode
+    arr = np.array(img)
+    if mode.startswith("I;16"):
+        out = _scale_16bit(arr)
+        notes.append("16-bit image scaled to 8-bit")
+    elif mode == "I":
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if lo >= 0 and hi <= 0xFFFF:
+            # Pillow's "I" mode usually carries 16-bit samples (PNG/TIFF/PGM readers).
+            out = _scale_16bit(arr)
+            notes.append("16-bit image scaled to 8-bit")
+        else:
+            shifted = arr.astype(np.float64) - np.iinfo(np.int32).min
+            out = np.rint(shifted * (255.0 / 0xFFFFFFFF)).astype(np.uint8)
+            notes.append("32-bit image scaled to 8-bit")
+    else:  # "F"
+        f = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        lo, hi = (float(f.min()), float(f.max())) if f.size else (0.0, 0.0)
+        if lo >= 0.0 and hi <= 1.0:
+            out = np.rint(f * 255.0).astype(np.uint8)
+            notes.append("floating-point image (0..1) scaled to 8-bit")
+        elif lo >= 0.0 and hi <= 255.0:
+            out = np.rint(f).astype(np.uint8)
+            notes.append("floating-point image converted to 8-bit")
+        else:
+            span = hi - lo if hi > lo else 1.0
+            out = np.rint((f - lo) * (255.0 / span)).astype(np.uint8)
+            notes.append("floating-point image stretched to 8-bit (values outside 0..255)")
+    return Image.fromarray(np.ascontiguousarray(out, dtype=np.uint8), mode="L")
+
+
+def _scale_16bit(arr: np.ndarray) -> np.ndarray:
+    """0..65535 -> 0..255 by dividing by 257 (rounded): 65535 -> 255, 32896 -> 128."""
+    wide = arr.astype(np.uint32)
+    return ((wide + 128) // 257).astype(np.uint8)
+
+
+def _apply_icc(img: Image.Image, icc: bytes, notes: list[str]) -> Image.Image:
+    """Convert from the embedded ICC profile to sRGB; keep the pixels as stored if that fails."""
+    try:
+        src = ImageCms.ImageCmsProfile(BytesIO(icc))
+    except (ImageCms.PyCMSError, *_DECODE_ERRORS) as exc:
+        log.debug("embedded ICC profile unreadable: %s", _one_line(exc))
+        notes.append("embedded ICC profile unreadable; colours used as stored")
+        return img
+
+    alpha = None
+    base = img
+    if img.mode in ("RGBA", "LA"):
+        alpha = img.getchannel("A")
+        base = img.convert("RGB" if img.mode == "RGBA" else "L")
+    try:
+        out = ImageCms.profileToProfile(base, src, _srgb_profile(), outputMode="RGB")
+    except (ImageCms.PyCMSError, *_DECODE_ERRORS) as exc:
+        log.debug("ICC conversion failed (%s image): %s", base.mode, _one_line(exc))
+        notes.append("embedded ICC profile does not fit the image; colours used as stored")
+        return img
+    if out is None:  # only with inPlace=True; keep type checkers and future Pillow honest
+        return img
+    if alpha is not None:
+        out.putalpha(alpha)
+    notes.append("ICC profile converted to sRGB")
+    return out
+
+
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    """The built-in sRGB profile (created once)."""
+    global _SRGB_PROFILE
+    if _SRGB_PROFILE is None:
+        _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    return _SRGB_PROFILE
+
+
+def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Blend over white: transparent areas must not turn black and look like dark skin/hair."""
+    if alpha.size == 0 or int(alpha.min()) == 255:
+        return np.ascontiguousarray(rgb, dtype=np.uint8)
+    a = alpha.astype(np.uint32)[:, :, None]
+    blended = (rgb.astype(np.uint32) * a + 255 * (255 - a) + 127) // 255
+    notes.append("transparency composited on white")
+    return np.ascontiguousarray(blended, dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# messages
+# --------------------------------------------------------------------------------------------
+
+
+def _megapixels(pixels: int) -> str:
+    """Readable megapixels: '120.0', or '0.0001' for the tiny limits tests use."""
+    mp = pixels / 1_000_000
+    return f"{mp:.1f}" if mp >= 0.1 else f"{mp:.2g}"
+
+
+def _bomb_reason(exc: BaseException, max_pixels: int) -> str:
+    return (
+        f"image (or one of its frames/tiles) is over the limit of {_megapixels(max_pixels)} "
+        f"megapixels (decompression-bomb guard; see the max_pixels setting): {_one_line(exc)}"
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    """First line of an exception message, bounded, for a user-facing reason."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if len(first) > _MAX_REASON_CHARS:
+        first = first[: _MAX_REASON_CHARS - 3] + "..."
+    return first

@@ -1,0 +1,96 @@
+"""Heatmaps that mean something: sanity checks (Adebayo et al. 2018) and the synthetic-mask test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dysmorph_desk.explain import CAM_METHODS, compute_cam
+from dysmorph_desk.nets import create_model, get_arch
+
+
+@pytest.fixture(scope="module")
+def model_and_input():
+    torch.manual_seed(0)
+    model = create_model("mobilenetv2_bilstm", 2).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = torch.randn(1, 3, 224, 224)
+    return model, get_arch("mobilenetv2_bilstm").target_layer(model), x
+
+
+@pytest.mark.parametrize("method", [m for m in CAM_METHODS if m != "scorecam"])
+def test_every_fast_method_gives_a_finite_map_and_the_logits(model_and_input, method):
+    model, layer, x = model_and_input
+    out = compute_cam(model, layer, x, method)
+    assert out.heat.shape == (224, 224) and out.heat.dtype == np.float32
+    assert np.isfinite(out.heat).all() and 0 <= out.heat.min() and out.heat.max() <= 1
+    with torch.no_grad():
+        ref = model(x)[0].numpy()
+    assert np.allclose(out.logits, ref, atol=1e-4)
+    assert out.target_index == int(np.argmax(ref))
+
+
+def test_chosen_target_class(model_and_input):
+    model, layer, x = model_and_input
+    assert compute_cam(model, layer, x, "gradcam", target_index=1).target_index == 1
+
+
+def test_scorecam_reports_progress_and_prints_no_bar(capsys):
+    torch.manual_seed(0)
+    model = create_model("resnet18", 2).eval()
+    # a smaller target layer keeps Score-CAM's one-forward-per-channel loop quick in a test
+    layer = model.layer1[-1]
+    seen = []
+    out = compute_cam(model, layer, torch.randn(1, 3, 64, 64), "scorecam", progress=lambda d, n: seen.append((d, n)))
+    assert np.isfinite(out.heat).all()
+    assert seen and seen[-1][0] == seen[-1][1] == 64
+    captured = capsys.readouterr()
+    assert "it/s" not in captured.err and "%|" not in captured.err
+
+
+def test_scorecam_can_be_cancelled():
+    from dysmorph_desk.errors import Interrupted
+
+    model = create_model("resnet18", 2).eval()
+    with pytest.raises(Interrupted):
+        compute_cam(model, model.layer1[-1], torch.randn(1, 3, 64, 64), "scorecam", should_cancel=lambda: True)
+
+
+def test_empty_map_is_flagged_not_drawn():
+    class Dead(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+            self.relu = torch.nn.ReLU()
+            self.fc = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(self.relu(self.conv(x) * 0 - 1).mean((2, 3)))  # activations all zero
+
+    m = Dead().eval()
+    out = compute_cam(m, m.relu, torch.randn(1, 3, 32, 32), "gradcam")
+    assert out.empty and np.all(out.heat == 0)
+
+
+def test_recurrent_layers_switch_to_train_mode_only_on_cuda(model_and_input):
+    from dysmorph_desk.explain import _recurrent_train_mode
+
+    model, _, _ = model_and_input
+    lstms = [m for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+    with _recurrent_train_mode(model, "cuda"):
+        assert all(m.training for m in lstms)
+        assert not model.dropout.training and not model.features.training
+    assert not any(m.training for m in lstms)
+    with _recurrent_train_mode(model, "cpu"):
+        assert not any(m.training for m in lstms)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run on a GPU machine)")
+def test_gradcam_on_cuda_with_lstm(model_and_input):
+    model, _, x = model_and_input
+    model = model.cuda()
+    out = compute_cam(model, get_arch("mobilenetv2_bilstm").target_layer(model), x.cuda(), "gradcam")
+    assert np.isfinite(out.heat).all()
+    model.cpu()
