@@ -11,7 +11,6 @@ yields the probabilities); the marginal cost of one more photo in a batch ``scre
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -20,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 
@@ -63,7 +61,7 @@ def main() -> int:
     from dysmorph_desk.nets import get_arch
     from dysmorph_desk.report import report_bytes
     from dysmorph_desk.results import CaseInfo
-    from dysmorph_desk.screening import ScreenOptions, Screener, to_tensor
+    from dysmorph_desk.screening import Screener, ScreenOptions, to_tensor
 
     rows: list[tuple[str, float, str]] = []
     tmp = Path(tempfile.mkdtemp())

@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=cmd_make_synthetic)
 
+    a = sub.add_parser("app", help="open the desktop app (optionally screening a photo at once)")
+    a.add_argument("photo", nargs="?", type=Path, help="a photo to screen at start")
+    a.add_argument("--model", action="append", dest="models", metavar="BUNDLE",
+                   help="bundle name or path; repeat for several (default from settings)")
+    a.add_argument("--device", default=None, choices=("auto", "cpu", "cuda", "mps"))
+    a.add_argument("--exit-after-results", action="store_true", help=argparse.SUPPRESS)
+    a.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)
+    a.set_defaults(func=cmd_app)
+
     t = sub.add_parser("train", help="train a model on a dataset and export a bundle")
     from dysmorph_desk.training_cli import add_train_arguments
 
@@ -284,9 +293,8 @@ def cmd_screen(args) -> int:
 
 def cmd_demo(args) -> int:
     from dysmorph_desk import resources
-    from dysmorph_desk.report import render_report
-
     from dysmorph_desk.atomic import check_writable
+    from dysmorph_desk.report import render_report
 
     check_writable(args.out, args.force)
     screener, settings = _load_screener(args.models or ["all"], args.device)
@@ -298,6 +306,13 @@ def cmd_demo(args) -> int:
     print(_summary(1, 1, result))
     print(f"report written to {args.out}")
     return 0
+
+
+def cmd_app(args) -> int:
+    from dysmorph_desk.gui.app import run_app  # Qt only when the app is asked for
+
+    return run_app(args.photo, args.models, args.device, exit_after_results=args.exit_after_results,
+                   timings=args.timings)
 
 
 # --- models, cache, data ------------------------------------------------------------------------

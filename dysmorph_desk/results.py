@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -104,6 +104,7 @@ class ModelResult:
     aligned_face: np.ndarray | None = None  # uint8 (S, S, 3), the model's input before normalisation
     heatmap_aligned: np.ndarray | None = None  # float32 (S, S) in [0, 1]
     heatmap_photo: np.ndarray | None = None  # float32 (H, W) in [0, 1], on the displayed photo
+    align_matrix: np.ndarray | None = None  # 2x3, displayed-photo pixels -> aligned-face pixels
     seconds: float = 0.0
 
     @property
@@ -157,7 +158,7 @@ class ScreeningResult:
     photo_label: str | None = None  # the file name, only when the user asks for it
     disclaimer: str = DISCLAIMER
     software_version: str = __version__
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def quality_failures(self, hard_only: bool = False) -> list[QualityCheck]:
         return [q for q in self.quality if not q.passed and (q.hard or not hard_only)]

@@ -19,7 +19,12 @@ from dysmorph_desk.errors import FaceRefused, Interrupted, UsageError
 from dysmorph_desk.faces.align import AlignedFace, align_face
 from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX, QualityLimits, assess_quality
-from dysmorph_desk.imaging import DEFAULT_MAX_PIXELS, DEFAULT_WORKING_LONG_SIDE, LoadedImage, load_image
+from dysmorph_desk.imaging import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_WORKING_LONG_SIDE,
+    LoadedImage,
+    load_image,
+)
 from dysmorph_desk.results import CaseInfo, FaceInfo, ModelResult, ScreeningResult
 
 log = logging.getLogger(__name__)
@@ -170,7 +175,8 @@ class Screener:
                 warnings.append(f"{bundle.name}: age not given; the model is validated for {lo:g}-{hi:g} months")
             elif not lo <= case.age_months <= hi:
                 reasons.append(f"age {case.age_months:g} months is outside the validated range {lo:g}-{hi:g} months")
-        base = dict(model=bundle.name, card=card, bundle_sha256=bundle.sha256, aligned_face=face_img.image)
+        base = dict(model=bundle.name, card=card, bundle_sha256=bundle.sha256, aligned_face=face_img.image,
+                    align_matrix=face_img.matrix)
         if reasons and not opt.force_assess:
             return ModelResult(**base, probabilities=None, predicted=None, syndromic_probability=None, flagged=None,
                                assessable=False, cannot_assess_reason="; ".join(reasons),

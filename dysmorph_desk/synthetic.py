@@ -63,9 +63,9 @@ NOISE_SIGMA = (0.5, 5.0)
 JPEG_QUALITY = (75, 95)
 
 # Class-defining change at full strength (strength 0 .. 1 maps linearly onto these ranges).
-EYE_SHIFT_IOD = (0.06, 0.14)  # outward shift of each eye region, fraction of inter-ocular distance
-SLANT_DEG = (6.0, 14.0)  # rotation of each eye region, outer corner up
-MIDFACE = (0.06, 0.14)  # fraction by which the nose is shortened (and, 0.8x of it, widened)
+EYE_SHIFT_IOD = (0.12, 0.22)  # outward shift of each eye region, fraction of inter-ocular distance
+SLANT_DEG = (10.0, 20.0)  # rotation of each eye region, outer corner up
+MIDFACE = (0.12, 0.22)  # fraction by which the nose is shortened (and, 0.8x of it, widened)
 
 MASK_THRESHOLD_PX = 1.0
 MASK_DILATE_PX = 3

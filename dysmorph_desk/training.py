@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -285,7 +285,7 @@ def run_training(samples: list[Sample], cfg: TrainConfig, out: Path, *, name: st
     metrics = binary_metrics(is_pos[test_idx], p_synd(test_logits), threshold)
     metrics.update({
         "protocol": "one patient-grouped stratified train/validation/test split 3:1:1; metrics on the test part",
-        "n_test_photos": int(len(test_idx)), "n_test_patients": int(len({groups[i] for i in test_idx})),
+        "n_test_photos": len(test_idx), "n_test_patients": len({groups[i] for i in test_idx}),
         "runtime_train_s": runtime_train, "runtime_test_s_per_image": runtime_test,
     })
     out.mkdir(parents=True, exist_ok=True)
@@ -310,7 +310,7 @@ def run_training(samples: list[Sample], cfg: TrainConfig, out: Path, *, name: st
         },
         validation_metrics={k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()},
         age_range_months=(min(ages), max(ages)) if ages else None,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         temperature=temperature,
         description=spec.description,
         software_version=__version__,

@@ -23,6 +23,13 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--patience", type=int, default=4)
     t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    aug = t.add_argument_group("augmentation (seed 000/003: rotation, scaling, random crop, brightness, noise, flip)")
+    aug.add_argument("--aug-rotation", type=float, default=10.0, help="max rotation, degrees")
+    aug.add_argument("--aug-scale", type=float, default=0.10, help="max relative scale change")
+    aug.add_argument("--aug-crop", type=float, default=0.06, help="max random-crop shift, fraction of the side")
+    aug.add_argument("--aug-brightness", type=float, default=0.2, help="max relative brightness change")
+    aug.add_argument("--aug-noise", type=float, default=0.02, help="Gaussian noise SD (0-1 scale)")
+    aug.add_argument("--no-flip", action="store_true", help="no horizontal flips")
     t.add_argument("--status", choices=("demonstration", "research", "validated"), default="research")
     t.add_argument("--synthetic", action="store_true",
                    help="the data is DysmorphDesk's synthetic set: mark the bundle 'demonstration'")
@@ -32,7 +39,7 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
 def cmd_train(args) -> int:
     from dysmorph_desk.datasets import read_dataset
     from dysmorph_desk.nets import list_archs
-    from dysmorph_desk.training import TrainConfig, run_training
+    from dysmorph_desk.training import Augment, TrainConfig, run_training
 
     if args.arch not in list_archs():
         raise UsageError(f"unknown architecture {args.arch!r}; known: {', '.join(list_archs())}")
@@ -41,9 +48,12 @@ def cmd_train(args) -> int:
     if args.status == "validated":
         raise UsageError("a bundle is marked validated by a clinical validation, not by training")
     samples = read_dataset(args.data)
+    augment = Augment(rotation_deg=args.aug_rotation, scale=args.aug_scale, crop=args.aug_crop,
+                      brightness=args.aug_brightness, noise=args.aug_noise, hflip=not args.no_flip)
     cfg = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       optimizer=args.optimizer, seed=args.seed, patience=args.patience,
-                      positive=tuple(args.positive), precision=args.precision, device=args.device)
+                      positive=tuple(args.positive), precision=args.precision, device=args.device,
+                      augment=augment)
     kwargs = {}
     if args.synthetic:
         kwargs = dict(
