@@ -153,7 +153,7 @@ def bench_in_process(photos: int, tmp: Path) -> dict:
         panel.start_source(lambda fps=fps: VideoFileSource(video, fps=fps, loop=True))
         _wait(app, lambda: panel.displayed >= 5, 30)
         d0, k0, t0 = panel.displayed, panel.detections, time.perf_counter()
-        _wait(app, lambda: time.perf_counter() - t0 > 5.0, 10)
+        _wait(app, lambda t0=t0: time.perf_counter() - t0 > 5.0, 10)
         dt = time.perf_counter() - t0
         cam[label] = {"display_fps": (panel.displayed - d0) / dt, "detections_per_s": (panel.detections - k0) / dt,
                       "stall_ms": monitor.worst_ms, "hint": panel.view.hint,
@@ -185,13 +185,14 @@ def main() -> None:
         ("first results after launch (photo on command line)", f"{med(launch['results_s']):.2f} s (runs: "
          + ", ".join(f"{x:.2f}" for x in launch["results_s"]) + ")", "<= 6 s"),
         ("UI stall from first paint to first results", f"{max(launch['startup_stall_ms']):.0f} ms", "(start-up)"),
-        ("later photo, open -> results on screen", f"median {1000 * med(later):.0f} ms, max {1000 * max(later):.0f} ms"
-         f" over {len(later)}", "<= 300 ms"),
+        ("later photo, open -> results on screen",
+         f"median {1000 * med(later):.0f} ms, max {1000 * max(later):.0f} ms over {len(later)}", "<= 300 ms"),
         ("worst UI stall while screening photos", f"{inproc['photo_stall_ms']:.0f} ms", "<= 100 ms"),
     ]
     for label, c in inproc["camera"].items():
-        rows.append((f"webcam 640x480 ({label}) preview", f"{c['display_fps']:.1f} frames/s, face detection "
-                     f"{c['detections_per_s']:.1f}/s, tracked={c['face_tracked']}", ">= 20 frames/s"))
+        value = (f"{c['display_fps']:.1f} frames/s, face detection {c['detections_per_s']:.1f}/s, "
+                 f"tracked={c['face_tracked']}")
+        rows.append((f"webcam 640x480 ({label}) preview", value, ">= 20 frames/s"))
         rows.append((f"worst UI stall, webcam ({label})", f"{c['stall_ms']:.0f} ms", "<= 100 ms"))
     rows.append(("torch imported in the GUI process", str(inproc["torch_in_gui_process"]), "False"))
     width = max(len(r[0]) for r in rows)

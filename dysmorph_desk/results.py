@@ -77,10 +77,11 @@ class FaceInfo:
         x0, y0, x1, y1 = self.box
         return max(0.0, x1 - x0) * max(0.0, y1 - y0)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, scale: float = 1.0) -> dict[str, Any]:
+        """Coordinates divided by ``scale``: displayed-photo pixels -> full-resolution pixels."""
         return {
-            "box": [round(float(v), 1) for v in self.box],
-            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "box": [round(float(v) / scale, 1) for v in self.box],
+            "landmarks": [[round(float(x) / scale, 1), round(float(y) / scale, 1)] for x, y in self.landmarks],
             "score": round(float(self.score), 4),
         }
 
@@ -148,7 +149,7 @@ class ScreeningResult:
     photo_sha256: str
     faces_detected: int
     face_index: int  # 1 = largest
-    face: FaceInfo
+    face: FaceInfo  # in displayed-photo pixels (those of ``photo`` and the heatmaps)
     quality: list[QualityCheck]
     warnings: list[str]
     results: list[ModelResult]
@@ -171,7 +172,7 @@ class ScreeningResult:
             "photo_sha256": self.photo_sha256,
             "faces_detected": self.faces_detected,
             "face_index": self.face_index,
-            "face": self.face.to_json(),
+            "face": self.face.to_json(self.photo_scale),  # full-resolution pixels
             "case": {
                 "patient_id": self.case.patient_id,
                 "age_months": self.case.age_months,

@@ -8,7 +8,14 @@ import struct
 import pytest
 
 from dysmorph_desk import bundles
-from dysmorph_desk.bundles import find_bundles, install_bundle, load_bundle, read_header, resolve_bundle, save_bundle
+from dysmorph_desk.bundles import (
+    find_bundles,
+    install_bundle,
+    load_bundle,
+    read_header,
+    resolve_bundle,
+    save_bundle,
+)
 from dysmorph_desk.cards import ClassInfo, ModelCard
 from dysmorph_desk.errors import BundleError, UsageError
 from dysmorph_desk.faces.align import template_description

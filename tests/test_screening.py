@@ -12,7 +12,7 @@ from dysmorph_desk.errors import FaceRefused, ImageRefused, UsageError
 from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.imaging import from_array, load_image
 from dysmorph_desk.results import CaseInfo
-from dysmorph_desk.screening import ScreenOptions, Screener
+from dysmorph_desk.screening import Screener, ScreenOptions
 
 
 @pytest.fixture(scope="module")

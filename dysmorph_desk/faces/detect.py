@@ -39,7 +39,6 @@ class FaceDetector:
 
     def _model(self):
         if self._mtcnn is None:
-            import torch
             from facenet_pytorch import MTCNN
 
             self._mtcnn = MTCNN(

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dysmorph_desk.faces.align import (TEMPLATE, align_face, apply_matrix, invert_matrix, similarity_transform,
-                                       template_description, template_points)
+from dysmorph_desk.faces.align import (
+    TEMPLATE,
+    align_face,
+    apply_matrix,
+    invert_matrix,
+    similarity_transform,
+    template_description,
+    template_points,
+)
 
 
 def _similarity(angle_deg, scale, tx, ty):

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from dysmorph_desk.faces.align import TEMPLATE, apply_matrix
-from dysmorph_desk.faces.quality import QualityLimits, assess_quality, blur_score, exposure, head_pose
+from dysmorph_desk.faces.quality import (
+    QualityLimits,
+    assess_quality,
+    blur_score,
+    exposure,
+    head_pose,
+)
 from dysmorph_desk.results import FaceInfo
 
 

@@ -44,7 +44,7 @@ def test_unknown_architecture_names_the_known_ones():
 def test_hybrid_shares_lstm_weights_between_directions():
     shared = create_model("mobilenetv2_bilstm", 2)
     unshared = create_model("mobilenetv2_bilstm_unshared", 2)
-    lstm_params = lambda m: sum(p.numel() for n, p in m.named_parameters() if n.startswith("sequence"))  # noqa: E731
+    lstm_params = lambda m: sum(p.numel() for n, p in m.named_parameters() if n.startswith("sequence"))
     # one weight set per layer instead of two: less than the unshared BiLSTM's parameters
     assert lstm_params(shared) < lstm_params(unshared)
     seq = shared.sequence

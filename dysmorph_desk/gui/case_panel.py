@@ -1,0 +1,111 @@
+"""Case details: pseudonymous patient ID, age in months, sex, operator and notes, with a warning
+when the age is outside a model's validated range."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QWidget,
+)
+
+import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
+from dysmorph_desk.results import SEXES, CaseInfo
+
+NO_AGE = -1.0
+
+
+class CasePanel(QGroupBox):
+    age_changed = Signal()  # debounced: the age affects which models can assess
+
+    def __init__(self, operator: str = "", parent: QWidget | None = None) -> None:
+        super().__init__("Case", parent)
+        self.patient_id = QLineEdit()
+        self.patient_id.setPlaceholderText("pseudonymous ID, e.g. P-0042")
+        self.patient_id.setToolTip("A pseudonymous identifier — never the patient's name")
+        self.patient_id.setMaxLength(64)
+        self.age = QDoubleSpinBox()
+        self.age.setRange(NO_AGE, 1440.0)
+        self.age.setDecimals(1)
+        self.age.setSingleStep(1.0)
+        self.age.setSpecialValueText("not given")
+        self.age.setValue(NO_AGE)
+        self.age.setSuffix(" months")
+        self.age.setToolTip("Age in months (models are validated for an age range)")
+        self.sex = QComboBox()
+        for s in SEXES[::-1]:  # unknown first
+            self.sex.addItem(s.capitalize(), s)
+        self.sex.setToolTip("Sex of the child")
+        self.operator = QLineEdit(operator)
+        self.operator.setPlaceholderText("who takes the photo")
+        self.operator.setToolTip("Operator (printed on the report)")
+        self.notes = QPlainTextEdit()
+        self.notes.setPlaceholderText("clinical notes (printed on the report)")
+        self.notes.setTabChangesFocus(True)
+        self.notes.setMaximumHeight(80)
+        self.age_warning = QLabel()
+        self.age_warning.setWordWrap(True)
+        self.age_warning.setStyleSheet("color: #B35900;")
+        self.age_warning.setVisible(False)
+        form = QFormLayout(self)
+        form.addRow("Patient &ID:", self.patient_id)
+        form.addRow("&Age:", self.age)
+        form.addRow("Se&x:", self.sex)
+        form.addRow("O&perator:", self.operator)
+        form.addRow("&Notes:", self.notes)
+        form.addRow(self.age_warning)
+        for w in (self.patient_id, self.age, self.sex, self.operator, self.notes):
+            form.labelForField(w).setBuddy(w)
+        QWidget.setTabOrder(self.patient_id, self.age)
+        QWidget.setTabOrder(self.age, self.sex)
+        QWidget.setTabOrder(self.sex, self.operator)
+        QWidget.setTabOrder(self.operator, self.notes)
+        self._ranges: dict[str, tuple[float, float]] = {}
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(500)
+        self._debounce.timeout.connect(self.age_changed)
+        self.age.valueChanged.connect(self._on_age)
+
+    def case(self) -> CaseInfo:
+        age = self.age.value()
+        return CaseInfo(
+            patient_id=self.patient_id.text().strip(),
+            age_months=None if age <= NO_AGE + 1e-9 or age < 0 else float(age),
+            sex=self.sex.currentData(),
+            operator=self.operator.text().strip(),
+            notes=self.notes.toPlainText().strip(),
+        )
+
+    def set_age_ranges(self, ranges: dict[str, tuple[float, float]]) -> None:
+        """Validated age ranges of the models in use, by model name."""
+        self._ranges = dict(ranges)
+        self._update_warning()
+
+    def _on_age(self, _value: float) -> None:
+        self._update_warning()
+        self._debounce.start()
+
+    def _update_warning(self) -> None:
+        age = self.case().age_months
+        outside = [f"{name} ({lo:g}–{hi:g} months)" for name, (lo, hi) in self._ranges.items()
+                   if age is not None and not lo <= age <= hi]
+        if outside:
+            self.age_warning.setText(f"⚠ Age {age:g} months is outside the validated range of "
+                                     + ", ".join(outside) + "; such models will not assess this case.")
+        elif age is None and self._ranges:
+            self.age_warning.setText("Age not given: the models' validated age ranges cannot be checked.")
+        self.age_warning.setVisible(bool(outside) or (age is None and bool(self._ranges)))
+        self.age_warning.setProperty("outside", bool(outside))
+
+    def age_outside_range(self) -> bool:
+        return bool(self.age_warning.property("outside"))
+
+    def focus_first(self) -> None:
+        self.patient_id.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -1,0 +1,111 @@
+"""Every modal question the app asks goes through ``Dialogs``, so tests inject answers instead of
+blocking on a dialog. ``ErrorDialog`` shows the one-line reason, and the details (a traceback)
+behind a "Copy details" button."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
+from dysmorph_desk import __version__, paths
+
+log = logging.getLogger(__name__)
+PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.heic *.heif *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"
+BUNDLE_FILTER = "DysmorphDesk bundles (*.ddbundle);;All files (*)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
+
+
+class ErrorDialog(QDialog):
+    def __init__(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.details = details
+        layout = QVBoxLayout(self)
+        label = QLabel(message)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(label)
+        if details:
+            note = QLabel(f"Details are in the log folder: {paths.log_dir()}")
+            note.setWordWrap(True)
+            layout.addWidget(note)
+            text = QPlainTextEdit(details)
+            text.setReadOnly(True)
+            text.setVisible(False)
+            layout.addWidget(text)
+            show = QPushButton("Show details")
+            show.setCheckable(True)
+            show.toggled.connect(text.setVisible)
+            layout.addWidget(show)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        if details:
+            copy = buttons.addButton("Copy details", QDialogButtonBox.ButtonRole.ActionRole)
+            copy.setToolTip("Copy the technical details to the clipboard (for a bug report)")
+            copy.clicked.connect(self.copy_details)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def copy_details(self) -> None:
+        QGuiApplication.clipboard().setText(f"DysmorphDesk {__version__}\n{self.details}")
+
+
+class Dialogs:
+    """The real, modal dialogs. Tests use a subclass that records and answers."""
+
+    def error(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
+        ErrorDialog(parent, title, message, details).exec()
+
+    def info(self, parent: QWidget | None, title: str, message: str) -> None:
+        QMessageBox.information(parent, title, message)
+
+    def confirm(self, parent: QWidget | None, title: str, message: str) -> bool:
+        answer = QMessageBox.question(parent, title, message)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def open_photo(self, parent: QWidget | None, folder: str = "") -> str | None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Open photo", folder, PHOTO_FILTER)
+        return path or None
+
+    def open_video(self, parent: QWidget | None) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Open video", "", "Videos (*.avi *.mp4 *.mov *.mkv);;All (*)")
+        return path or None
+
+    def open_bundle(self, parent: QWidget | None) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Import model bundle", "", BUNDLE_FILTER)
+        return path or None
+
+    def open_image(self, parent: QWidget | None, title: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(parent, title, "", IMAGE_FILTER)
+        return path or None
+
+    def choose_folder(self, parent: QWidget | None, title: str, folder: str = "") -> str | None:
+        return QFileDialog.getExistingDirectory(parent, title, folder) or None
+
+    def save_report(self, parent: QWidget | None, default: Path) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(parent, "Export PDF report", str(default), "PDF (*.pdf)")
+        if path and not path.lower().endswith(".pdf"):
+            path += ".pdf"
+        return path or None
+
+    def report_saved(self, parent: QWidget | None, path: str) -> bool:
+        """Tell the user where the report went; True when they want to open it now."""
+        box = QMessageBox(QMessageBox.Icon.Information, "Report exported", f"The report was saved to\n{path}",
+                          QMessageBox.StandardButton.Close, parent)
+        open_button = box.addButton("Open PDF", QMessageBox.ButtonRole.AcceptRole)
+        box.exec()
+        return box.clickedButton() is open_button

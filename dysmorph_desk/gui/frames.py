@@ -1,0 +1,134 @@
+"""Where live frames come from: a camera, a video file, or frames given in memory.
+
+All behind one small protocol, so tests and demos feed a video file or generated frames and the
+camera panel never knows the difference. ``read()`` returns an RGB uint8 frame, or ``None`` when
+the source has ended; ``close()`` releases it. No Qt here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from dysmorph_desk.errors import DysmorphError
+
+
+class CameraUnavailable(DysmorphError):
+    """No camera at that index, or it could not be opened."""
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    fps: float | None  # pace for sources that do not block on their own (None: as fast as read)
+
+    def read(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class OpenCVSource:
+    """A camera through ``cv2.VideoCapture(index)``; ``read`` blocks until the next frame."""
+
+    fps = None
+
+    def __init__(self, index: int = 0, width: int = 640, height: int = 480) -> None:
+        import cv2
+
+        self.index = index
+        self._cap = cv2.VideoCapture(index)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise CameraUnavailable(
+                f"no camera found (camera {index + 1} could not be opened); connect a camera, "
+                "or open a photo instead"
+            )
+        self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+
+    def read(self) -> np.ndarray | None:
+        import cv2
+
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            return None
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class VideoFileSource:
+    """A video file played at its own frame rate (or ``fps``), optionally looping."""
+
+    def __init__(self, path: str | Path, fps: float | None = None, loop: bool = False) -> None:
+        import cv2
+
+        self.path = Path(path)
+        self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise CameraUnavailable("the video file could not be opened")
+        native = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps is not None else (native if native and native > 0 else 30.0)
+        self.loop = loop
+
+    def read(self) -> np.ndarray | None:
+        import cv2
+
+        ok, frame = self._cap.read()
+        if not ok and self.loop:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self._cap.read()
+        if not ok or frame is None:
+            return None
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class GeneratedSource:
+    """Frames from memory (a list or any iterable of RGB arrays), paced at ``fps``."""
+
+    def __init__(self, frames: Iterable[np.ndarray], fps: float | None = 30.0, loop: bool = False) -> None:
+        self._frames = list(frames) if loop else None
+        self._iter = iter(self._frames if loop else frames)
+        self.fps = fps
+        self.loop = loop
+        self.closed = False
+
+    def read(self) -> np.ndarray | None:
+        if self.closed:
+            return None
+        try:
+            return next(self._iter)
+        except StopIteration:
+            if self.loop and self._frames:
+                self._iter = iter(self._frames)
+                return next(self._iter)
+            return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Pacer:
+    """Sleeps so that successive frames are ``1/fps`` apart (no-op for ``fps=None``)."""
+
+    def __init__(self, fps: float | None) -> None:
+        self.period = 1.0 / fps if fps else 0.0
+        self._next = time.perf_counter()
+
+    def wait(self) -> None:
+        if not self.period:
+            return
+        self._next += self.period
+        delay = self._next - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            self._next = time.perf_counter()  # fell behind: don't try to catch up with a burst

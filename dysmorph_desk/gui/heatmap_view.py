@@ -1,0 +1,267 @@
+"""Grad-CAM heatmaps: one model's map over the aligned face or the original photo (opacity,
+colormap incl. colour-blind-safe ones, CAM method and target class), and a comparison grid with
+one map per model next to its probabilities."""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dysmorph_desk.explain import CAM_METHODS
+from dysmorph_desk.gui.qtutil import ScaledImage
+from dysmorph_desk.gui.results_view import status_badge
+from dysmorph_desk.overlay import COLORBLIND_SAFE, COLORMAPS, overlay_heatmap
+from dysmorph_desk.results import ModelResult, ScreeningResult
+
+CAM_LABELS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "xgradcam": "XGrad-CAM",
+              "layercam": "LayerCAM", "eigencam": "EigenCAM", "scorecam": "Score-CAM (slow)", "none": "None"}
+
+
+def heat_is_empty(heat: np.ndarray | None) -> bool:
+    """No map, or one without signal (the core warns; drawn as a flat tint it would mislead)."""
+    return heat is None or not np.isfinite(heat).any() or float(np.nanmax(heat)) <= 1e-6
+
+
+def render_overlay(result: ScreeningResult, model: ModelResult, base: str, colormap: str,
+                   opacity: float) -> np.ndarray | None:
+    """The picture to show for one model: heatmap over the aligned face or the photo."""
+    if base == "photo":
+        if result.photo is None:
+            return None
+        if heat_is_empty(model.heatmap_photo):
+            return result.photo
+        return overlay_heatmap(result.photo, model.heatmap_photo, colormap, opacity, weight_by_heat=True)
+    if model.aligned_face is None:
+        return None
+    if heat_is_empty(model.heatmap_aligned):
+        return model.aligned_face
+    return overlay_heatmap(model.aligned_face, model.heatmap_aligned, colormap, opacity)
+
+
+class HeatmapView(QWidget):
+    cam_changed = Signal(str, str)  # method ("none" for no heatmap), target class id ("" = predicted)
+    display_changed = Signal()  # colormap, opacity or base changed
+
+    def __init__(self, colormap: str = "jet", opacity: float = 0.45, cam_method: str = "gradcam",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: ScreeningResult | None = None
+        self._updating = True  # no rendering until every widget exists
+        form = QFormLayout()
+        self.model_box = QComboBox()
+        self.model_box.setToolTip("Which model's heatmap to show")
+        self.base_box = QComboBox()
+        self.base_box.addItem("Aligned face", "aligned")
+        self.base_box.addItem("Original photo", "photo")
+        self.base_box.setToolTip("Draw the heatmap over the aligned face the model saw, or over the photo")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(round(100 * opacity))
+        self.opacity.setToolTip("Heatmap opacity")
+        self.opacity.setAccessibleName("Heatmap opacity")
+        self.colormap_box = QComboBox()
+        self.colormap_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colormap_box.setMinimumContentsLength(12)
+        self.colormap_box.setToolTip("Colour scale of the heatmap")
+        self.safe_only = QCheckBox("Colour-blind-safe colours")
+        self.safe_only.setToolTip(f"Only offer colour scales readable with colour blindness ({', '.join(COLORBLIND_SAFE)})")
+        self.safe_only.setChecked(colormap in COLORBLIND_SAFE)
+        self.method_box = QComboBox()
+        for m in (*CAM_METHODS, "none"):
+            self.method_box.addItem(CAM_LABELS.get(m, m), m)
+        self.method_box.setCurrentIndex(max(0, self.method_box.findData(cam_method or "none")))
+        self.method_box.setToolTip("How the heatmap is computed (changing it screens the photo again)")
+        self.target_box = QComboBox()
+        self.target_box.addItem("Predicted class", "")
+        self.target_box.setToolTip("Which class the heatmap explains (changing it screens the photo again)")
+        form.addRow("&Model:", self.model_box)
+        form.addRow("&Show on:", self.base_box)
+        form.addRow("&Opacity:", self.opacity)
+        form.addRow("&Colours:", self.colormap_box)
+        form.addRow("", self.safe_only)
+        form.addRow("M&ethod:", self.method_box)
+        form.addRow("&Target class:", self.target_box)
+        for label_field in (self.model_box, self.base_box, self.opacity, self.colormap_box, self.method_box,
+                            self.target_box):
+            lbl = form.labelForField(label_field)
+            if lbl is not None:
+                lbl.setBuddy(label_field)
+        self.image = ScaledImage("No heatmap yet.")
+        self.image.setAccessibleName("Heatmap")
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.image, 1)
+        layout.addWidget(self.caption)
+        self.model_box.currentIndexChanged.connect(self.render)
+        self.base_box.currentIndexChanged.connect(self._display_changed)
+        self.opacity.valueChanged.connect(self._display_changed)
+        self.colormap_box.currentIndexChanged.connect(self._display_changed)
+        self.safe_only.toggled.connect(lambda _on: self._fill_colormaps(self.colormap))
+        self.method_box.activated.connect(self._cam_changed)
+        self.target_box.activated.connect(self._cam_changed)
+        self._fill_colormaps(colormap)
+
+    # -- state -------------------------------------------------------------------------------------
+
+    @property
+    def colormap(self) -> str:
+        return self.colormap_box.currentData() or "jet"
+
+    @property
+    def alpha(self) -> float:
+        return self.opacity.value() / 100.0
+
+    @property
+    def base(self) -> str:
+        return self.base_box.currentData()
+
+    @property
+    def cam_method(self) -> str | None:
+        m = self.method_box.currentData()
+        return None if m == "none" else m
+
+    @property
+    def cam_target(self) -> str | None:
+        return self.target_box.currentData() or None
+
+    def _fill_colormaps(self, wanted: str) -> None:
+        names = COLORBLIND_SAFE if self.safe_only.isChecked() else tuple(COLORMAPS)
+        if wanted not in names:
+            wanted = names[0]
+        self._updating = True
+        self.colormap_box.clear()
+        for n in names:
+            self.colormap_box.addItem(f"{n} (colour-blind safe)" if n in COLORBLIND_SAFE else n, n)
+        self.colormap_box.setCurrentIndex(names.index(wanted))
+        self._updating = False
+        self._display_changed()
+
+    def set_colormap(self, name: str) -> None:
+        if name not in COLORMAPS:
+            return
+        if name not in COLORBLIND_SAFE:
+            self.safe_only.setChecked(False)
+        self._fill_colormaps(name)
+
+    def _display_changed(self, *_args) -> None:
+        if self._updating:
+            return
+        self.render()
+        self.display_changed.emit()
+
+    def _cam_changed(self, *_args) -> None:
+        self.cam_changed.emit(self.method_box.currentData(), self.target_box.currentData() or "")
+
+    # -- content -----------------------------------------------------------------------------------
+
+    def set_result(self, result: ScreeningResult | None) -> None:
+        self.result = result
+        self._updating = True
+        current = self.model_box.currentText()
+        self.model_box.clear()
+        target = self.target_box.currentData()
+        self.target_box.clear()
+        self.target_box.addItem("Predicted class", "")
+        if result is not None:
+            for r in result.results:
+                self.model_box.addItem(r.model, r.model)
+            common = None
+            for r in result.results:
+                ids = [c.id for c in r.card.classes]
+                common = ids if common is None else [c for c in common if c in ids]
+            names = result.results[0].class_names if result.results else {}
+            for cid in common or []:
+                self.target_box.addItem(names.get(cid, cid), cid)
+            self.model_box.setCurrentIndex(max(0, self.model_box.findText(current)))
+            self.target_box.setCurrentIndex(max(0, self.target_box.findData(target)))
+        self._updating = False
+        self.render()
+
+    def current_model(self) -> ModelResult | None:
+        if self.result is None or not self.result.results:
+            return None
+        i = max(0, self.model_box.currentIndex())
+        return self.result.results[min(i, len(self.result.results) - 1)]
+
+    def render(self, *_args) -> None:
+        if self._updating:
+            return
+        model = self.current_model()
+        if model is None:
+            self.image.set_image(None, "No heatmap yet.")
+            self.caption.setText("")
+            return
+        self.image.set_image(render_overlay(self.result, model, self.base, self.colormap, self.alpha),
+                             "Nothing to show.")
+        if model.heatmap_aligned is None:
+            why = model.cannot_assess_reason if not model.assessable else "no heatmap method chosen"
+            self.caption.setText(f"No heatmap for {model.model}: {why}.")
+        elif heat_is_empty(model.heatmap_aligned):
+            self.caption.setText(f"The {CAM_LABELS.get(model.cam_method, model.cam_method)} heatmap of {model.model} "
+                                 "is empty for this class: no region of the face raised it.")
+        else:
+            target = model.class_names.get(model.cam_target, model.cam_target)
+            self.caption.setText(f"{CAM_LABELS.get(model.cam_method, model.cam_method)} of {model.model} "
+                                 f"for the class “{target}”. Warm colours mark the regions that raised it.")
+
+
+class ComparisonView(QScrollArea):
+    """One heatmap per model in a grid, each with its probabilities."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setAccessibleName("Model comparison")
+        self.cells: list[QWidget] = []
+        self.set_result(None, "jet", 0.45)
+
+    def set_result(self, result: ScreeningResult | None, colormap: str, opacity: float) -> None:
+        inner = QWidget()
+        grid = QGridLayout(inner)
+        self.cells = []
+        if result is None or not result.results:
+            grid.addWidget(QLabel("Screen a photo to compare the models' heatmaps."), 0, 0)
+            self.setWidget(inner)
+            return
+        n = len(result.results)
+        cols = max(1, int(np.ceil(np.sqrt(n))))
+        for i, model in enumerate(result.results):
+            cell = QWidget()
+            lay = QVBoxLayout(cell)
+            head = QHBoxLayout()
+            head.addWidget(QLabel(f"<b>{escape(model.model)}</b>"))
+            head.addWidget(status_badge(model.card, model.bundle_sha256))
+            head.addStretch(1)
+            lay.addLayout(head)
+            img = ScaledImage()
+            img.setMinimumSize(160, 160)
+            img.set_image(render_overlay(result, model, "aligned", colormap, opacity), "no image")
+            lay.addWidget(img, 1)
+            if model.assessable and model.probabilities:
+                text = "<br>".join(
+                    f"{escape(model.class_names.get(c, c))}: <b>{100 * p:.1f} %</b>" for c, p in model.probabilities.items())
+                text += "<br>" + ("<b style='color:#B00020'>flagged</b>" if model.flagged else "not flagged")
+            else:
+                text = f"<span style='color:#B00020'>Cannot assess: {escape(model.cannot_assess_reason or '')}</span>"
+            probs = QLabel(text)
+            probs.setWordWrap(True)
+            lay.addWidget(probs)
+            grid.addWidget(cell, i // cols, i % cols)
+            self.cells.append(cell)
+        self.setWidget(inner)

@@ -1,0 +1,382 @@
+"""The main window: inputs (open, paste, drop, recent, camera), the photo with its faces, results,
+heatmaps, case details, export; every model call goes to the engine and comes back as a signal."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QMainWindow
+
+from dysmorph_desk.gui import protocol as p
+from dysmorph_desk.gui.actions import build_actions
+from dysmorph_desk.gui.dialogs import Dialogs
+from dysmorph_desk.gui.export import default_report_path, mime_payload, report_fields
+from dysmorph_desk.gui.qtutil import icon
+from dysmorph_desk.gui.recent import RecentFiles
+from dysmorph_desk.gui.window_layout import build_layout, restore_geometry, save_geometry
+from dysmorph_desk.results import FaceInfo, ScreeningResult
+from dysmorph_desk.settings import Settings
+
+log = logging.getLogger(__name__)
+PHOTO_TAB, CAMERA_TAB, HEATMAP_TAB, COMPARE_TAB = range(4)
+
+
+class MainWindow(QMainWindow):
+    result_shown = Signal(object)  # ScreeningResult, once it is on screen
+    screen_failed = Signal(str)
+
+    def __init__(self, engine, settings: Settings | None = None, dialogs: Dialogs | None = None,
+                 models: list[str] | None = None, device: str | None = None) -> None:
+        super().__init__()
+        self.engine, self.dialogs = engine, dialogs or Dialogs()
+        self.settings = settings or Settings.load()
+        self.models = list(models or self.settings.default_models)
+        self._device = device  # from the command line: this run only, never saved
+        self.recent = RecentFiles(self.settings.remember_photo_names)
+        self.result: ScreeningResult | None = None
+        self.faces: list[FaceInfo] = []
+        self.source: str | np.ndarray | None = None
+        self.photo_key = ""
+        self.photo_scale = 1.0
+        self._manual: np.ndarray | None = None
+        self._screen_id: int | None = None
+        self._export_id: int | None = None
+        self._config_id: int | None = None
+        self._t_submit = 0.0
+        self.last_screen_seconds = float("nan")
+        self.setWindowTitle("DysmorphDesk")
+        self.setWindowIcon(icon("app"))
+        self.setAcceptDrops(True)
+        build_layout(self)
+        self.actions_ = build_actions(self)
+        engine.replied.connect(self._on_reply)
+        engine.progressed.connect(self._on_progress)
+        engine.photo_ready.connect(self._on_photo_ready)
+        engine.state_changed.connect(self._on_state)
+        engine.died.connect(self._on_died)
+        restore_geometry(self)
+        self._on_state(engine.state)
+
+    # -- layout ------------------------------------------------------------------------------------
+
+    # -- inputs ------------------------------------------------------------------------------------
+
+    def open_dialog(self) -> None:
+        folder = str(Path(self.recent.items()[0]).parent) if self.recent.items() else ""
+        path = self.dialogs.open_photo(self, folder)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            self.dialogs.error(self, "Open photo", "The file does not exist or is not a file.")
+            return
+        self.recent.add(path)
+        log.info("opening a photo%s", f" ({path.name})" if self.settings.remember_photo_names else "")
+        self._new_photo(str(path))
+
+    def screen_frame(self, rgb: np.ndarray) -> None:
+        """A captured or pasted image (RGB uint8)."""
+        self._new_photo(np.ascontiguousarray(rgb))
+
+    def paste(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        payload = mime_payload(clipboard.mimeData(), clipboard.image())
+        if payload is None:
+            self.dialogs.info(self, "Paste", "The clipboard holds no image and no image file.")
+        else:
+            self._open_payload(payload)
+
+    def _open_payload(self, payload: str | np.ndarray) -> None:
+        if isinstance(payload, str):
+            self.open_path(payload)
+        else:
+            self.screen_frame(payload)
+
+    def dragEnterEvent(self, event) -> None:
+        mime = event.mimeData()
+        if (mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())) or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        payload = mime_payload(event.mimeData())
+        event.acceptProposedAction()
+        if payload is not None:
+            self._open_payload(payload)
+
+    def fill_recent_menu(self) -> None:
+        menu = self.actions_.recent_menu
+        menu.clear()
+        items = self.recent.items()
+        if not self.settings.remember_photo_names:
+            menu.addAction("Off — allow remembering file names in Settings").setEnabled(False)
+        elif not items:
+            menu.addAction("No recent photos").setEnabled(False)
+        for item in items:
+            menu.addAction(Path(item).name, lambda path=item: self.open_path(path)).setToolTip(item)
+
+    # -- screening ---------------------------------------------------------------------------------
+
+    def _new_photo(self, source: str | np.ndarray) -> None:
+        self.source, self.photo_key, self._manual = source, uuid.uuid4().hex, None
+        self.result, self.faces = None, []
+        self.actions_.export.setEnabled(False)
+        self.photo_view.set_photo(None)
+        self.results_view.set_message("Screening…")
+        self.tabs.setCurrentIndex(PHOTO_TAB)
+        self._submit(1)
+
+    def _submit(self, face_index: int) -> None:
+        if self.source is None:
+            return
+        if self._screen_id is not None:
+            self.engine.cancel(self._screen_id)
+        req = p.Screen(self.source, self.photo_key, self.case_panel.case(), face_index=face_index,
+                       cam_method=self.heatmap.cam_method, cam_target=self.heatmap.cam_target,
+                       force_assess=self.force_box.isChecked(), manual_landmarks=self._manual)
+        self._t_submit = time.perf_counter()
+        self._screen_id = self.engine.submit(req)
+        self._on_state(self.engine.state)  # show the busy state and Cancel for this request
+
+    def rescreen(self) -> None:
+        if self.source is not None and (self.result is not None or self._screen_id is not None):
+            self._submit(self.result.face_index if self.result else 1)
+
+    def choose_face(self, index: int) -> None:
+        self.photo_view.select(index)
+        self._submit(index)
+
+    def next_face(self) -> None:
+        if len(self.faces) > 1 and self.result is not None:
+            self.choose_face(self.result.face_index % len(self.faces) + 1)
+
+    def place_landmarks(self) -> None:
+        if not self.photo_view.has_photo():
+            self.dialogs.info(self, "Landmarks", "Open a photo first.")
+            return
+        self.tabs.setCurrentIndex(PHOTO_TAB)
+        self.photo_view.setFocus()
+        self.photo_view.start_landmarks()
+
+    def _on_landmark_step(self, n: int) -> None:
+        if n < 0:
+            self.face_label.setText("Landmark placement cancelled.")
+        elif n < 5:
+            prefix = "No face found. " if not self.faces else ""
+            self.face_label.setText(f"{prefix}Place the landmarks by hand: click the "
+                                    f"{self.photo_view.next_landmark_name()} ({n + 1} of 5).")
+
+    def _on_landmarks(self, points: np.ndarray) -> None:
+        self._manual = points / self.photo_scale  # displayed-photo pixels -> original pixels
+        self.face_label.setText("Landmarks placed by hand; screening…")
+        self._submit(1)
+
+    def cancel(self) -> None:
+        if self.photo_view.placing:
+            self.photo_view.cancel_landmarks()
+            self._on_landmark_step(-1)
+        elif self._screen_id is not None:
+            self.engine.cancel(self._screen_id)
+            self.statusBar().showMessage("Cancelling…", 3000)
+
+    def _on_age_changed(self) -> None:
+        if self.result is not None and self.case_panel.case().age_months != self.result.case.age_months:
+            self.rescreen()
+
+    # -- engine messages ---------------------------------------------------------------------------
+
+    def _on_photo_ready(self, msg: p.PhotoReady) -> None:
+        if msg.req_id != self._screen_id:
+            return
+        self.photo_scale = msg.photo_scale
+        self.faces = msg.faces
+        self.photo_view.set_photo(msg.photo)
+        self.photo_view.set_faces(msg.faces, 1)
+        self._describe_faces()
+
+    def _on_progress(self, msg: p.Progress) -> None:
+        if msg.req_id in (self._screen_id, self._config_id):
+            self.progress.setRange(0, 100)
+            self.progress.setValue(round(100 * msg.fraction))
+            self.progress.setFormat(msg.stage)
+
+    def _on_reply(self, reply: p.Reply) -> None:
+        if reply.req_id == self._screen_id:
+            self._screen_id = None
+            self._on_screened(reply)
+        elif reply.req_id == self._export_id:
+            self._export_id = None
+            self._on_exported(reply)
+        elif reply.req_id == self._config_id or isinstance(reply.value, p.Configured):
+            self._on_configured(reply)
+
+    def _on_screened(self, reply: p.Reply) -> None:
+        if not reply.ok:
+            if reply.error_type == "Interrupted":
+                self.statusBar().showMessage("Screening cancelled.", 5000)
+                self.results_view.set_message("Screening cancelled.")
+                return
+            self._show_error("Cannot screen this photo", reply)
+            return
+        self.result, faces = reply.value.result, reply.value.faces
+        self.last_screen_seconds = time.perf_counter() - self._t_submit
+        if faces:
+            self.faces = faces
+            self.photo_view.set_faces(faces, self.result.face_index)
+        else:  # landmarks by hand: show the face the core built from them
+            f, s = self.result.face, self.photo_scale
+            self.photo_view.set_faces([FaceInfo(tuple(v * s for v in f.box), f.landmarks * s, f.score)], 1)
+        self._describe_faces()
+        self.results_view.set_result(self.result)
+        self.heatmap.set_result(self.result)
+        self._refresh_comparison()
+        self.case_panel.set_age_ranges({r.model: r.card.age_range_months for r in self.result.results
+                                        if r.card.age_range_months})
+        self._update_banner()
+        self.actions_.export.setEnabled(True)
+        self.statusBar().showMessage(f"Screened in {1000 * self.last_screen_seconds:.0f} ms.", 5000)
+        self.result_shown.emit(self.result)
+
+    def _show_error(self, title: str, reply: p.Reply) -> None:
+        self.results_view.set_message(f"Cannot screen: {reply.error}", error=True)
+        self.screen_failed.emit(reply.error)
+        if reply.error_type == "FaceRefused" and not self.faces and self.photo_view.has_photo():
+            self.place_landmarks()
+        elif reply.error_type not in ("FaceRefused", "EngineDied"):
+            if not reply.user_error:
+                log.error("engine error: %s\n%s", reply.error, reply.details)
+            self.dialogs.error(self, title, reply.error, "" if reply.user_error else reply.details)
+
+    def _describe_faces(self) -> None:
+        n = len(self.faces)
+        if n > 1:
+            chosen = self.result.face_index if self.result else 1
+            self.face_label.setText(f"{n} faces found; screening face {chosen} (green). Click another face "
+                                    "to screen it instead (Ctrl+F: next face).")
+        elif n == 1:
+            self.face_label.setText("One face found.")
+        elif self._manual is None:
+            self.face_label.setText("No face found yet.")
+
+    def _refresh_comparison(self) -> None:
+        self.compare.set_result(self.result, self.heatmap.colormap, self.heatmap.alpha)
+
+    def _update_banner(self) -> None:
+        statuses = [b.status for b in (self.engine.configured.bundles if self.engine.configured else [])]
+        if self.result is not None:
+            statuses += [r.card.status for r in self.result.results]
+        self.banner.setVisible("demonstration" in statuses)
+
+    def _on_state(self, state: str) -> None:
+        busy = state in ("busy", "starting")
+        labels = {"starting": "Loading models…", "ready": "Ready", "busy": "Working…",
+                  "dead": "Engine stopped", "stopped": "Engine stopped"}
+        self.engine_label.setText(labels.get(state, state))
+        self.progress.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)  # indeterminate until the engine reports progress
+        self.cancel_button.setVisible(state == "busy" and self._screen_id is not None)
+
+    def _on_died(self, message: str) -> None:
+        self.dialogs.error(self, "Screening engine", message)
+
+    def _on_configured(self, reply: p.Reply) -> None:
+        conf = reply.value if reply.ok else None
+        errors = conf.errors if conf else [reply.error]
+        self._update_banner()
+        if errors:
+            text = "Some models could not be loaded: " + "; ".join(errors)
+            if conf is not None and not conf.bundles:
+                text = "No model is loaded: " + "; ".join(errors) + ". Import a model in Tools ▸ Models."
+            self.statusBar().showMessage(text, 15000)
+            if self.result is None:
+                self.results_view.set_message(text, error=True)
+
+    def configure_engine(self) -> None:
+        self._config_id = self.engine.configure(p.Configure(
+            list(self.models), self._device or self.settings.device, int(self.settings.max_megapixels * 1_000_000)))
+
+    # -- export ------------------------------------------------------------------------------------
+
+    def export_pdf(self) -> None:
+        if self.result is None:
+            self.dialogs.info(self, "Export", "Screen a photo first.")
+            return
+        case = self.case_panel.case()
+        if case.age_months != self.result.case.age_months:
+            self.rescreen()
+            self.dialogs.info(self, "Export", "The age changed, so the photo is screened again. Export once the "
+                              "results are updated.")
+            return
+        path = self.dialogs.save_report(self, default_report_path(self.settings, case))
+        if not path:
+            return
+        report = report_fields(self.settings, self.heatmap.colormap, self.heatmap.alpha)
+        self._export_id = self.engine.submit(p.ExportReport(replace(self.result, case=case), str(path), report))
+        self.statusBar().showMessage("Writing the report…")
+
+    def _on_exported(self, reply: p.Reply) -> None:
+        if not reply.ok:
+            self.dialogs.error(self, "Export PDF", f"The report was not written: {reply.error}",
+                               "" if reply.user_error else reply.details)
+            return
+        self.statusBar().showMessage("Report exported.", 5000)
+        if self.dialogs.report_saved(self, reply.value):
+            QDesktopServices.openUrl(QUrl.fromLocalFile(reply.value))
+
+    # -- tools -------------------------------------------------------------------------------------
+
+    def toggle_camera(self) -> None:
+        self.tabs.setCurrentIndex(CAMERA_TAB)
+        self.camera_panel.toggle()
+
+    def open_model_manager(self):
+        from dysmorph_desk.gui.model_manager import ModelManager
+
+        dialog = ModelManager(self.engine, self.dialogs, self.models, self)
+        dialog.selection_changed.connect(self.set_models)
+        dialog.open()
+        return dialog
+
+    def set_models(self, names: list[str]) -> None:
+        self.models = list(names)
+        self.configure_engine()
+        self.rescreen()
+
+    def open_settings(self):
+        from dysmorph_desk.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.dialogs, self)
+        dialog.saved.connect(self.apply_settings)
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, new: Settings) -> None:
+        old, self.settings = self.settings, new
+        self.recent.set_enabled(new.remember_photo_names)
+        self.heatmap.set_colormap(new.colormap)
+        if new.cam_method != old.cam_method:
+            self.heatmap.method_box.setCurrentIndex(max(0, self.heatmap.method_box.findData(new.cam_method)))
+        if not self.case_panel.operator.text():
+            self.case_panel.operator.setText(new.operator)
+        if new.device != old.device:
+            self._device = None
+        if new.device != old.device or tuple(new.default_models) != tuple(old.default_models):
+            self.models = list(new.default_models)
+            self.configure_engine()
+
+    # -- window state ------------------------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:
+        save_geometry(self)
+        self.camera_panel.stop()
+        self.engine.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,186 @@
+"""The model manager: installed bundles with status, classes and metrics; import a bundle file
+(verified by the engine: hash and shapes, refused with the reason); view a card; choose which
+models run."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dysmorph_desk import paths
+from dysmorph_desk.bundles import BUNDLE_SUFFIX, BundleInfo, find_bundles, read_header
+from dysmorph_desk.errors import BundleError
+from dysmorph_desk.gui import protocol as p
+from dysmorph_desk.gui.qtutil import icon
+from dysmorph_desk.gui.results_view import card_html
+
+log = logging.getLogger(__name__)
+METRIC_KEYS = ("auc", "recall", "sensitivity", "specificity", "accuracy")
+COLUMNS = ("Use", "Name", "Status", "Classes", "Validation", "Source")
+
+
+def metrics_text(info: BundleInfo) -> str:
+    m = info.card.validation_metrics or {}
+    parts = [f"{k} {v:.2f}" for k, v in m.items() if k in METRIC_KEYS and isinstance(v, (int, float))]
+    return ", ".join(parts) or "none reported"
+
+
+class CardDialog(QDialog):
+    def __init__(self, info: BundleInfo, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Model card — {info.name}")
+        browser = QTextBrowser()
+        browser.setHtml(card_html(info.card, info.sha256) + f"<p>File: {info.path.name} ({info.source})</p>")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(browser)
+        layout.addWidget(buttons)
+        self.resize(560, 420)
+
+
+class ModelManager(QDialog):
+    selection_changed = Signal(list)  # bundle names chosen to run
+    bundles_changed = Signal()
+
+    def __init__(self, engine, dialogs, selected: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.engine = engine
+        self.dialogs = dialogs
+        self._selected = list(selected)
+        self._import_id: int | None = None
+        self.infos: list[BundleInfo] = []
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setAccessibleName("Installed models")
+        self.table.doubleClicked.connect(self.view_card)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        import_button = QPushButton(icon("open"), "&Import bundle…")
+        import_button.setToolTip("Install a .ddbundle file (its SHA-256 is verified first)")
+        import_button.clicked.connect(lambda: self.import_bundle())
+        card_button = QPushButton(icon("info"), "View &card")
+        card_button.setToolTip("Show the selected model's card: intended use, training data, validation")
+        card_button.clicked.connect(self.view_card)
+        row = QHBoxLayout()
+        row.addWidget(import_button)
+        row.addWidget(card_button)
+        row.addStretch(1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Use checked models")
+        buttons.accepted.connect(self.apply)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Check the models that screen each photo. Hover a status for the model card."))
+        layout.addWidget(self.table, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addWidget(buttons)
+        self.resize(760, 360)
+        engine.replied.connect(self._on_reply)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.infos = find_bundles()
+        self.table.setRowCount(len(self.infos))
+        for r, info in enumerate(self.infos):
+            use = QTableWidgetItem()
+            use.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            use.setCheckState(Qt.CheckState.Checked if info.name in self._selected else Qt.CheckState.Unchecked)
+            use.setToolTip("Run this model on each photo")
+            self.table.setItem(r, 0, use)
+            cells = (info.name, info.card.status_label, ", ".join(c.display_name for c in info.card.classes),
+                     metrics_text(info), info.source)
+            for c, text in enumerate(cells, start=1):
+                item = QTableWidgetItem(text)
+                item.setToolTip(card_html(info.card, info.sha256))
+                self.table.setItem(r, c, item)
+        if not self.infos:
+            self.status.setText("No model bundles are installed. Import a .ddbundle file.")
+
+    def checked(self) -> list[str]:
+        return [info.name for r, info in enumerate(self.infos)
+                if self.table.item(r, 0).checkState() == Qt.CheckState.Checked]
+
+    def set_checked(self, names: list[str]) -> None:
+        for r, info in enumerate(self.infos):
+            self.table.item(r, 0).setCheckState(Qt.CheckState.Checked if info.name in names else Qt.CheckState.Unchecked)
+
+    def current_info(self) -> BundleInfo | None:
+        row = self.table.currentRow()
+        if 0 <= row < len(self.infos):
+            return self.infos[row]
+        return self.infos[0] if len(self.infos) == 1 else None
+
+    def view_card(self, *_args) -> CardDialog | None:
+        info = self.current_info()
+        if info is None:
+            self.status.setText("Select a model first.")
+            return None
+        dialog = CardDialog(info, self)
+        dialog.open()
+        return dialog
+
+    def apply(self) -> None:
+        chosen = self.checked()
+        if not chosen:
+            self.dialogs.error(self, "Models", "Check at least one model.")
+            return
+        self._selected = chosen
+        self.selection_changed.emit(chosen)
+        self.accept()
+
+    # -- import ------------------------------------------------------------------------------------
+
+    def import_bundle(self, path: str | None = None) -> int | None:
+        path = path or self.dialogs.open_bundle(self)
+        if not path:
+            return None
+        try:
+            header = read_header(path)  # cheap: refuses non-bundles before the engine loads anything
+        except BundleError as exc:
+            self.dialogs.error(self, "Import refused", f"The bundle was refused: {exc}")
+            return None
+        dest = paths.user_models_dir() / f"{header.name}{BUNDLE_SUFFIX}"
+        force = False
+        if dest.exists():
+            if not self.dialogs.confirm(self, "Replace model?", f"A model named {header.name} is installed. Replace it?"):
+                return None
+            force = True
+        self.status.setText(f"Verifying {Path(path).name}…")
+        self._import_id = self.engine.submit(p.InstallBundle(str(path), force=force))
+        return self._import_id
+
+    def _on_reply(self, reply: p.Reply) -> None:
+        if reply.req_id != self._import_id:
+            return
+        self._import_id = None
+        if reply.ok:
+            self.status.setText(f"Imported {reply.value.name} ({reply.value.status}).")
+            self.refresh()
+            self.bundles_changed.emit()
+        else:
+            self.status.setText(f"Refused: {reply.error}")
+            self.dialogs.error(self, "Import refused", f"The bundle was refused: {reply.error}", reply.details)

@@ -1,0 +1,190 @@
+"""Per-model results (probability bars, predicted class against the threshold, status badge with
+the model card as tooltip, "cannot assess" reasons), then the quality checks and the warnings."""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
+from dysmorph_desk.cards import ModelCard
+from dysmorph_desk.results import ModelResult, ScreeningResult
+
+STATUS_COLORS = {"demonstration": "#E65100", "research": "#1565C0", "validated": "#2E7D32"}
+FLAG_COLOR = "#B00020"
+
+
+def _fmt_metric(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt_metric(v)}" for k, v in list(value.items())[:6])
+    return str(value)
+
+
+def card_html(card: ModelCard, sha256: str = "") -> str:
+    """The model card as rich text (status badge tooltip, model manager)."""
+    rows = [
+        ("Status", card.status_label),
+        ("Architecture", card.architecture),
+        ("Classes", ", ".join(f"{c.display_name}{' (syndromic)' if c.syndromic else ''}" for c in card.classes)),
+        ("Threshold", f"{card.threshold:.2f} on the syndromic probability"),
+        ("Validated ages", f"{card.age_range_months[0]:g}–{card.age_range_months[1]:g} months"
+         if card.age_range_months else "not stated"),
+        ("Intended use", card.intended_use),
+        ("Training data", _fmt_metric(card.training_data.get("summary", card.training_data))
+         if isinstance(card.training_data, dict) else str(card.training_data)),
+        ("Validation", _fmt_metric(card.validation_metrics) if card.validation_metrics else "none reported"),
+    ]
+    if card.description:
+        rows.append(("Description", card.description))
+    if sha256:
+        rows.append(("Bundle SHA-256", sha256[:16] + "…"))
+    body = "".join(f"<tr><td><b>{escape(k)}</b></td><td>{escape(v)}</td></tr>" for k, v in rows)
+    return f"<h3>{escape(card.name)}</h3><table cellspacing='4'>{body}</table>"
+
+
+def status_badge(card: ModelCard, sha256: str = "") -> QLabel:
+    badge = QLabel(card.status.capitalize())
+    color = STATUS_COLORS.get(card.status, "#455A64")
+    badge.setStyleSheet(f"QLabel {{ background: {color}; color: white; border-radius: 6px; padding: 1px 8px; }}")
+    badge.setToolTip(card_html(card, sha256))
+    badge.setAccessibleName(f"Model status: {card.status_label}")
+    return badge
+
+
+class ModelResultWidget(QFrame):
+    def __init__(self, result: ModelResult, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result = result
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        head = QHBoxLayout()
+        name = QLabel(f"<b>{escape(result.model)}</b>")
+        name.setToolTip(card_html(result.card, result.bundle_sha256))
+        head.addWidget(name)
+        self.badge = status_badge(result.card, result.bundle_sha256)
+        head.addWidget(self.badge)
+        head.addStretch(1)
+        layout.addLayout(head)
+        self.bars: dict[str, QProgressBar] = {}
+        if not result.assessable:
+            self.verdict = QLabel(f"Cannot assess: {result.cannot_assess_reason}")
+            self.verdict.setStyleSheet(f"color: {FLAG_COLOR};")
+            self.verdict.setWordWrap(True)
+            layout.addWidget(self.verdict)
+            return
+        grid = QGridLayout()
+        names = result.class_names
+        for row, (cid, prob) in enumerate(result.probabilities.items()):
+            syndromic = cid in {c.id for c in result.card.classes if c.syndromic}
+            label = QLabel(names.get(cid, cid) + (" ⚑" if syndromic else ""))
+            label.setToolTip("a syndromic class" if syndromic else "a non-syndromic class")
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setValue(round(prob * 1000))
+            bar.setFormat(f"{100 * prob:.1f} %")
+            bar.setAccessibleName(f"Probability of {names.get(cid, cid)}")
+            bar.setToolTip(f"{names.get(cid, cid)}: {100 * prob:.1f} %")
+            if cid == result.predicted:
+                label.setText(f"<b>{escape(label.text())}</b>")
+            grid.addWidget(label, row, 0)
+            grid.addWidget(bar, row, 1)
+            self.bars[cid] = bar
+        layout.addLayout(grid)
+        predicted = names.get(result.predicted, result.predicted)
+        synd, thr = result.syndromic_probability, result.threshold
+        if result.flagged:
+            text = (f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % ≥ "
+                    f"threshold {100 * thr:.1f} % → <b style='color:{FLAG_COLOR}'>flagged for clinical review</b>")
+        else:
+            text = (f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % &lt; "
+                    f"threshold {100 * thr:.1f} % → not flagged")
+        self.verdict = QLabel(text)
+        self.verdict.setWordWrap(True)
+        layout.addWidget(self.verdict)
+        if result.forced_assessment:
+            forced = QLabel("Assessed although quality or age checks failed.")
+            forced.setStyleSheet(f"color: {FLAG_COLOR};")
+            layout.addWidget(forced)
+
+
+class ResultsView(QScrollArea):
+    """Everything the engine said about one photo, in reading order."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps instead
+        self.setAccessibleName("Results")
+        self.model_widgets: list[ModelResultWidget] = []
+        self.quality_labels: list[QLabel] = []
+        self.warning_labels: list[QLabel] = []
+        self.set_message("No results yet.")
+
+    def _fresh(self) -> QVBoxLayout:
+        inner = QWidget()
+        layout = QVBoxLayout(inner)
+        layout.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.setWidget(inner)
+        self.model_widgets, self.quality_labels, self.warning_labels = [], [], []
+        return layout
+
+    def set_message(self, text: str, error: bool = False) -> None:
+        layout = self._fresh()
+        self.message = QLabel(text)
+        self.message.setWordWrap(True)
+        if error:
+            self.message.setStyleSheet(f"color: {FLAG_COLOR};")
+        layout.addWidget(self.message)
+
+    def set_result(self, result: ScreeningResult) -> None:
+        layout = self._fresh()
+        self.message = None
+        models = QGroupBox("Models")
+        mlay = QVBoxLayout(models)
+        for r in result.results:
+            w = ModelResultWidget(r)
+            self.model_widgets.append(w)
+            mlay.addWidget(w)
+        layout.addWidget(models)
+        quality = QGroupBox("Quality checks")
+        qlay = QVBoxLayout(quality)
+        for q in result.quality:
+            mark = "✓" if q.passed else ("✗" if q.hard else "!")
+            color = "" if q.passed else f"color: {FLAG_COLOR};" if q.hard else "color: #B35900;"
+            text = f"{mark} {q.name.replace('_', ' ')}: {q.value:.3g} {q.unit} (limit {q.comparison} {q.limit:g})"
+            if q.message:
+                text += f" — {q.message}"
+            label = QLabel(text)
+            label.setWordWrap(True)
+            label.setStyleSheet(color)
+            label.setToolTip("a hard check: when it fails the models cannot assess" if q.hard
+                             else "a soft check: a warning only")
+            self.quality_labels.append(label)
+            qlay.addWidget(label)
+        layout.addWidget(quality)
+        if result.warnings:
+            warn = QGroupBox("Warnings")
+            wlay = QVBoxLayout(warn)
+            for text in result.warnings:
+                label = QLabel(f"⚠ {text}")
+                label.setWordWrap(True)
+                self.warning_labels.append(label)
+                wlay.addWidget(label)
+            layout.addWidget(warn)
+        disclaimer = QLabel(f"<i>{escape(result.disclaimer)}</i>")
+        disclaimer.setWordWrap(True)
+        layout.addWidget(disclaimer)

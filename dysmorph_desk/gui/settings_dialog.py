@@ -1,0 +1,156 @@
+"""Settings: clinic name and logo, paper size, default models and CAM method, colours, device,
+report folder, and whether photo file names may be remembered. Stored as JSON (``Settings``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dysmorph_desk.bundles import find_bundles
+from dysmorph_desk.explain import CAM_METHODS
+from dysmorph_desk.gui.heatmap_view import CAM_LABELS
+from dysmorph_desk.overlay import COLORBLIND_SAFE, COLORMAPS
+from dysmorph_desk.settings import Settings
+
+log = logging.getLogger(__name__)
+DEVICES = (("auto", "Automatic (GPU if available)"), ("cpu", "CPU"), ("cuda", "CUDA GPU"))
+
+
+def _path_row(edit: QLineEdit, browse) -> QWidget:
+    w = QWidget()
+    row = QHBoxLayout(w)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(edit, 1)
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    row.addWidget(button)
+    return w
+
+
+class SettingsDialog(QDialog):
+    saved = Signal(object)  # the new Settings
+
+    def __init__(self, settings: Settings, dialogs, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        self.dialogs = dialogs
+        self.clinic = QLineEdit(settings.clinic_name)
+        self.clinic.setToolTip("Printed in the report header")
+        self.address = QLineEdit(settings.clinic_address)
+        self.logo = QLineEdit(settings.logo_path)
+        self.logo.setToolTip("PNG or JPEG printed in the report header")
+        self.paper = QComboBox()
+        self.paper.addItems(["A4", "Letter"])
+        self.paper.setCurrentText("Letter" if settings.paper.upper() == "LETTER" else "A4")
+        self.prevalence = QDoubleSpinBox()
+        self.prevalence.setRange(0.001, 99.0)
+        self.prevalence.setDecimals(3)
+        self.prevalence.setSuffix(" %")
+        self.prevalence.setValue(100 * settings.prevalence)
+        self.prevalence.setToolTip("Your clinic's prevalence, for the predictive values on the report")
+        self.models = QListWidget()
+        self.models.setToolTip("Models that screen each photo when the app starts")
+        self.models.setMaximumHeight(110)
+        names = [i.name for i in find_bundles()]
+        for name in names + [n for n in settings.default_models if n not in names]:
+            item = QListWidgetItem(name if name in names else f"{name} (not installed)")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if name in settings.default_models else Qt.CheckState.Unchecked)
+            self.models.addItem(item)
+        self.cam = QComboBox()
+        for m in (*CAM_METHODS, "none"):
+            self.cam.addItem(CAM_LABELS.get(m, m), m)
+        self.cam.setCurrentIndex(max(0, self.cam.findData(settings.cam_method)))
+        self.colormap = QComboBox()
+        for n in COLORMAPS:
+            self.colormap.addItem(f"{n} (colour-blind safe)" if n in COLORBLIND_SAFE else n, n)
+        self.colormap.setCurrentIndex(max(0, self.colormap.findData(settings.colormap)))
+        self.device = QComboBox()
+        for key, label in DEVICES:
+            self.device.addItem(label, key)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.device.setToolTip("Where the models run; changing it restarts the models")
+        self.folder = QLineEdit(settings.report_folder)
+        self.folder.setToolTip("Where Export PDF suggests saving reports")
+        self.operator = QLineEdit(settings.operator)
+        self.remember = QCheckBox("Remember photo file names (recent files, logs)")
+        self.remember.setToolTip("File names can identify patients; off by default")
+        self.remember.setChecked(settings.remember_photo_names)
+        form = QFormLayout()
+        form.addRow("&Clinic name:", self.clinic)
+        form.addRow("Clinic &address:", self.address)
+        form.addRow("&Logo:", _path_row(self.logo, self._browse_logo))
+        form.addRow("&Paper size:", self.paper)
+        form.addRow("Pre&valence:", self.prevalence)
+        form.addRow("Default &models:", self.models)
+        form.addRow("&Heatmap method:", self.cam)
+        form.addRow("Heatmap c&olours:", self.colormap)
+        form.addRow("&Device:", self.device)
+        form.addRow("&Report folder:", _path_row(self.folder, self._browse_folder))
+        form.addRow("Default o&perator:", self.operator)
+        form.addRow(self.remember)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def _browse_logo(self) -> None:
+        path = self.dialogs.open_image(self, "Clinic logo")
+        if path:
+            self.logo.setText(path)
+
+    def _browse_folder(self) -> None:
+        path = self.dialogs.choose_folder(self, "Report folder", self.folder.text())
+        if path:
+            self.folder.setText(path)
+
+    def values(self) -> Settings:
+        models = tuple(self.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models.count())
+                       if self.models.item(i).checkState() == Qt.CheckState.Checked)
+        return replace(
+            self.settings,
+            clinic_name=self.clinic.text().strip(),
+            clinic_address=self.address.text().strip(),
+            logo_path=self.logo.text().strip(),
+            paper=self.paper.currentText(),
+            prevalence=self.prevalence.value() / 100.0,
+            default_models=models or self.settings.default_models,
+            cam_method=self.cam.currentData(),
+            colormap=self.colormap.currentData(),
+            device=self.device.currentData(),
+            report_folder=self.folder.text().strip(),
+            operator=self.operator.text().strip(),
+            remember_photo_names=self.remember.isChecked(),
+        )
+
+    def save(self) -> None:
+        new = self.values()
+        try:
+            new.save()
+        except OSError as exc:
+            self.dialogs.error(self, "Settings", f"The settings could not be saved: {exc}")
+            return
+        self.settings = new
+        self.saved.emit(new)
+        self.accept()
