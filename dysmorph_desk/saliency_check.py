@@ -61,7 +61,10 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def syndromic_items(data: Path, limit: int | None = None) -> list[tuple[Path, Path]]:
     rows = [r for r in csv.DictReader((data / "labels.csv").open()) if r["label"] == "syndromic_like"]
-    items = [(data / r["path"], data / r["path"].replace("images/", "masks/").rsplit(".", 1)[0] + ".png") for r in rows]
+    def mask_of(rel: str) -> Path:
+        return data / (rel.replace("images/", "masks/", 1).rsplit(".", 1)[0] + ".png")
+
+    items = [(data / r["path"], mask_of(r["path"])) for r in rows]
     return items[:limit] if limit else items
 
 

@@ -176,7 +176,7 @@ def test_known_portrait_landmarks_match_detector(detector):
         known = syn._KNOWN_LANDMARKS.get(hashlib.sha256(data).hexdigest())
         assert known is not None, f"{name} changed: update _KNOWN_LANDMARKS"
         faces = detector.detect(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
-        assert faces and np.abs(faces[0].landmarks - np.array(known)).max() < 2.0
+        assert faces and np.abs(faces[0].landmarks - np.array(known)).max() < 3.0
 
 
 def test_refuses_non_empty_out_dir(tmp_path):

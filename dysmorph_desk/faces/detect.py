@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 class DetectorSettings:
     detect_long_side: int = 480  # first pass: fast, finds faces that fill a good part of the frame
     retry_long_side: int = 1024  # second pass when the first finds nothing (small faces, children)
-    min_face_px: int = 20  # MTCNN's minimum box side at the working scale
+    first_min_face_px: int = 40  # first pass: a coarser image pyramid (~3x faster than 20)
+    min_face_px: int = 20  # retry pass: MTCNN's minimum box side at the working scale
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     min_score: float = 0.90
 
@@ -37,7 +38,7 @@ class FaceDetector:
         self._mtcnn = None
         self._lock = threading.Lock()
 
-    def _model(self):
+    def _model(self, min_face: int):
         if self._mtcnn is None:
             from facenet_pytorch import MTCNN
 
@@ -48,23 +49,24 @@ class FaceDetector:
                 post_process=False,
                 device=self.device,
             )
+        self._mtcnn.min_face_size = min_face
         return self._mtcnn
 
     def detect(self, rgb: np.ndarray) -> list[FaceInfo]:
         """All faces, largest first. An empty list means no face; never ``None``."""
-        faces = self._detect_at(rgb, self.settings.detect_long_side)
-        if not faces and max(rgb.shape[:2]) > self.settings.detect_long_side:
-            faces = self._detect_at(rgb, self.settings.retry_long_side)
+        faces = self._detect_at(rgb, self.settings.detect_long_side, self.settings.first_min_face_px)
+        if not faces:
+            faces = self._detect_at(rgb, self.settings.retry_long_side, self.settings.min_face_px)
         return faces
 
-    def _detect_at(self, rgb: np.ndarray, long_side: int) -> list[FaceInfo]:
+    def _detect_at(self, rgb: np.ndarray, long_side: int, min_face: int) -> list[FaceInfo]:
         import torch
 
         h, w = rgb.shape[:2]
         factor = min(1.0, long_side / max(h, w))
         small = rgb if factor >= 1.0 else cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
         with self._lock, torch.inference_mode():
-            boxes, probs, points = self._model().detect(np.ascontiguousarray(small), landmarks=True)
+            boxes, probs, points = self._model(min_face).detect(np.ascontiguousarray(small), landmarks=True)
         if boxes is None or points is None:
             return []
         faces = []

@@ -291,8 +291,8 @@ def _prefetch() -> None:
     log.info("torch imported in %.2f s; %d thread(s)", time.perf_counter() - t0, torch.get_num_threads())
 
 
-def worker_main(requests, responses) -> None:
-    """Entry point of the worker process: ``requests``/``responses`` are multiprocessing Connections."""
+def worker_main(incoming, responses) -> None:
+    """Entry point of the worker process: ``incoming``/``responses`` are multiprocessing Connections."""
     threads = str(worker_threads())
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, threads)
@@ -309,7 +309,7 @@ def worker_main(requests, responses) -> None:
     def read_loop() -> None:
         while True:
             try:
-                env = requests.recv()
+                env = incoming.recv()
             except (EOFError, OSError):  # the GUI went away: stop
                 inbox.put(p.Envelope(-1, p.Shutdown()))
                 return

@@ -33,7 +33,10 @@ def test_tampered_bundle_import_is_refused(qtbot, dialogs, random_bundle, tmp_pa
     [(title, message, _details)] = dialogs.errors
     assert title == "Import refused" and "SHA-256 mismatch" in message
     assert not list(paths.user_models_dir().glob("*.ddbundle")) if paths.user_models_dir().exists() else True
-    assert manager.table.rowCount() == 0
+    from dysmorph_desk.bundles import find_bundles
+
+    shipped = find_bundles()  # the tampered bundle was not added to them
+    assert manager.table.rowCount() == len(shipped) and "test-hybrid" not in {b.name for b in shipped}
 
     junk = tmp_path / "junk.ddbundle"
     junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
@@ -48,12 +51,16 @@ def test_import_view_card_and_choose_models(qtbot, dialogs, random_bundle):
         manager.import_bundle()
     assert not dialogs.errors
     assert (paths.user_models_dir() / "test-hybrid.ddbundle").exists()
-    assert manager.table.rowCount() == 1 and manager.table.item(0, 1).text() == "test-hybrid"
-    assert "demonstration" in manager.table.item(0, 2).text() and "auc 0.90" in manager.table.item(0, 4).text()
-    manager.table.selectRow(0)
+    names = [manager.table.item(r, 1).text() for r in range(manager.table.rowCount())]
+    assert "test-hybrid" in names
+    row = names.index("test-hybrid")
+    assert "demonstration" in manager.table.item(row, 2).text() and "auc 0.90" in manager.table.item(row, 4).text()
+    manager.table.selectRow(row)
     card = manager.view_card()
     assert card is not None and card.isVisible()
-    manager.table.item(0, 0).setCheckState(Qt.CheckState.Checked)
+    for r in range(manager.table.rowCount()):  # run only the imported bundle
+        state = Qt.CheckState.Checked if r == row else Qt.CheckState.Unchecked
+        manager.table.item(r, 0).setCheckState(state)
     with qtbot.waitSignal(manager.selection_changed) as sig:
         manager.apply()
     assert sig.args == [["test-hybrid"]]
