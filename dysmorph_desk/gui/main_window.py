@@ -231,9 +231,8 @@ class MainWindow(QMainWindow):
         if faces:
             self.faces = faces
             self.photo_view.set_faces(faces, self.result.face_index)
-        else:  # landmarks by hand: show the face the core built from them
-            f, s = self.result.face, self.photo_scale
-            self.photo_view.set_faces([FaceInfo(tuple(v * s for v in f.box), f.landmarks * s, f.score)], 1)
+        else:  # landmarks by hand: show the face the core built from them (displayed-photo pixels)
+            self.photo_view.set_faces([self.result.face], 1)
         self._describe_faces()
         self.results_view.set_result(self.result)
         self.heatmap.set_result(self.result)
