@@ -33,30 +33,13 @@ def _ensure_fonts() -> None:
 
 
 def _models(home: Path) -> list[str]:
+    """The shipped bundles: the README's screenshot shows what a user gets."""
     from dysmorph_desk.bundles import find_bundles
 
     shipped = [b.name for b in find_bundles() if b.source == "shipped"]
-    if shipped:
-        return shipped[:3]
-    import torch
-
-    from dysmorph_desk.bundles import save_bundle
-    from dysmorph_desk.cards import ClassInfo, ModelCard
-    from dysmorph_desk.faces.align import template_description
-    from dysmorph_desk.nets import create_model, get_arch
-
-    torch.manual_seed(0)
-    spec = get_arch("mobilenetv2_bilstm")
-    card = ModelCard(
-        name="random-weights-preview", architecture=spec.name,
-        classes=[ClassInfo("syndromic_like", "Syndromic-like", True), ClassInfo("control", "Control", False)],
-        input_size=224, mean=spec.mean, std=spec.std, alignment_template=template_description(), threshold=0.5,
-        status="demonstration", intended_use="screenshot only", training_data={"summary": "random weights"},
-        age_range_months=(6, 144),
-    )
-    path = home / "random-weights-preview.ddbundle"
-    save_bundle(path, create_model(spec.name, 2), card)
-    return [str(path)]
+    if not shipped:
+        raise SystemExit("no shipped bundles in models/; train them first (see the README)")
+    return shipped[:3]
 
 
 def main() -> int:

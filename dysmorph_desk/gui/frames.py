@@ -50,15 +50,19 @@ class OpenCVSource:
         self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
 
     def read(self) -> np.ndarray | None:
-        import cv2
-
-        ok, frame = self._cap.read()
-        if not ok or frame is None:
-            return None
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        return _to_rgb(*self._cap.read())
 
     def close(self) -> None:
         self._cap.release()
+
+
+def _to_rgb(ok: bool, frame: np.ndarray | None) -> np.ndarray | None:
+    """OpenCV's (ok, BGR frame) -> RGB frame, or None when no frame came."""
+    import cv2
+
+    if not ok or frame is None:
+        return None
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 class VideoFileSource:
@@ -83,9 +87,7 @@ class VideoFileSource:
         if not ok and self.loop:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self._cap.read()
-        if not ok or frame is None:
-            return None
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        return _to_rgb(ok, frame)
 
     def close(self) -> None:
         self._cap.release()
