@@ -89,11 +89,25 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)
     a.set_defaults(func=cmd_app)
 
-    t = sub.add_parser("train", help="train a model on a dataset and export a bundle")
-    from dysmorph_desk.training_cli import add_train_arguments
+    from dysmorph_desk.training.cli import add_compare_arguments, add_evaluate_arguments, add_train_arguments
 
-    add_train_arguments(t)
+    add_train_arguments(sub.add_parser(
+        "train", help="cross-validate an architecture on a dataset and export a bundle trained on all of it"))
+    add_compare_arguments(sub.add_parser("compare", help="cross-validate several architectures on the same folds"))
+    add_evaluate_arguments(sub.add_parser(
+        "evaluate", help="score a bundle on a held-out set, optionally against clinicians' calls"))
+    r = sub.add_parser("archs", help="list the architectures the registry can build")
+    r.set_defaults(func=cmd_archs)
     return p
+
+
+def cmd_archs(args) -> int:
+    from dysmorph_desk.nets import get_arch, list_archs
+
+    for name in list_archs():
+        spec = get_arch(name)
+        print(f"{name}\t{spec.input_size} px\t{spec.source or '-'}\t{spec.description or '-'}")
+    return 0
 
 
 def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:

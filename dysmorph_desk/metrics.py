@@ -19,11 +19,22 @@ def _div(a: float, b: float) -> float:
 
 
 def binary_metrics(y_true: np.ndarray, p_syndromic: np.ndarray, threshold: float) -> dict[str, float]:
+    p = np.asarray(p_syndromic, dtype=np.float64)
+    return metrics_from_predictions(y_true, p >= threshold, p)
+
+
+def metrics_from_predictions(y_true: np.ndarray, predicted: np.ndarray,
+                             scores: np.ndarray | None = None) -> dict[str, float]:
+    """Screening metrics from given predicted labels (1 = syndromic).
+
+    Split out of ``binary_metrics`` because pooled cross-validation and subgroup analyses carry
+    labels predicted at per-fold thresholds, so no single threshold reproduces them. ``auc`` comes
+    from ``scores`` and is nan without scores or when only one class is present.
+    """
     from sklearn.metrics import roc_auc_score
 
     y_true = np.asarray(y_true).astype(int)
-    p = np.asarray(p_syndromic, dtype=np.float64)
-    tp, fp, fn, tn = confusion(y_true, p >= threshold)
+    tp, fp, fn, tn = confusion(y_true, predicted)
     n = tp + fp + fn + tn
     acc = _div(tp + tn, n)
     rec = _div(tp, tp + fn)
@@ -34,7 +45,10 @@ def binary_metrics(y_true: np.ndarray, p_syndromic: np.ndarray, threshold: float
     mcc = _div(tp * tn - fp * fn, mcc_den)
     pe = _div((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn), n * n)
     kappa = _div(acc - pe, 1 - pe)
-    auc = float(roc_auc_score(y_true, p)) if 0 < y_true.sum() < len(y_true) else float("nan")
+    if scores is not None and 0 < y_true.sum() < len(y_true):
+        auc = float(roc_auc_score(y_true, np.asarray(scores, dtype=np.float64)))
+    else:
+        auc = float("nan")
     return {"accuracy": acc, "recall": rec, "specificity": spec, "precision": prec, "f1": f1, "mcc": mcc,
             "kappa": kappa, "auc": auc, "tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": n}
 

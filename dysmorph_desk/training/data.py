@@ -1,0 +1,100 @@
+"""A labelled photo collection turned into aligned faces, labels and patient groups (once, cached)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dysmorph_desk.datasets import Sample
+from dysmorph_desk.errors import DataError, InputRefused
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class FaceSet:
+    faces: np.ndarray  # uint8 (N, S, S, 3), aligned by the engine's template
+    samples: list[Sample]  # the photos that had a usable face, in the order of ``faces``
+    classes: list[str]
+    positive: list[str]
+    skipped: list[tuple[Path, str]]
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.array([self.classes.index(s.label) for s in self.samples], dtype=int)
+
+    @property
+    def groups(self) -> list[str]:
+        return [s.patient_id for s in self.samples]
+
+    @property
+    def positive_idx(self) -> list[int]:
+        return [self.classes.index(p) for p in self.positive]
+
+    @property
+    def is_positive(self) -> np.ndarray:
+        return np.isin(self.y, self.positive_idx)
+
+    def patients_per_class(self) -> dict[str, int]:
+        y, groups = self.y, self.groups
+        return {c: len({g for g, yy in zip(groups, y) if yy == i}) for i, c in enumerate(self.classes)}
+
+    def summary(self) -> str:
+        per = self.patients_per_class()
+        return (f"{len(self.samples)} photos of {len(set(self.groups))} patients ("
+                + ", ".join(f"{c}: {n}" for c, n in per.items()) + " patients)")
+
+
+def resolve_classes(samples: list[Sample], positive: tuple[str, ...] | list[str]) -> tuple[list[str], list[str]]:
+    """Sorted class ids and the syndromic ones (``--positive``; default: all but ``control``)."""
+    classes = sorted({s.label for s in samples})
+    if len(classes) < 2:
+        raise DataError(f"need at least 2 classes, found {classes}")
+    pos = list(positive) or ([c for c in classes if c != "control"] if "control" in classes else [])
+    if not pos:
+        raise DataError(f"name the syndromic class(es) with --positive (classes: {', '.join(classes)})")
+    unknown = [p for p in pos if p not in classes]
+    if unknown:
+        raise DataError(f"--positive {', '.join(unknown)} is not a class of the data (classes: {', '.join(classes)})")
+    if len(pos) == len(classes):
+        raise DataError("every class is marked syndromic: at least one class must be the comparison group")
+    return classes, pos
+
+
+def prepare_faces(samples: list[Sample], size: int, say: Say | None = None):
+    """Aligned faces for every sample that has one (cached); the others listed with the reason."""
+    from dysmorph_desk.facecache import aligned_face_for
+    from dysmorph_desk.faces.detect import FaceDetector
+
+    detector = FaceDetector()
+    faces, kept, skipped = [], [], []
+    for i, s in enumerate(samples):
+        try:
+            faces.append(aligned_face_for(s.path, size, detector))
+            kept.append(s)
+        except (InputRefused, OSError) as exc:
+            skipped.append((s.path, str(exc)))
+        if say and (i + 1) % 100 == 0:
+            say(f"aligned {i + 1}/{len(samples)} photos")
+    return (np.stack(faces) if faces else np.zeros((0, size, size, 3), np.uint8)), kept, skipped
+
+
+def load_faceset(samples: list[Sample], size: int, positive=(), say: Say | None = None) -> FaceSet:
+    """Align (or read from the cache) every photo; photos without a usable face are listed, never
+    silently dropped."""
+    say = say or (lambda m: None)
+    classes, pos = resolve_classes(samples, positive)
+    say(f"aligning {len(samples)} photos at {size} px (cached after the first run)")
+    faces, kept, skipped = prepare_faces(samples, size, say)
+    for path, reason in skipped:
+        say(f"skipped {path.name}: {reason}")
+    if skipped:
+        say(f"{len(skipped)} of {len(samples)} photos had no usable face and are left out (listed in metrics.json)")
+    fs = FaceSet(faces, kept, classes, pos, skipped)
+    missing = [c for c, n in fs.patients_per_class().items() if n == 0]
+    if missing:
+        raise DataError(f"no usable photo left in class(es) {', '.join(missing)}")
+    return fs
