@@ -90,3 +90,86 @@ def densenet201(num_classes: int):
     m = _tv("densenet201")
     _replace_linear(m, "classifier", num_classes)
     return m
+
+
+@register(
+    "mobilenet",
+    target_layer=lambda m: m.features[-1],
+    description="MobileNet v1 (width 1.0): 13 depthwise-separable conv blocks, dropout 0.3, linear",
+    source="seed 000, model 5",
+)
+def mobilenet(num_classes: int):
+    from dysmorph_desk.nets.mobilenet_v1 import MobileNetV1
+
+    return MobileNetV1(num_classes)
+
+
+# The CAM reads the 56x56 downscaled face the LSTM reads row by row: a coarse, row-resolution map.
+@register(
+    "bilstm",
+    target_layer=lambda m: m.downscale,
+    description="BiLSTM alone: the 56 rows of the 56x56 downscaled face as a sequence, 2-layer BiLSTM(128), "
+    "dropout 0.3",
+    source="seed 000, model 6",
+)
+def bilstm(num_classes: int):
+    from dysmorph_desk.nets.rowlstm import RowBiLSTM
+
+    return RowBiLSTM(num_classes)
+
+
+@register(
+    "inception_v4",
+    target_layer=lambda m: m.features[-1],
+    input_size=299,
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
+    description="Inception-v4: stem, 4xA, Reduction-A, 7xB, Reduction-B, 3xC, avg pool, dropout 0.2",
+    source="seed 000, model 3",
+)
+def inception_v4(num_classes: int):
+    from dysmorph_desk.nets.inception_v4 import InceptionV4
+
+    return InceptionV4(num_classes)
+
+
+@register(
+    "vgg16_convhead",
+    target_layer=lambda m: m.features[-2],
+    description="VGG-16 conv layers; FC layers replaced by convolutions (3x3 512, 1x1 256, 1x1 classes) "
+    "with BN, ReLU, 50% dropout; global average pool",
+    source="seed 003",
+)
+def vgg16_convhead(num_classes: int):
+    from dysmorph_desk.nets.vgg_convhead import VGG16ConvHead
+
+    return VGG16ConvHead(num_classes)
+
+
+_IRESNET = {"input_size": 112, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "source": "seed 001"}
+
+
+@register(
+    "iresnet100_arcface",
+    target_layer=lambda m: m.layer4[-1],
+    description="IResNet-100 (insightface) 512-d embedding + ArcFace head: logits s*cos(theta), training "
+    "margin s*cos(theta+m) on the target class, s=64, m=0.5",
+    **_IRESNET,
+)
+def iresnet100_arcface(num_classes: int):
+    from dysmorph_desk.nets.iresnet import IResNetMargin
+
+    return IResNetMargin(num_classes, "arcface")
+
+
+@register(
+    "iresnet100_cosface",
+    target_layer=lambda m: m.layer4[-1],
+    description="IResNet-100 (insightface) 512-d embedding + CosFace head: logits s*cos(theta), training "
+    "margin s*(cos(theta)-m) on the target class, s=64, m=0.35",
+    **_IRESNET,
+)
+def iresnet100_cosface(num_classes: int):
+    from dysmorph_desk.nets.iresnet import IResNetMargin
+
+    return IResNetMargin(num_classes, "cosface")

@@ -35,9 +35,9 @@ def _add_common(t: argparse.ArgumentParser) -> None:
     t.add_argument("--positive", action="append", default=[],
                    help="syndromic class id (repeatable; default: every class but 'control')")
     t.add_argument("--folds", type=int, default=5, help="K of the patient-grouped stratified K-fold (default 5: 4:1)")
-    t.add_argument("--protocol", choices=("kfold", "3:1:1"), default="kfold",
+    t.add_argument("--protocol", choices=("kfold", "3:1:1", "holdout"), default="kfold",
                    help="kfold: inner validation split of each training part; 3:1:1: train/validation/test per fold "
-                        "(seed 003)")
+                        "(seed 003); holdout: one train/validation/test 3:1:1 split, its model exported")
     t.add_argument("--val-fraction", type=float, default=0.15, help="inner validation share for kfold (0.1-0.2)")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=16)
@@ -51,6 +51,8 @@ def _add_common(t: argparse.ArgumentParser) -> None:
                    help="auto: fp16 mixed precision on CUDA, bf16 on CPUs with native bf16, else fp32")
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     t.add_argument("--init", type=Path, help="local pretrained weights (.pth/.pt via weights_only, or .safetensors)")
+    t.add_argument("--freeze-blocks", type=int, default=0, metavar="N",
+                   help="with --init: keep the first N blocks fixed (faster on a CPU; transfer learning)")
     t.add_argument("--prevalence", type=_unit, default=0.01, help="prevalence for PPV/NPV in the outputs (default 1%%)")
     t.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the AUC CI and ROC band (>= 200)")
     t.add_argument("--restart", action="store_true", help="discard an earlier run in --out instead of resuming it")
@@ -130,7 +132,7 @@ def _config(args, arch: str):
 
     if args.epochs < 1:
         raise UsageError("--epochs must be at least 1")
-    if args.folds < 2:
+    if args.folds < 2 and args.protocol != "holdout":
         raise UsageError("--folds must be at least 2")
     if not 0.05 <= args.val_fraction <= 0.5:
         raise UsageError("--val-fraction must be between 0.05 and 0.5")
@@ -140,13 +142,19 @@ def _config(args, arch: str):
         raise UsageError("--batch-size must be at least 2")
     if args.init is not None and not args.init.is_file():
         raise UsageError(f"--init {args.init}: no such file")
+    if args.freeze_blocks and args.init is None:
+        raise UsageError("--freeze-blocks needs --init: freezing randomly initialised blocks makes no sense")
+    if args.freeze_blocks < 0:
+        raise UsageError("--freeze-blocks must be 0 or more")
     augment = Augment(rotation_deg=args.aug_rotation, scale=args.aug_scale, crop=args.aug_crop,
                       brightness=args.aug_brightness, noise=args.aug_noise, hflip=not args.no_flip)
     return TrainConfig(arch=arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       optimizer=args.optimizer, seed=args.seed, folds=args.folds, protocol=args.protocol,
+                       optimizer=args.optimizer, seed=args.seed,
+                       folds=1 if args.protocol == "holdout" else args.folds, protocol=args.protocol,
                        val_fraction=args.val_fraction, patience=args.patience, positive=tuple(args.positive),
                        balance=args.balance, augment=augment, precision=args.precision, device=args.device,
-                       init=str(args.init.resolve()) if args.init else None, prevalence=args.prevalence,
+                       init=str(args.init.resolve()) if args.init else None,
+                       freeze_blocks=args.freeze_blocks, prevalence=args.prevalence,
                        n_boot=args.bootstrap)
 
 

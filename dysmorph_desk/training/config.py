@@ -41,6 +41,7 @@ class TrainConfig:
     precision: str = "auto"
     device: str = "auto"
     init: str | None = None  # local pretrained weights file
+    freeze_blocks: int = 0  # first blocks kept fixed (only with init)
     prevalence: float = 0.01  # for PPV/NPV in the outputs
     n_boot: int = 1000
 

@@ -179,9 +179,17 @@ def run_fold(fs: FaceSet, plan: FoldPlan, cfg: TrainConfig, rt: Runtime, out: Pa
     say(f"fold {plan.index}/{cfg.folds}: accuracy {metrics['accuracy']:.3f}, recall {metrics['recall']:.3f}, "
         f"specificity {metrics['specificity']:.3f}, AUC {metrics['auc']:.3f} (threshold {threshold:.3f})")
     if rt.is_main:
+        if cfg.protocol == "holdout":  # this model is the one exported
+            _save_weights(out / "folds" / "holdout-model.safetensors", trained.model)
         _save_fold(out, result, fs, plan)
         ckpt.unlink(missing_ok=True)
     return result
+
+
+def _save_weights(path: Path, model) -> None:
+    from safetensors.torch import save
+
+    write_bytes_atomic(path, save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
 
 
 def pooled_out_of_fold(fs: FaceSet, results: list[FoldResult]) -> dict[str, np.ndarray]:
@@ -200,19 +208,26 @@ def pooled_out_of_fold(fs: FaceSet, results: list[FoldResult]) -> dict[str, np.n
             "fold": fold}
 
 
+def tested_only(oof: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The photos some fold tested (all of them in k-fold; the test part under holdout)."""
+    idx = np.flatnonzero(oof["fold"] > 0)
+    return {"index": idx, **{k: v[idx] for k, v in oof.items()}}
+
+
 def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parameters: int) -> tuple[dict, Any]:
     """metrics.json's numbers (without the final model) and the ROC band for the plot."""
     from dysmorph_desk import evaluation as ev
     from dysmorph_desk.metrics import metrics_from_predictions
 
-    oof = pooled_out_of_fold(fs, results)
-    is_pos = fs.is_positive
+    oof = tested_only(pooled_out_of_fold(fs, results))  # every photo, except under holdout
+    tested = oof["index"]
+    is_pos = fs.is_positive[tested]
     folds = [r.summary() for r in results]
     mean, std = ev.summarise_folds([r.metrics for r in results])
     band = ev.roc_band(is_pos, oof["p"], n_boot=cfg.n_boot, seed=cfg.seed)
     pooled = metrics_from_predictions(is_pos, oof["predicted"], oof["p"])
     raw_p = softmax(oof["logits"])[:, fs.positive_idx].sum(1)
-    samples = fs.samples
+    samples = [fs.samples[i] for i in tested]
     attributes = {
         "age_band": [ev.age_band(s.age_months) for s in samples],
         "sex": [s.sex for s in samples],
@@ -232,7 +247,7 @@ def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parame
         "auc_ci95": list(band.auc_ci),
         "auc_ci95_method": f"stratified bootstrap of the pooled out-of-fold predictions, {band.n_boot} resamples",
         "pooled": pooled,
-        "multiclass": ev.multiclass_metrics(fs.y, oof["probs"], fs.classes),
+        "multiclass": ev.multiclass_metrics(fs.y[tested], oof["probs"], fs.classes),
         "calibration": {
             "ece_uncalibrated": ev.expected_calibration_error(is_pos, raw_p),
             "ece_calibrated": ev.expected_calibration_error(is_pos, oof["p"]),
@@ -249,6 +264,8 @@ def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parame
 
 
 def protocol_text(cfg: TrainConfig) -> str:
+    if cfg.protocol == "holdout":
+        return "one patient-grouped stratified train/validation/test split 3:1:1; metrics on the test part"
     if cfg.protocol == "3:1:1":
         return (f"{cfg.folds}-fold patient-grouped stratified cross-validation, train/validation/test "
                 f"{cfg.folds - 2}:1:1 per fold (seed 003)")
@@ -298,6 +315,19 @@ def cross_validate(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, *, say
     return metrics, results, band
 
 
+def _holdout_model(fs: FaceSet, cfg: TrainConfig, out: Path, result: FoldResult):
+    """The single split's own model, with the temperature and threshold fitted on its validation part."""
+    from safetensors.torch import load_file
+
+    from dysmorph_desk.nets import create_model
+    from dysmorph_desk.training.loop import Trained
+
+    model = create_model(cfg.arch, len(fs.classes))
+    model.load_state_dict(load_file(str(out / "folds" / "holdout-model.safetensors")))
+    model.eval()
+    return Trained(model=model, best_epoch=result.best_epoch), result.best_epoch, result.temperature, result.threshold
+
+
 def train_final(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, metrics: dict, results: list[FoldResult],
                 text: CardText, *, say: Say | None = None, show_bars: bool = True) -> Path:
     """Train on all photos, calibrate on the pooled out-of-fold logits, write the bundle."""
@@ -308,19 +338,24 @@ def train_final(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, metrics: 
 
     say = say or (lambda m: None)
     spec = get_arch(cfg.arch)
-    epochs = max(1, round(statistics.median(r.best_epoch for r in results)))
-    oof = pooled_out_of_fold(fs, results)
-    temperature = fit_temperature(oof["logits"], fs.y)
-    threshold = youden_threshold(fs.is_positive, p_syndromic(oof["logits"], temperature, fs.positive_idx))
-    say(f"final model: all {len(fs.samples)} photos, {epochs} epochs (median best epoch of the folds); "
-        f"temperature {temperature:.3f} and threshold {threshold:.3f} from the out-of-fold predictions")
-    try:
-        trained = train_model(cfg, fs.faces, fs.y, np.arange(len(fs.samples)), np.array([], dtype=int),
-                              len(fs.classes), rt, label="final", checkpoint=out / "checkpoints" / "final.pt",
-                              fixed_epochs=epochs, say=say, show_bars=show_bars)
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted while training the final model; run the same command again to resume "
-                          f"(the folds are kept in {out})") from None
+    if cfg.protocol == "holdout":
+        trained, epochs, temperature, threshold = _holdout_model(fs, cfg, out, results[0])
+        say(f"exporting the model of the split (trained on its training part); temperature {temperature:.3f} "
+            f"and threshold {threshold:.3f} from its validation part")
+    else:
+        epochs = max(1, round(statistics.median(r.best_epoch for r in results)))
+        oof = pooled_out_of_fold(fs, results)
+        temperature = fit_temperature(oof["logits"], fs.y)
+        threshold = youden_threshold(fs.is_positive, p_syndromic(oof["logits"], temperature, fs.positive_idx))
+        say(f"final model: all {len(fs.samples)} photos, {epochs} epochs (median best epoch of the folds); "
+            f"temperature {temperature:.3f} and threshold {threshold:.3f} from the out-of-fold predictions")
+        try:
+            trained = train_model(cfg, fs.faces, fs.y, np.arange(len(fs.samples)), np.array([], dtype=int),
+                                  len(fs.classes), rt, label="final", checkpoint=out / "checkpoints" / "final.pt",
+                                  fixed_epochs=epochs, say=say, show_bars=show_bars)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted while training the final model; run the same command again to resume "
+                              f"(the folds are kept in {out})") from None
     name = text.name or f"{cfg.arch}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     names = text.class_names or {}
     ages = [s.age_months for s in fs.samples if s.age_months is not None]
@@ -328,7 +363,8 @@ def train_final(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, metrics: 
     card_metrics: dict[str, Any] = {"protocol": metrics["protocol"], "n_folds": cfg.folds}
     card_metrics.update({k: round(float(v), 4) for k, v in mean.items()})
     card_metrics["auc_ci95"] = [round(float(v), 4) for v in metrics["auc_ci95"]]
-    card_metrics["sd"] = {k: round(float(v), 4) for k, v in std.items()}
+    if cfg.folds > 1:
+        card_metrics["sd"] = {k: round(float(v), 4) for k, v in std.items()}
     card_metrics["ece"] = round(float(metrics["calibration"]["ece_calibrated"]), 4)
     card_metrics["n_photos"], card_metrics["n_patients"] = metrics["n_photos"], metrics["n_patients"]
     card = ModelCard(

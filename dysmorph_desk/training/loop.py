@@ -234,6 +234,7 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
     import torch.nn.functional as F
 
     from dysmorph_desk.nets import create_model, get_arch
+    from dysmorph_desk.nets.freeze import keep_frozen_in_eval
 
     say = say or (lambda m: None)
     spec = get_arch(cfg.arch)
@@ -244,13 +245,23 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
 
         report = load_init_weights(model, Path(cfg.init))
         say(report.summary())
+    frozen = []
+    if cfg.freeze_blocks:
+        from dysmorph_desk.errors import UsageError
+        from dysmorph_desk.nets.freeze import freeze_early
+
+        try:
+            frozen = freeze_early(model, cfg.freeze_blocks)
+        except ValueError as exc:
+            raise UsageError(f"--freeze-blocks: {exc}") from None
+        say(f"{label}: first {cfg.freeze_blocks} blocks frozen (pretrained)")
     model = model.to(rt.device).to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     weights = torch.tensor(class_weights(y[train_idx], n_classes) if cfg.balance == "weighted-loss"
                            else np.ones(n_classes), dtype=torch.float32, device=rt.device)
     opt_cls = torch.optim.RMSprop if cfg.optimizer == "rmsprop" else torch.optim.Adam
-    opt = opt_cls(model.parameters(), lr=cfg.lr)
+    opt = opt_cls([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     scaler = torch.amp.GradScaler(rt.device_type, enabled=rt.amp_dtype == torch.float16)
     epochs = fixed_epochs or cfg.epochs
     history: list[dict[str, float]] = []
@@ -280,6 +291,7 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
     t_start = time.perf_counter()
     for epoch in range(start_epoch, epochs + 1):
         net.train()
+        keep_frozen_in_eval(frozen)
         t0, seen, total = time.perf_counter(), 0, 0.0
         order = shard(epoch_order(train_idx, y, cfg.balance, rng, n_classes), rt.rank, rt.world, cfg.batch_size)
         bar = Bar(f"{label} epoch {epoch}/{epochs}", len(order), enabled=show_bars and rt.is_main)

@@ -20,6 +20,7 @@ from dysmorph_desk.training.crossval import (
     CardText,
     cross_validate,
     pooled_out_of_fold,
+    tested_only,
     train_final,
 )
 from dysmorph_desk.training.data import FaceSet, load_faceset
@@ -54,13 +55,13 @@ def write_figures(out: Path, fs: FaceSet, metrics: dict, results, band) -> list[
     """ROC with its band, confusion matrices, training curves and reliability diagram as PNG."""
     from dysmorph_desk import plots
 
-    oof = pooled_out_of_fold(fs, results)
+    oof = tested_only(pooled_out_of_fold(fs, results))
     written = []
     title = f"{metrics['arch']} — {metrics['protocol']}"
     if metrics.get("status") == "demonstration":
         title = f"{DEMO_LABEL}; {title}"
     plots.plot_roc(out / "roc.png", band, title=f"ROC, pooled out-of-fold ({metrics['arch']})", subtitle=title)
-    is_pos = fs.is_positive
+    is_pos = fs.is_positive[oof["index"]]
     pred = oof["predicted"]
     binary = [[int(np.sum(~is_pos & ~pred)), int(np.sum(~is_pos & pred))],
               [int(np.sum(is_pos & ~pred)), int(np.sum(is_pos & pred))]]

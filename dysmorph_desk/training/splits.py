@@ -12,7 +12,7 @@ import numpy as np
 
 from dysmorph_desk.errors import DataError
 
-PROTOCOLS = ("kfold", "3:1:1")
+PROTOCOLS = ("kfold", "3:1:1", "holdout")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ def min_patients_per_class(folds: int, protocol: str) -> int:
     """Fewest patients a class needs to appear in every fold's train, validation and test parts."""
     if protocol == "3:1:1":
         return folds
+    if protocol == "holdout":
+        return 3
     n = folds
     while n - -(-n // folds) < 2:  # the training part must spare one patient for validation
         n += 1
@@ -85,14 +87,17 @@ def min_patients_per_class(folds: int, protocol: str) -> int:
 
 def check_enough_patients(per_class_patients: dict[str, int], folds: int, protocol: str) -> None:
     """Refuse (exit 3) with the numbers when a class cannot appear in every part of every fold."""
-    if protocol == "3:1:1" and folds < 3:
+    if protocol == "holdout":
+        folds = 1
+    elif protocol == "3:1:1" and folds < 3:
         raise DataError("the 3:1:1 protocol needs at least 3 folds (train, validation and test parts)")
     need = min_patients_per_class(folds, protocol)
     short = {c: n for c, n in per_class_patients.items() if n < need}
     if short:
         listing = ", ".join(f"{c}: {n}" for c, n in sorted(short.items()))
-        what = (f"{folds} folds with an inner validation split" if protocol == "kfold"
-                else f"{folds} folds of train/validation/test 3:1:1")
+        what = {"kfold": f"{folds} folds with an inner validation split",
+                "3:1:1": f"{folds} folds of train/validation/test 3:1:1",
+                "holdout": "one train/validation/test split"}[protocol]
         raise DataError(f"too few patients for {what}: {listing} (need at least {need} patients in every class; "
                         f"use fewer --folds or add data)")
 
@@ -104,10 +109,15 @@ def plan_folds(labels: np.ndarray, groups: list[str], *, folds: int, protocol: s
     ``kfold``: fold k is the test part; an inner grouped, stratified ``val_fraction`` of the rest
     (seeded per fold) is for early stopping, temperature and threshold. ``3:1:1`` (seed 003): the
     patients are cut into ``folds`` parts; fold k tests on part k, validates on part k+1 and trains
-    on the others (3:1:1 with 5 folds).
+    on the others (3:1:1 with 5 folds). ``holdout``: one train/validation/test split 3:1:1
+    (``folds`` ignored), as issue 2's first ``train`` and the shipped demonstration bundles.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
+    labels = np.asarray(labels)
+    if protocol == "holdout":
+        train, val, test = grouped_split(labels, groups, (0.6, 0.2, 0.2), seed)
+        return [FoldPlan(1, train, val, test)]
     if folds < 2:
         raise ValueError("cross-validation needs at least 2 folds")
     labels = np.asarray(labels)

@@ -76,3 +76,24 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path):
     assert resumed.history[1]["train_loss"] == pytest.approx(straight.history[1]["train_loss"], rel=1e-5)
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
+
+
+@pytest.mark.slow
+def test_margin_models_train_with_their_margin_and_screen_with_scaled_cosines():
+    import torch
+
+    faces, y = _tiny_faces(n=4, size=112)
+    cfg = TrainConfig(arch="iresnet100_cosface", epochs=1, batch_size=4, augment=Augment(hflip=False))
+    trained = train_model(cfg, faces, y, np.arange(4), np.array([], dtype=int), 2, make_runtime("cpu", "fp32"),
+                          show_bars=False)
+    model = trained.model
+    assert np.isfinite(trained.history[0]["train_loss"])
+    x = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():
+        logits = model(x)
+        target = torch.tensor([0, 1])
+        margined = model.margin_logits(logits, target)
+    assert logits.abs().max() <= 64 + 1e-4
+    # CosFace: s*(cos - m) on the target class only, so the loss during training is harder than at inference
+    assert torch.allclose(margined[0, 0], logits[0, 0] - 64 * 0.35, atol=1e-4)
+    assert torch.equal(margined[0, 1], logits[0, 1])

@@ -187,3 +187,19 @@ def test_compare_runs_the_same_folds_for_each_architecture(tiny_synth, tmp_path,
     a = json.loads((out / "mobilenet" / "metrics.json").read_text())
     b = json.loads((out / "bilstm" / "metrics.json").read_text())
     assert a["fold_assignment_sha"] == b["fold_assignment_sha"]
+
+
+def test_holdout_protocol_exports_the_split_model_calibrated_on_its_validation_part(tiny_synth, tmp_path, capsys):
+    run = tmp_path / "holdout"
+    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--protocol", "holdout", "--epochs", "1",
+                 "--out", str(run), "--name", "split", "--synthetic", "--bootstrap", "200"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    m = json.loads((run / "metrics.json").read_text())
+    assert len(m["folds"]) == 1 and m["protocol"].startswith("one patient-grouped")
+    from dysmorph_desk.bundles import load_bundle
+
+    card = load_bundle(run / "split.ddbundle").card
+    assert card.threshold == pytest.approx(m["folds"][0]["threshold"])
+    assert card.temperature == pytest.approx(m["folds"][0]["temperature"])
+    assert "sd" not in card.validation_metrics and card.validation_metrics["protocol"] == m["protocol"]
