@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list installed model bundles")
     m.add_argument("--json", action="store_true")
     m.add_argument("--verify", action="store_true", help="load each bundle and check its hash")
+    m.add_argument("--install", type=Path, metavar="BUNDLE",
+                   help="verify a .ddbundle and copy it into the per-user models folder")
+    m.add_argument("--force", action="store_true", help="with --install: replace a bundle of the same name")
     m.set_defaults(func=cmd_models)
 
     c = sub.add_parser("cache", help="manage the aligned-face cache")
@@ -335,6 +338,12 @@ def cmd_app(args) -> int:
 def cmd_models(args) -> int:
     from dysmorph_desk.bundles import find_bundles, load_bundle
 
+    if args.install is not None:
+        from dysmorph_desk.bundles import install_bundle
+
+        info = install_bundle(args.install, force=args.force)
+        print(info.path)
+        return 0
     infos = find_bundles()
     if args.verify:
         for info in infos:

@@ -203,3 +203,13 @@ def test_holdout_protocol_exports_the_split_model_calibrated_on_its_validation_p
     assert card.threshold == pytest.approx(m["folds"][0]["threshold"])
     assert card.temperature == pytest.approx(m["folds"][0]["temperature"])
     assert "sd" not in card.validation_metrics and card.validation_metrics["protocol"] == m["protocol"]
+
+
+def test_a_trained_bundle_installs_and_is_listed(trained_run, capsys):
+    code = main(["models", "--install", str(trained_run["run"] / "tiny.ddbundle")])
+    installed = capsys.readouterr().out.strip()
+    assert code == 0 and installed.endswith("tiny.ddbundle")
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "tiny\tmobilenetv2\tdemonstration model — not for clinical use" in listing and "user" in listing
+    assert main(["models", "--install", str(trained_run["run"] / "tiny.ddbundle")]) == 2  # exists: needs --force
