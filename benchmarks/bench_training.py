@@ -28,7 +28,7 @@ DEFAULT_ARCHS = ("mobilenetv2_bilstm", "mobilenetv2", "mobilenet", "bilstm", "re
                  "inception_v4", "iresnet100_arcface")
 
 
-def throughput(arch: str, steps: int, device: str, precision: str) -> tuple[float, float, str]:
+def throughput(arch: str, steps: int, device: str, precision: str, freeze: int = 0) -> tuple[float, float, str]:
     """(train images/s, inference images/s, precision used)."""
     import numpy as np
     import torch
@@ -36,13 +36,25 @@ def throughput(arch: str, steps: int, device: str, precision: str) -> tuple[floa
 
     from dysmorph_desk.nets import create_model, get_arch
     from dysmorph_desk.training.config import Augment
-    from dysmorph_desk.training.loop import augment_batch, make_runtime, normalise, predict_logits, to_batch
+    from dysmorph_desk.training.loop import (
+        augment_batch,
+        make_runtime,
+        normalise,
+        predict_logits,
+        to_batch,
+    )
 
     rt = make_runtime(device, precision)
     spec = get_arch(arch)
     torch.manual_seed(0)
-    model = create_model(arch, 2).to(rt.device).to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    model = create_model(arch, 2)
+    frozen = []
+    if freeze:  # as with --init ... --freeze-blocks N (the weights' values do not change the speed)
+        from dysmorph_desk.nets.freeze import freeze_early
+
+        frozen = freeze_early(model, freeze)
+    model = model.to(rt.device).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-3)
     faces = np.random.default_rng(0).integers(0, 255, (16, spec.input_size, spec.input_size, 3), dtype=np.uint8)
     target = torch.tensor([0, 1] * 8, device=rt.device)
     gen = torch.Generator().manual_seed(0)
@@ -51,6 +63,8 @@ def throughput(arch: str, steps: int, device: str, precision: str) -> tuple[floa
 
     def step():
         model.train()
+        for block in frozen:
+            block.eval()
         x = normalise(augment_batch(to_batch(faces, rt.device), Augment(), gen), spec.mean, spec.std)
         x = x.contiguous(memory_format=torch.channels_last)
         with rt.autocast():
@@ -119,6 +133,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--freeze", default="", help="also measure the hybrid with these --freeze-blocks values, e.g. 7,14")
     ap.add_argument("--real-run", action="store_true")
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--folds", type=int, default=5)
@@ -139,10 +154,15 @@ def main() -> None:
         tr, inf, prec = throughput(arch, args.steps, args.device, args.precision)
         rates[arch] = (tr, inf)
         print(f"{arch:<22} {get_arch(arch).input_size:>5} {prec:>9} {tr:>11.1f} {inf:>11.1f}", flush=True)
-    if "mobilenetv2_bilstm" in rates:
-        est = estimate_reference_run(*rates["mobilenetv2_bilstm"])
-        print(f"\nestimated reference run (hybrid, 5 folds x 1000 images x 10 epochs): {est / 60:.1f} min "
-              f"(goal < 30 min on the 2-core CPU)")
+    for n in [int(v) for v in args.freeze.split(",") if v.strip()]:
+        tr, inf, prec = throughput("mobilenetv2_bilstm", args.steps, args.device, args.precision, freeze=n)
+        rates[f"mobilenetv2_bilstm, {n} blocks frozen"] = (tr, inf)
+        print(f"{'  ' + str(n) + ' blocks frozen':<22} {224:>5} {prec:>9} {tr:>11.1f} {inf:>11.1f}", flush=True)
+    for key, (tr, inf) in rates.items():
+        if key.startswith("mobilenetv2_bilstm"):
+            est = estimate_reference_run(tr, inf)
+            print(f"estimated reference run ({key}; 5 folds x 1000 images x 10 epochs): {est / 60:.1f} min "
+                  f"(goal < 30 min on the 2-core CPU)")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)
     a.set_defaults(func=cmd_app)
 
-    from dysmorph_desk.training.cli import add_compare_arguments, add_evaluate_arguments, add_train_arguments
+    from dysmorph_desk.training.cli import (
+        add_compare_arguments,
+        add_evaluate_arguments,
+        add_train_arguments,
+    )
 
     add_train_arguments(sub.add_parser(
         "train", help="cross-validate an architecture on a dataset and export a bundle trained on all of it"))
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("dysmorph-desk: interrupted")
         return 130
     except Exception as exc:  # a bug: one line for the user, the traceback in the log
-        log.error("unexpected error", exc_info=True)
+        log.exception("unexpected error")
         if args.debug:
             traceback.print_exc()
         where = f"; details in {log_file}" if log_file else ""

@@ -40,7 +40,7 @@ def test_roll_is_measured_and_is_never_a_hard_failure():
 def test_nose_shift_reads_as_yaw_and_fails_hard_when_large():
     lm = TEMPLATE * 200
     lm[2, 0] += 0.3 * (lm[1, 0] - lm[0, 0])  # nose tip 0.3 inter-ocular distances to the side
-    roll, yaw, pitch = head_pose(lm)
+    _roll, yaw, _pitch = head_pose(lm)
     assert yaw == pytest.approx(np.degrees(np.arcsin(0.6)), abs=1.0)
     rng = np.random.default_rng(0)
     sharp = rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)

@@ -26,7 +26,7 @@ def test_torchrun_two_processes_train_one_run(tiny_synth, tmp_path):
            "--master_port", str(_free_port()), "-m", "dysmorph_desk",
            "train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--folds", "2", "--epochs", "1",
            "--out", str(run), "--name", "ddp", "--synthetic", "--bootstrap", "200", "--device", "cpu"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DDP with 2 processes" in proc.stderr
     assert proc.stdout.strip().splitlines() == [str(run / "ddp.ddbundle")]  # one process prints, once
