@@ -85,8 +85,9 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
         raise DataError(f"the test data has classes the model does not know: {', '.join(unknown)} "
                         f"(model classes: {', '.join(classes)})")
     positive = [c.id for c in card.classes if c.syndromic]
-    fs = load_faceset(samples, card.input_size, positive, say)
-    fs.classes = classes  # the model's class order, not just those present in the data
+    present = {s.label for s in samples}
+    fs = load_faceset(samples, card.input_size, [c for c in positive if c in present] or positive, say)
+    fs.classes, fs.positive = classes, positive  # the model's classes, not just those present in the data
     y, is_pos = fs.y, fs.is_positive
     if is_pos.all() or not is_pos.any():
         raise DataError("the test data needs both syndromic and non-syndromic photos for ROC metrics")

@@ -16,9 +16,12 @@ def test_many_void_calls_and_emits_do_not_exhaust_none_or_true():
 
     rect, probe = QRect(), Probe()
     probe.ping.connect(lambda n: None)
+    before = sys.getrefcount(None), sys.getrefcount(True)
     for _ in range(40_000):  # more than None's and True's natural reference counts on 3.11
         rect.setWidth(2)
         probe.ping.emit(1)
-    assert sys.getrefcount(None) > 40_000 and sys.getrefcount(True) > 40_000
+    after = sys.getrefcount(None), sys.getrefcount(True)
+    # a leaking build loses a reference per call (or is topped up by the work-around): never a net drop
+    assert after[0] > before[0] - 1000 and after[1] > before[1] - 1000
     assert protect_singletons() is False  # applied once per process at most
     assert singleton_leak_per_call() in (0.0, 2.0)
