@@ -1,4 +1,4 @@
-"""Multi-process training through torchrun: two CPU processes with the gloo backend."""
+"""Training as separate processes: torchrun with two gloo processes; Ctrl+C and resuming."""
 
 from __future__ import annotations
 
@@ -34,3 +34,27 @@ def test_torchrun_two_processes_train_one_run(tiny_synth, tmp_path):
     assert len(m["folds"]) == 2
     # each process trained on its half of every epoch: the logged rate counts both processes' images
     assert all(f["n_train_photos"] > 0 for f in m["folds"])
+
+
+def test_ctrl_c_exits_130_and_the_same_command_resumes(tiny_synth, tmp_path):
+    import signal
+
+    run = tmp_path / "run"
+    env = {**os.environ, "DYSMORPH_DESK_HOME": str(tmp_path / "home")}
+    cmd = [sys.executable, "-m", "dysmorph_desk", "train", "--data", str(tiny_synth), "--arch", "mobilenetv2",
+           "--folds", "2", "--epochs", "3", "--patience", "3", "--out", str(run), "--no-bundle", "--bootstrap", "200"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:  # wait until the first epoch of fold 1 is checkpointed
+        seen.append(line)
+        if "fold 1/2 epoch 1/3:" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "run the same command again to resume" in rest
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming after epoch" in again.stderr
+    m = json.loads((run / "metrics.json").read_text())
+    assert [len(f["history"]) for f in m["folds"]] == [3, 3]
