@@ -1,5 +1,9 @@
-"""Class-activation heatmaps through pytorch-grad-cam, with the guards peers lacked.
+"""Class-activation heatmaps, with the guards peers lacked.
 
+- Grad-CAM (the default) is our own small implementation: importing pytorch-grad-cam pulls in
+  scikit-learn and matplotlib (~2.2 s), which delayed the desktop app's first result. It gives the
+  same map as pytorch-grad-cam's ``GradCAM`` (a test compares them). The other methods still go
+  through pytorch-grad-cam, imported only when one is chosen.
 - One forward pass gives both the heatmap and the class probabilities (no second inference).
 - cuDNN implements LSTM backward only in training mode: recurrent modules are switched to train()
   for the CAM pass on CUDA (they have no dropout, so outputs are unchanged) and restored after.
@@ -32,6 +36,7 @@ class CamOutput:
 
 
 def _cam_class(method: str):
+    """pytorch-grad-cam's class for ``method`` (imported here, only when needed)."""
     # pytorch-grad-cam imports matplotlib, which writes a font cache: keep it in our cache folder.
     import os
 
@@ -108,6 +113,67 @@ def _recurrent_train_mode(model, device_type: str) -> Iterator[None]:
             m.eval()
 
 
+def _normalise(cam: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Shift to 0, scale to 1 and resize (W, H), bilinear: as pytorch-grad-cam's ``scale_cam_image``."""
+    import cv2
+
+    cam = cam - np.min(cam)
+    cam = cam / (1e-7 + np.max(cam))
+    if size is not None:
+        cam = cv2.resize(np.float32(cam), size)
+    return np.float32(cam)
+
+
+def grad_cam(model, target_layer, input_tensor, target_index: int | None = None):
+    """Grad-CAM (Selvaraju et al. 2017) for a batch of one image: ``(heat, logits, target_index)``.
+
+    One forward pass; the target layer's output is cut from the graph (a fresh leaf) so the backward
+    pass only runs from the class score down to that layer, and no parameter gradient is touched.
+    Weights are the spatial mean of the score's gradient per channel; the map is ReLU(sum(w * A)),
+    normalised to [0, 1], resized to the input, normalised again — pytorch-grad-cam's steps.
+    The caller puts the model in eval mode (``compute_cam`` does, then switches recurrent layers
+    to train mode on CUDA).
+    """
+    import torch
+
+    captured: dict[str, torch.Tensor] = {}
+
+    def hook(module, inputs, output):
+        if "a" in captured or not isinstance(output, torch.Tensor):
+            return None  # the first call is the one explained (as pytorch-grad-cam does)
+        leaf = output.detach().requires_grad_(True)
+        captured["a"] = leaf
+        # A non-leaf copy flows on, so in-place operations downstream stay legal. Its values after
+        # the forward pass are the activations used, as pytorch-grad-cam reads them on a CPU: a
+        # downstream in-place op (DenseNet's ReLU after ``features``) is included.
+        captured["out"] = leaf.clone()
+        return captured["out"]
+
+    handle = target_layer.register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            out = model(input_tensor.detach())
+        logits = out[0].detach().float().cpu()
+        if target_index is None:
+            target_index = int(logits.argmax())
+        acts = captured.get("a")
+        if acts is None:
+            raise RuntimeError("the target layer was not used in the forward pass")
+        if acts.dim() != 4:
+            raise ValueError(f"Grad-CAM needs a (B, C, H, W) target layer output, got {tuple(acts.shape)}")
+        (grads,) = torch.autograd.grad(out[0, target_index], acts, allow_unused=True)
+        if grads is None:  # the score does not depend on the layer: nothing to show
+            grads = torch.zeros_like(acts)
+    finally:
+        handle.remove()
+    a = captured["out"].detach()[0].float()
+    weights = grads[0].float().mean(dim=(1, 2))
+    cam = (weights[:, None, None] * a).sum(dim=0).clamp_min(0).cpu().numpy()
+    height, width = input_tensor.shape[-2:]
+    heat = _normalise(np.maximum(_normalise(cam, (int(width), int(height))), 0))
+    return heat, logits, int(target_index)
+
+
 def compute_cam(
     model,
     target_layer,
@@ -120,13 +186,20 @@ def compute_cam(
 ) -> CamOutput:
     """Heatmap for one image tensor (1, 3, S, S), for ``target_index`` or the predicted class."""
     import torch
+
+    device_type = next(model.parameters()).device.type
+    if method == "gradcam":
+        model.eval()  # as pytorch-grad-cam's constructor does, before the recurrent switch
+        with _recurrent_train_mode(model, device_type):
+            heat, logits, target_index = grad_cam(model, target_layer, input_tensor, target_index)
+        return _cam_output(heat, logits, target_index)
+
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     cls = _cam_class(method)
     cam = cls(model=model, target_layers=[target_layer])  # its __init__ calls model.eval()
     if method == "scorecam":
         cam.progress, cam.should_cancel = progress, should_cancel
-    device_type = next(model.parameters()).device.type
     try:
         with torch.enable_grad(), _recurrent_train_mode(model, device_type):
             # Weights are frozen (requires_grad False); gradients reach the target layer through
@@ -139,6 +212,10 @@ def compute_cam(
                 target_index = int(logits.argmax())
     finally:
         cam.activations_and_grads.release()
+    return _cam_output(heat, logits, target_index)
+
+
+def _cam_output(heat, logits, target_index: int) -> CamOutput:
     heat = np.asarray(heat, dtype=np.float32)
     finite = np.isfinite(heat)
     empty = not finite.all() or float(np.nanmax(np.where(finite, heat, 0))) <= 1e-6

@@ -1,5 +1,9 @@
 """Webcam: camera picker, live preview with the tracked face box and a quality hint, Capture.
 
+The picker lists only cameras that open: they are probed (``frames.probe_cameras``, injectable)
+on a background thread when the Camera tab is first shown and on Refresh, never at start-up (that
+would compete with the engine's start) and never on the UI thread.
+
 Frames are read by a ``FrameGrabber`` thread from any ``FrameSource`` (camera, video file,
 generated frames) and only the newest is kept. The preview paints every frame; face detection
 runs in the engine worker on a downscaled copy, one frame at a time: frames that arrive while the
@@ -15,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QThread, Signal
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,18 +33,27 @@ from PySide6.QtWidgets import (
 
 from dysmorph_desk.gui import protocol as p
 from dysmorph_desk.gui.frames import (
+    NO_CAMERA,
     CameraUnavailable,
     FrameSource,
     OpenCVSource,
     Pacer,
     VideoFileSource,
+    probe_cameras,
 )
 from dysmorph_desk.gui.qtutil import icon, to_qimage
 from dysmorph_desk.results import FaceInfo
 
 log = logging.getLogger(__name__)
-CAMERA_SLOTS = 4
 SourceFactory = Callable[[], FrameSource]
+CAMERA_OFF = "Camera off. Choose a camera and press Start (Ctrl+Shift+K)."
+CameraProbe = Callable[[], list[int]]  # blocking; returns the indices of cameras that open
+
+
+class _ProbeRelay(QObject):
+    """Carries a probe's answer from its thread to the UI thread (a queued signal)."""
+
+    done = Signal(int, object)  # generation, list of indices (or an error message)
 
 
 class FrameGrabber(QThread):
@@ -109,7 +122,7 @@ class FrameView(QWidget):
         self.frame_size = (0, 0)
         self.faces: list[FaceInfo] = []
         self.hint = ""
-        self.text = "Camera off. Choose a camera and press Start (Ctrl+Shift+K)."
+        self.text = CAMERA_OFF
 
     def sizeHint(self) -> QSize:
         return QSize(640, 480)
@@ -148,7 +161,7 @@ class CameraPanel(QWidget):
     running_changed = Signal(bool)
 
     def __init__(self, engine, open_video: Callable[[], str | None] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, probe: CameraProbe | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self._open_video = open_video
@@ -159,12 +172,31 @@ class CameraPanel(QWidget):
         self.displayed = 0
         self.detections = 0
         self._times: deque[float] = deque(maxlen=90)
+        self.probe: CameraProbe = probe or probe_cameras
+        self.cameras: list[int] | None = None  # None: not probed yet
+        self.probing = False
+        self._probe_gen = 0
+        self._start_after_probe = False
+        self._running_index: int | None = None
+        self._relay = _ProbeRelay(self)
+        self._relay.done.connect(self._on_probed)
         self.camera_box = QComboBox()
-        for i in range(CAMERA_SLOTS):
-            self.camera_box.addItem(f"Camera {i + 1}", i)
-        self.camera_box.addItem("Video file…", "file")
         self.camera_box.setToolTip("Which camera to use (or play a video file)")
         self.camera_box.setAccessibleName("Camera")
+        # Sized for "Camera 1", not for the longest entry: keeps the window's minimum width.
+        self.camera_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.camera_box.setMinimumContentsLength(9)
+        self.refresh_action = QAction("&Refresh", self)
+        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.refresh_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.refresh_action.setToolTip("Look for connected cameras again (F5)")
+        self.refresh_action.triggered.connect(self.refresh_cameras)
+        self.addAction(self.refresh_action)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip(self.refresh_action.toolTip())
+        self.refresh_button.setAccessibleName("Refresh the camera list")
+        self.refresh_button.clicked.connect(self.refresh_cameras)
+        self._fill_camera_box()
         self.start_button = QPushButton(icon("camera"), "Start")
         self.start_button.setToolTip("Start or stop the camera preview (Ctrl+Shift+K)")
         self.start_button.clicked.connect(self.toggle)
@@ -191,7 +223,10 @@ class CameraPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
-        layout.addWidget(self.status)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.refresh_button)
+        layout.addLayout(bottom)
         engine.replied.connect(self._on_reply)
 
     # -- control -----------------------------------------------------------------------------------
@@ -213,11 +248,103 @@ class CameraPanel(QWidget):
             if not path:
                 return
             self.start_source(lambda: VideoFileSource(path, loop=True))
+        elif isinstance(choice, int):
+            self.start_source(lambda index=choice: OpenCVSource(index))
+            self._running_index = choice
+        elif self.probing or self.cameras is None:  # start once the cameras are known
+            self._start_after_probe = True
+            self.status.setText("Looking for cameras…")
+            if not self.probing:
+                self.refresh_cameras()
         else:
-            self.start_source(lambda index=int(choice): OpenCVSource(index))
+            self._on_failed(NO_CAMERA)
+
+    # -- camera list -------------------------------------------------------------------------------
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.cameras is None and not self.probing:
+            self.refresh_cameras()
+
+    def refresh_cameras(self) -> None:
+        """Probe the cameras on a background thread; the list is refilled when it answers."""
+        if self.probing:
+            return
+        self.probing = True
+        self._probe_gen += 1
+        gen, probe, relay = self._probe_gen, self.probe, self._relay
+
+        def run() -> None:
+            try:
+                found: object = [int(i) for i in probe()]
+            except Exception as exc:  # a driver error: a message, not a crash
+                log.warning("looking for cameras failed", exc_info=True)
+                found = f"looking for cameras failed ({type(exc).__name__}: {exc})"
+            try:
+                relay.done.emit(gen, found)
+            except RuntimeError:  # the panel was closed meanwhile
+                pass
+
+        self._fill_camera_box()
+        if not self.running:
+            self.status.setText("Looking for cameras…")
+        # A plain daemon thread, not a QThread: a driver that never returns must not keep the app
+        # from quitting (a running QThread would abort it on exit).
+        threading.Thread(target=run, name="dd-camera-probe", daemon=True).start()
+
+    def _on_probed(self, gen: int, found: object) -> None:
+        if gen != self._probe_gen:
+            return
+        self.probing = False
+        error = found if isinstance(found, str) else None
+        self.cameras = [] if error else list(found)
+        self._fill_camera_box()
+        if not self.running:  # a running preview keeps its own status line
+            if error:
+                self.status.setText(error)
+            elif self.cameras:
+                n = len(self.cameras)
+                self.status.setText(f"{n} camera{'s' if n > 1 else ''} found. Press Start (Ctrl+Shift+K).")
+                if self.view.image is None:
+                    self.view.text = CAMERA_OFF
+                    self.view.update()
+            else:
+                self.status.setText(f"{NO_CAMERA[0].upper()}{NO_CAMERA[1:]}.")
+                if self.view.image is None:
+                    self.view.text = f"{NO_CAMERA[0].upper()}{NO_CAMERA[1:]}."
+                    self.view.update()
+        if self._start_after_probe:
+            self._start_after_probe = False
+            if not self.running:
+                self.start_selected()
+
+    def _fill_camera_box(self) -> None:
+        """Cameras found (plus the one running, which a probe cannot open), then the video file."""
+        previous = self.camera_box.currentData()
+        self.camera_box.blockSignals(True)
+        self.camera_box.clear()
+        if self.probing or self.cameras is None:
+            self.camera_box.addItem("Looking for cameras…", None)
+        indices = sorted(set(self.cameras or []) | ({self._running_index} if self.running and
+                                                    self._running_index is not None else set()))
+        for i in indices:
+            self.camera_box.addItem(f"Camera {i + 1}", i)
+        if not indices and not self.probing and self.cameras is not None:
+            self.camera_box.addItem("No camera found", None)
+        self.camera_box.addItem("Video file…", "file")
+        keep = self.camera_box.findData(previous) if previous is not None else -1
+        self.camera_box.setCurrentIndex(max(keep, 0))
+        self.camera_box.blockSignals(False)
+        self.refresh_button.setEnabled(not self.probing)
+        self.refresh_action.setEnabled(not self.probing)
+
+    def camera_choices(self) -> list[str]:
+        """The picker's entries, as shown (tests, accessibility checks)."""
+        return [self.camera_box.itemText(i) for i in range(self.camera_box.count())]
 
     def start_source(self, factory: SourceFactory) -> None:
         self.stop()
+        self._running_index = None
         self.displayed = self.detections = 0
         self._times.clear()
         self.view.faces, self.view.hint, self.view.image = [], "", None
@@ -301,7 +428,8 @@ class CameraPanel(QWidget):
 
     def _on_failed(self, message: str) -> None:
         self.stop()
-        self.view.text = f"No camera. {message[0].upper()}{message[1:]}."
+        text = f"{message[0].upper()}{message[1:]}."
+        self.view.text = text if message.lower().startswith("no camera") else f"No camera. {text}"
         self.view.update()
         self.status.setText(message)
         self.failed.emit(message)

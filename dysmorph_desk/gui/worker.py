@@ -206,7 +206,7 @@ class WorkerCore:
     # -- idle work -------------------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Pay the one-off costs (Grad-CAM import, first backward pass) while the user is idle."""
+        """Pay the one-off costs (first detection, first backward pass) while the user is idle."""
         self.warmed = True
         if self.screener is None:
             return
@@ -295,8 +295,10 @@ def worker_main(incoming, responses) -> None:
     """Entry point of the worker process: ``incoming``/``responses`` are multiprocessing Connections."""
     threads = str(worker_threads())
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, threads)
-    os.environ.setdefault("MPLBACKEND", "Agg")  # pytorch-grad-cam imports pyplot; no GUI backend here
+        if not os.environ.get(var, "").strip():  # unset or empty (libgomp rejects an empty value)
+            os.environ[var] = threads
+    # pytorch-grad-cam (the CAM methods other than Grad-CAM) imports pyplot: no GUI backend here
+    os.environ.setdefault("MPLBACKEND", "Agg")
     _setup_worker_logging()
     send_lock = threading.Lock()
 

@@ -84,6 +84,7 @@ def window(qtbot, installed_bundle, dialogs):
 
     engine = InProcessEngine()
     win = MainWindow(engine, Settings.load(), dialogs)
+    win.camera_panel.probe = list  # tests never open the machine's real cameras
     qtbot.addWidget(win)
     win.configure_engine()
     win.show()
