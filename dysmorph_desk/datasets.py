@@ -34,13 +34,16 @@ def read_dataset(data: str | Path) -> list[Sample]:
     raise DataError(f"{data}: not a folder or a CSV file")
 
 
-def _float(value: str | None) -> float | None:
+def _float(value: str | None, where: str = "") -> float | None:
     if value is None or not value.strip():
         return None
     try:
-        return float(value)
+        age = float(value)
     except ValueError:
-        raise DataError(f"age_months {value!r} is not a number") from None
+        raise DataError(f"{where}age_months {value!r} is not a number") from None
+    if not 0 <= age < 12 * 120:
+        raise DataError(f"{where}age_months {value!r} is not an age in months")
+    return age
 
 
 def _read_csv(csv_path: Path, root: Path) -> list[Sample]:
@@ -59,8 +62,8 @@ def _read_csv(csv_path: Path, root: Path) -> list[Sample]:
             raise DataError(f"{csv_path.name}, line {n}: empty path or label")
         path = Path(row["path"])
         path = path if path.is_absolute() else root / path
-        pid = (row.get("patient_id") or "").strip() or f"photo:{path.name}"
-        samples.append(Sample(path, row["label"].strip(), pid, _float(row.get("age_months")),
+        pid = (row.get("patient_id") or "").strip() or f"photo:{row['path'].strip()}"
+        samples.append(Sample(path, row["label"].strip(), pid, _float(row.get("age_months"), f"{csv_path.name}, line {n}: "),
                               (row.get("sex") or "").strip() or None, (row.get("ethnicity") or "").strip() or None))
     if not any(row.get("patient_id") for row in rows):
         log.warning("no patient_id column: every photo is treated as a different patient")

@@ -45,5 +45,11 @@ class BundleError(DysmorphError):
     exit_code = 4
 
 
+class ModelError(DysmorphError):
+    """Training or inference failed in the model itself (diverged to NaN, out of memory...)."""
+
+    exit_code = 4
+
+
 class Interrupted(DysmorphError):
     exit_code = 130

@@ -134,6 +134,12 @@ def _config(args, arch: str):
         raise UsageError("--epochs must be at least 1")
     if args.folds < 2 and args.protocol != "holdout":
         raise UsageError("--folds must be at least 2")
+    if args.protocol == "3:1:1" and args.folds < 3:
+        raise UsageError("--protocol 3:1:1 needs at least 3 folds (train, validation and test parts)")
+    if args.patience < 1:
+        raise UsageError("--patience must be at least 1")
+    if not args.lr > 0:
+        raise UsageError("--lr must be positive")
     if not 0.05 <= args.val_fraction <= 0.5:
         raise UsageError("--val-fraction must be between 0.05 and 0.5")
     if args.bootstrap < 200:
@@ -208,9 +214,13 @@ def cmd_compare(args) -> int:
     cfg = _config(args, archs[0])
     samples = read_dataset(args.data)
     _sigterm_as_interrupt()
-    table = run_compare(samples, cfg, archs, args.out, say=_say, restart=args.restart, export=args.bundles,
-                        card=_card(args))
-    print(table)
+    try:
+        table = run_compare(samples, cfg, archs, args.out, say=_say if _is_main_process() else None,
+                            restart=args.restart, export=args.bundles, card=_card(args))
+    finally:
+        _end_process_group()
+    if _is_main_process():
+        print(table)
     return 0
 
 

@@ -17,7 +17,7 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ class FoldResult:
     sizes: dict[str, int]
     test_idx: np.ndarray
     test_logits: np.ndarray
+    multiclass: dict[str, Any] = field(default_factory=dict)  # one-vs-rest per class + macro, this fold
 
     def summary(self) -> dict[str, Any]:
         d = {k: self.metrics[k] for k in METRIC_KEYS}
@@ -75,7 +76,7 @@ class FoldResult:
         d.update({"fold": self.index, "threshold": self.threshold, "temperature": self.temperature,
                   "best_epoch": self.best_epoch, "runtime_train_s": self.runtime_train_s,
                   "runtime_test_s_per_image": self.runtime_test_s_per_image, **self.sizes,
-                  "history": self.history})
+                  "history": self.history, "multiclass": self.multiclass})
         return d
 
 
@@ -83,10 +84,21 @@ def p_syndromic(logits: np.ndarray, temperature: float, positive_idx: list[int])
     return softmax(logits, temperature)[:, positive_idx].sum(1)
 
 
+def skipped_list(fs: FaceSet) -> list[list[str]]:
+    """Photos without a usable face, by path relative to the data's common folder (listed so
+    nothing is dropped silently, without spelling out where the user keeps them)."""
+    import os
+
+    if not fs.skipped:
+        return []
+    root = Path(os.path.commonpath([str(s.path.parent) for s in fs.samples] + [str(p.parent) for p, _ in fs.skipped]))
+    return [[str(p.relative_to(root)) if p.is_relative_to(root) else p.name, r] for p, r in fs.skipped]
+
+
 def _data_fingerprint(fs: FaceSet) -> str:
     h = hashlib.sha256()
     for s in fs.samples:
-        h.update(f"{s.path}|{s.label}|{s.patient_id}\n".encode())
+        h.update(f"{s.path.resolve()}|{s.label}|{s.patient_id}\n".encode())
     return h.hexdigest()[:16]
 
 
@@ -94,6 +106,7 @@ def _prepare_run_dir(out: Path, cfg: TrainConfig, fs: FaceSet, restart: bool, rt
     """Claim ``out`` for this run, or recognise it as the same run to resume."""
     state = {"config": cfg.fingerprint(), "data": _data_fingerprint(fs), "arch": cfg.arch}
     marker = out / "run.json"
+    keep: dict = {}
     if marker.is_file():
         try:
             old = json.loads(marker.read_text(encoding="utf-8"))
@@ -109,11 +122,14 @@ def _prepare_run_dir(out: Path, cfg: TrainConfig, fs: FaceSet, restart: bool, rt
                              f"or add --restart to discard it")
         elif (out / "folds").is_dir():
             say(f"resuming the run in {out}")
+        if same and not restart and "final" in old:
+            keep["final"] = old["final"]
     elif out.exists() and any(out.iterdir()) and not restart:
         raise UsageError(f"{out} is not empty and holds no training run; choose another --out (or --restart)")
     if rt.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(marker, json.dumps({**state, "started": datetime.now(UTC).isoformat(timespec="seconds")}))
+        write_text_atomic(marker, json.dumps({**state, **keep,
+                                              "started": datetime.now(UTC).isoformat(timespec="seconds")}))
 
 
 def _fold_files(out: Path, k: int) -> tuple[Path, Path]:
@@ -174,8 +190,11 @@ def run_fold(fs: FaceSet, plan: FoldPlan, cfg: TrainConfig, rt: Runtime, out: Pa
     test_logits = predict_logits(trained.model, fs.faces[plan.test], spec.mean, spec.std, rt)
     runtime_test = (time.perf_counter() - t1) / max(len(plan.test), 1)
     metrics = binary_metrics(fs.is_positive[plan.test], p_syndromic(test_logits, temperature, pos), threshold)
+    from dysmorph_desk.evaluation import multiclass_metrics
+
+    multiclass = multiclass_metrics(y[plan.test], softmax(test_logits, temperature), fs.classes)
     result = FoldResult(plan.index, metrics, threshold, temperature, trained.best_epoch, trained.history,
-                        trained.runtime_s, runtime_test, sizes, plan.test, test_logits)
+                        trained.runtime_s, runtime_test, sizes, plan.test, test_logits, multiclass)
     say(f"fold {plan.index}/{cfg.folds}: accuracy {metrics['accuracy']:.3f}, recall {metrics['recall']:.3f}, "
         f"specificity {metrics['specificity']:.3f}, AUC {metrics['auc']:.3f} (threshold {threshold:.3f})")
     if rt.is_main:
@@ -238,16 +257,19 @@ def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parame
         "protocol": protocol_text(cfg),
         "classes": fs.classes,
         "positive": fs.positive,
-        "n_photos": len(samples),
+        "n_photos": len(fs.samples),
         "n_patients": len(set(fs.groups)),
+        "n_tested_photos": len(samples),  # all of them, except under holdout (its test part)
         "patients_per_class": fs.patients_per_class(),
         "folds": folds,
         "mean": {k: mean[k] for k in METRIC_KEYS},
         "std": {k: std[k] for k in METRIC_KEYS},
         "auc_ci95": list(band.auc_ci),
-        "auc_ci95_method": f"stratified bootstrap of the pooled out-of-fold predictions, {band.n_boot} resamples",
+        "auc_ci95_method": (f"photo-level stratified bootstrap of the pooled out-of-fold predictions, "
+                            f"{band.n_boot} resamples"),
         "pooled": pooled,
         "multiclass": ev.multiclass_metrics(fs.y[tested], oof["probs"], fs.classes),
+        "multiclass_folds": _multiclass_over_folds(results),
         "calibration": {
             "ece_uncalibrated": ev.expected_calibration_error(is_pos, raw_p),
             "ece_calibrated": ev.expected_calibration_error(is_pos, oof["p"]),
@@ -261,6 +283,18 @@ def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parame
         "n_parameters": n_parameters,
     }
     return metrics, band
+
+
+def _multiclass_over_folds(results: list[FoldResult]) -> dict[str, Any]:
+    """Mean and SD over folds of the top-1 accuracy and the macro one-vs-rest metrics."""
+    from dysmorph_desk.evaluation import summarise_folds
+
+    rows = [{"accuracy": r.multiclass["accuracy"], **r.multiclass["macro"]} for r in results if r.multiclass]
+    if not rows:
+        return {}
+    keys = tuple(rows[0])
+    mean, std = summarise_folds(rows, keys)
+    return {"mean": mean, "std": std}
 
 
 def protocol_text(cfg: TrainConfig) -> str:
@@ -309,10 +343,24 @@ def cross_validate(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, *, say
     metrics, band = summarise(fs, cfg, results, n_params)
     metrics["fold_assignment_sha"] = _fold_hash(fs, plans)
     metrics["config"] = asdict(cfg)
-    metrics["skipped"] = [[str(p), r] for p, r in fs.skipped]
+    metrics["skipped"] = skipped_list(fs)
     metrics["precision_used"] = rt.precision
     metrics["device"] = rt.device
     return metrics, results, band
+
+
+def _final_done(out: Path, name: str | None) -> dict | None:
+    """The exported bundle of an earlier run of the same command, if it is still there, intact."""
+    from dysmorph_desk.bundles import read_header
+    from dysmorph_desk.errors import BundleError
+
+    try:
+        final = json.loads((out / "run.json").read_text(encoding="utf-8")).get("final")
+        if not final or (name and Path(final["bundle"]).stem != name):
+            return None
+        return final if read_header(final["bundle"]).sha256 == final["sha256"] else None
+    except (OSError, ValueError, KeyError, BundleError):
+        return None
 
 
 def _holdout_model(fs: FaceSet, cfg: TrainConfig, out: Path, result: FoldResult):
@@ -338,6 +386,11 @@ def train_final(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, metrics: 
 
     say = say or (lambda m: None)
     spec = get_arch(cfg.arch)
+    done = _final_done(out, text.name)
+    if done is not None:
+        say(f"final model: done earlier ({Path(done['bundle']).name}; --restart retrains everything)")
+        metrics["final"] = done
+        return Path(done["bundle"])
     if cfg.protocol == "holdout":
         trained, epochs, temperature, threshold = _holdout_model(fs, cfg, out, results[0])
         say(f"exporting the model of the split (trained on its training part); temperature {temperature:.3f} "
@@ -361,10 +414,10 @@ def train_final(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, metrics: 
     ages = [s.age_months for s in fs.samples if s.age_months is not None]
     mean, std = metrics["mean"], metrics["std"]
     card_metrics: dict[str, Any] = {"protocol": metrics["protocol"], "n_folds": cfg.folds}
-    card_metrics.update({k: round(float(v), 4) for k, v in mean.items()})
+    card_metrics.update({k: round(float(v), 4) for k, v in mean.items() if np.isfinite(v)})
     card_metrics["auc_ci95"] = [round(float(v), 4) for v in metrics["auc_ci95"]]
     if cfg.folds > 1:
-        card_metrics["sd"] = {k: round(float(v), 4) for k, v in std.items()}
+        card_metrics["sd"] = {k: round(float(v), 4) for k, v in std.items() if np.isfinite(v)}
     card_metrics["ece"] = round(float(metrics["calibration"]["ece_calibrated"]), 4)
     card_metrics["n_photos"], card_metrics["n_patients"] = metrics["n_photos"], metrics["n_patients"]
     card = ModelCard(
@@ -395,5 +448,8 @@ def train_final(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, metrics: 
         info = save_bundle(bundle_path, trained.model, card, force=True)
         metrics["final"] = {"epochs": epochs, "temperature": temperature, "threshold": threshold,
                             "runtime_train_s": trained.runtime_s, "bundle": str(bundle_path), "sha256": info.sha256}
+        marker = out / "run.json"
+        state = json.loads(marker.read_text(encoding="utf-8"))
+        write_text_atomic(marker, json.dumps({**state, "final": metrics["final"]}))
         (out / "checkpoints" / "final.pt").unlink(missing_ok=True)
     return bundle_path

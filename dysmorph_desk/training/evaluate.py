@@ -25,7 +25,8 @@ Say = Callable[[str], None]
 
 def read_readers(path: Path, samples: list[Sample], data_root: Path,
                  classes: list[str]) -> tuple[dict[str, dict[int, str]], list[str]]:
-    """``{reader: {sample index: call}}`` and the unmatched image names; images are matched by their path as listed in the data
+    """``{reader: {sample index: call}}`` and the unmatched image names (a blank call means not
+    rated); images are matched by their path as listed in the data
     (relative to its folder) or, when unambiguous, by file name."""
     try:
         with Path(path).open(newline="", encoding="utf-8-sig") as fh:
@@ -45,6 +46,8 @@ def read_readers(path: Path, samples: list[Sample], data_root: Path,
         image, reader, call = (row.get("image") or "").strip(), (row.get("reader") or "").strip(), (row.get("call") or "").strip()
         if not image or not reader:
             raise DataError(f"{Path(path).name}, line {n}: empty image or reader")
+        if not call:  # the reader did not rate this photo
+            continue
         if call not in classes:
             bad_calls.append(f"line {n}: {call!r}")
             continue
@@ -55,6 +58,8 @@ def read_readers(path: Path, samples: list[Sample], data_root: Path,
         if idx is None:
             unknown_images.append(image)
             continue
+        if idx in calls.get(reader, {}):
+            raise DataError(f"{Path(path).name}, line {n}: reader {reader!r} rated this image twice")
         calls.setdefault(reader, {})[idx] = call
     if bad_calls:
         raise DataError(f"{Path(path).name}: calls must be class ids ({', '.join(classes)}); "
@@ -70,6 +75,7 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
     from dysmorph_desk import evaluation as ev
     from dysmorph_desk import plots
     from dysmorph_desk.bundles import load_bundle, resolve_bundle
+    from dysmorph_desk.training.crossval import skipped_list
     from dysmorph_desk.training.data import load_faceset
     from dysmorph_desk.training.loop import make_runtime, predict_logits, softmax
     from dysmorph_desk.training.run import write_json
@@ -86,7 +92,10 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
                         f"(model classes: {', '.join(classes)})")
     positive = [c.id for c in card.classes if c.syndromic]
     present = {s.label for s in samples}
-    fs = load_faceset(samples, card.input_size, [c for c in positive if c in present] or positive, say)
+    if not present & set(positive) or not present - set(positive):
+        raise DataError(f"the test data needs syndromic ({', '.join(positive)}) and non-syndromic photos "
+                        f"for ROC metrics; it has only {', '.join(sorted(present))}")
+    fs = load_faceset(samples, card.input_size, [c for c in positive if c in present], say)
     fs.classes, fs.positive = classes, positive  # the model's classes, not just those present in the data
     y, is_pos = fs.y, fs.is_positive
     if is_pos.all() or not is_pos.any():
@@ -104,13 +113,13 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
         "n_photos": len(fs.samples), "n_patients": len(set(fs.groups)), "classes": classes, "positive": positive,
         "metrics": {k: m[k] for k in (*METRIC_KEYS, "tp", "fp", "fn", "tn", "n")},
         "auc_ci95": list(band.auc_ci),
-        "auc_ci95_method": f"stratified bootstrap, {band.n_boot} resamples",
+        "auc_ci95_method": f"photo-level stratified bootstrap, {band.n_boot} resamples",
         "multiclass": ev.multiclass_metrics(y, probs, classes),
         "calibration": {"ece": ev.expected_calibration_error(is_pos, p), "reliability": ev.reliability_table(is_pos, p).to_dict()},
         "subgroups": ev.subgroup_metrics(is_pos, p, p >= card.threshold, attributes),
         "at_prevalence": ev.at_prevalence(m["recall"], m["specificity"], prevalence),
         "roc": band.to_dict(),
-        "skipped": [[str(sp), r] for sp, r in fs.skipped],
+        "skipped": skipped_list(fs),
     }
     reader_rows: list[dict[str, Any]] = []
     points = []

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from dysmorph_desk.errors import ModelError
 from dysmorph_desk.training.config import Augment, TrainConfig
 from dysmorph_desk.training.progress import Bar
 
@@ -273,6 +274,10 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["torch_gen"])
         torch.set_rng_state(state["torch_global"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        if state.get("cuda_rng") is not None and rt.device_type == "cuda":
+            torch.cuda.set_rng_state_all(list(state["cuda_rng"]))
         rng.bit_generator.state = state["numpy_rng"]
         history, best_state = list(state["history"]), state.get("best")
         best_loss, best_epoch, stale = state["best_loss"], state["best_epoch"], state["stale"]
@@ -302,11 +307,24 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
             x = augment_batch(to_batch(faces[idx], rt.device), cfg.augment, gen)
             x = normalise(x, spec.mean, spec.std).contiguous(memory_format=torch.channels_last)
             target = torch.from_numpy(y[idx]).to(rt.device)
-            with rt.autocast():
-                logits = net(x).float()
-                if margin is not None:
-                    logits = margin(logits, target)
-                loss = F.cross_entropy(logits, target, weight=weights)
+            try:
+                with rt.autocast():
+                    logits = net(x).float()
+                    if margin is not None:
+                        logits = margin(logits, target)
+                    loss = F.cross_entropy(logits, target, weight=weights)
+            except torch.OutOfMemoryError:
+                raise ModelError(f"out of memory on {rt.device} at batch size {cfg.batch_size}; "
+                                 f"try a smaller --batch-size") from None
+            if not torch.isfinite(loss):
+                if scaler.is_enabled():  # fp16: the scaler skips this step and lowers its scale
+                    opt.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                    continue
+                raise ModelError(f"{label or 'training'} diverged (loss is not finite) in epoch {epoch}; "
+                                 f"try a lower --lr or --precision fp32")
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -317,11 +335,19 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
         bar.close()
         dt = time.perf_counter() - t0
         row = {"epoch": epoch, "train_loss": total / max(seen, 1), "images_per_s": seen * rt.world / dt if dt else 0.0}
+        if rt.world > 1:
+            _sync_after_epoch(model)
         if len(val_idx):
             val_logits = predict_logits(model, faces[val_idx], spec.mean, spec.std, rt)
-            row["val_loss"] = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(y[val_idx]),
-                                                    weight=weights.cpu()))
-            row["val_accuracy"] = float(np.mean(val_logits.argmax(1) == y[val_idx]))
+            val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(y[val_idx]),
+                                             weight=weights.cpu()))
+            val_acc = float(np.mean(val_logits.argmax(1) == y[val_idx]))
+            if rt.world > 1:  # every process takes the first one's numbers: same early-stopping decisions
+                val_loss, val_acc = _from_first_process([val_loss, val_acc], rt)
+            if not np.isfinite(val_loss):
+                raise ModelError(f"{label or 'training'}: validation loss is not finite after epoch {epoch}; "
+                                 f"try a lower --lr or --precision fp32")
+            row["val_loss"], row["val_accuracy"] = val_loss, val_acc
         history.append(row)
         stop = False
         if "val_loss" in row:
@@ -336,9 +362,12 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
         if checkpoint is not None and rt.is_main:
             _save_checkpoint(checkpoint, {
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                "torch_gen": gen.get_state(), "torch_global": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state, "history": history,
+                "torch_gen": gen.get_state(), "torch_global": torch.get_rng_state(),
+                "numpy_rng": rng.bit_generator.state, "history": history,
                 "best": best_state, "best_loss": best_loss, "best_epoch": best_epoch, "stale": stale,
                 "runtime_s": spent + time.perf_counter() - t_start, "stopped": stop,
+                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                "cuda_rng": torch.cuda.get_rng_state_all() if rt.device_type == "cuda" else None,
             })
         say(f"{label} epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}"
             + (f", val loss {row['val_loss']:.4f}, val acc {row['val_accuracy']:.3f}" if "val_loss" in row else "")
@@ -351,6 +380,23 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
     model.eval()
     return Trained(model=model, history=history, best_epoch=best_epoch or len(history),
                    runtime_s=spent + time.perf_counter() - t_start, resumed_from=resumed_from)
+
+
+def _sync_after_epoch(model) -> None:
+    """DDP keeps parameters equal but BatchNorm statistics per process: take the first one's."""
+    import torch.distributed as dist
+
+    for buf in model.buffers():
+        dist.broadcast(buf, src=0)
+
+
+def _from_first_process(values: list[float], rt: Runtime) -> list[float]:
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=rt.device)
+    dist.broadcast(t, src=0)
+    return [float(v) for v in t.cpu()]
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:

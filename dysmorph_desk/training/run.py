@@ -123,20 +123,32 @@ def _faces(samples: list[Sample], size: int, cfg: TrainConfig, rt, say: Say) -> 
 def run_compare(samples: list[Sample], cfg: TrainConfig, archs: list[str], out: Path, *, say: Say | None = None,
                 restart: bool = False, export: bool = False, card: CardText | None = None) -> Path:
     """The same folds for every architecture; ``RUN/compare.md`` and ``RUN/compare.json``."""
+    from dysmorph_desk.nets import get_arch
     from dysmorph_desk.training.tables import compare_table
 
     say = say or (lambda m: None)
+    rt = make_runtime(cfg.device, cfg.precision)
+    # Align at every input size first: the folds must be the same photos for every architecture.
+    facesets = {}
+    for size in sorted({get_arch(a).input_size for a in archs}):
+        facesets[size] = _faces(samples, size, cfg, rt, say)
+    usable = {size: [str(s.path) for s in fs.samples] for size, fs in facesets.items()}
+    if len({tuple(v) for v in usable.values()}) > 1:
+        raise DataError("some photos have a usable face at one input size but not another "
+                        f"({', '.join(f'{k} px: {len(v)} photos' for k, v in usable.items())}); "
+                        "compare architectures with the same input size, or remove those photos")
     runs = []
     for arch in archs:
         say(f"== {arch} ==")
         sub_card = replace(card, name=f"{card.name}-{arch}" if card.name else None) if card else None
         metrics, _ = run_training(samples, replace(cfg, arch=arch), out / arch, say=say, restart=restart,
-                                  export=export, card=sub_card)
+                                  export=export, card=sub_card, faceset=facesets[get_arch(arch).input_size])
         runs.append(metrics)
     hashes = {m["fold_assignment_sha"] for m in runs}
-    if len(hashes) != 1:  # a photo refused at one input size but not another would do this
-        raise DataError("the architectures ended up with different folds (different photos usable); "
-                        "see the skipped lists in each metrics.json")
+    if len(hashes) != 1:
+        raise DataError("the architectures ended up with different folds; see each metrics.json")
+    if not rt.is_main:
+        return out / "compare.md"
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "compare.md", compare_table(runs))
     write_json(out / "compare.json", {"archs": archs, "fold_assignment_sha": hashes.pop(),

@@ -36,7 +36,8 @@ def _patients_by_class(labels: np.ndarray, groups: list[str]) -> dict[int, list[
 
 
 def grouped_split(labels: np.ndarray, groups: list[str], fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
-    """Stratified split by patient into parts of the given fractions."""
+    """Stratified split by patient into parts of the given fractions; a class with at least as
+    many patients as parts has one in every part (so a threshold can be fitted on validation)."""
     rng = np.random.default_rng(seed)
     groups_arr = np.asarray(groups)
     assign: dict[str, int] = {}
@@ -44,6 +45,11 @@ def grouped_split(labels: np.ndarray, groups: list[str], fractions: tuple[float,
         gs = list(gs)
         rng.shuffle(gs)
         cuts = np.round(np.cumsum(fractions) / sum(fractions) * len(gs)).astype(int)
+        sizes = np.diff(np.concatenate([[0], cuts]))
+        while len(gs) >= len(fractions) and (sizes == 0).any():  # every part gets each class
+            sizes[int(np.argmax(sizes))] -= 1
+            sizes[int(np.argmin(sizes))] += 1
+        cuts = np.cumsum(sizes)
         start = 0
         for k, end in enumerate(cuts):
             for g in gs[start:end]:

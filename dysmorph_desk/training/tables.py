@@ -61,6 +61,11 @@ def cv_table(m: dict[str, Any], title: str = "") -> str:
         ma = mc["macro"]
         lines.append(_row(["**macro**"] + [_f(ma[k]) for k in ("precision", "recall", "specificity", "f1", "auc")]))
         lines.append(f"\nTop-1 accuracy over {len(m['classes'])} classes: {_f(mc['accuracy'])}.")
+        mf = m.get("multiclass_folds") or {}
+        if mf:
+            lines.append("Over folds (mean ± SD): " + ", ".join(
+                f"{'top-1 accuracy' if k == 'accuracy' else 'macro ' + k} {_f(mf['mean'][k])} ± {_f(mf['std'][k])}"
+                for k in ("accuracy", "precision", "recall", "specificity", "f1", "auc") if k in mf["mean"]) + ".")
     subs = m.get("subgroups") or {}
     if subs:
         lines += ["", "## Subgroups (pooled out-of-fold, syndromic vs not)", ""]

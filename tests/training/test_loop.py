@@ -97,3 +97,15 @@ def test_margin_models_train_with_their_margin_and_screen_with_scaled_cosines():
     # CosFace: s*(cos - m) on the target class only, so the loss during training is harder than at inference
     assert torch.allclose(margined[0, 0], logits[0, 0] - 64 * 0.35, atol=1e-4)
     assert torch.equal(margined[0, 1], logits[0, 1])
+
+
+def test_a_diverging_run_stops_with_a_model_error(monkeypatch):
+    from dysmorph_desk.errors import ModelError
+    from dysmorph_desk.training import loop
+
+    real = loop.normalise
+    monkeypatch.setattr(loop, "normalise", lambda x, m, s: real(x, m, s) * float("nan"))  # as a blown-up net would
+    faces, y = _tiny_faces(n=8, size=64)
+    cfg = TrainConfig(arch="bilstm", epochs=3, batch_size=4, augment=Augment(hflip=False))
+    with pytest.raises(ModelError, match="not finite"):
+        train_model(cfg, faces, y, np.arange(8), np.array([0, 1]), 2, make_runtime("cpu", "fp32"), show_bars=False)

@@ -86,3 +86,13 @@ def test_dataset_readers(tmp_path):
     bad.write_text("file,class\nx,y\n")
     with pytest.raises(DataError, match="needs columns"):
         read_dataset(bad)
+
+
+def test_ages_must_be_ages_and_photos_without_patient_ids_stay_apart(tmp_path):
+    csv = tmp_path / "list.csv"
+    csv.write_text("path,label,age_months\na/1.jpg,a,-3\n")
+    with pytest.raises(DataError, match="line 2: age_months '-3'"):
+        read_dataset(csv)
+    csv.write_text("path,label\nalagille/001.jpg,alagille\ncontrol/001.jpg,control\n")
+    a, b = read_dataset(csv)
+    assert a.patient_id != b.patient_id  # same file name in two folders: two children

@@ -77,3 +77,11 @@ def test_small_classes_still_get_a_validation_patient():
     groups = [f"C{i}" for i in range(20)] + [f"S{i}" for i in range(4)]
     for p in plan_folds(labels, groups, folds=2, seed=0):
         assert set(labels[p.val]) == {0, 1} and set(labels[p.train]) == {0, 1}
+
+
+def test_holdout_with_three_children_in_a_class_puts_one_in_each_part():
+    labels = np.array([0] * 30 + [1] * 3)
+    groups = [f"C{i}" for i in range(30)] + ["S0", "S1", "S2"]
+    (plan,) = plan_folds(labels, groups, folds=1, protocol="holdout", seed=0)
+    for part in (plan.train, plan.val, plan.test):
+        assert set(labels[part]) == {0, 1}

@@ -127,9 +127,22 @@ def test_rerunning_the_same_command_resumes_instead_of_retraining(trained_run, t
                  "--aug-rotation", "4", "--aug-scale", "0.03"])
     err = capsys.readouterr().err
     assert code == 0 and "fold 1/2: done earlier" in err and "fold 2/2: done earlier" in err
+    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--folds", "2", "--epochs", "1",
+                 "--out", str(run), "--name", "tiny", "--synthetic", "--bootstrap", "200",
+                 "--aug-rotation", "4", "--aug-scale", "0.03"])
+    captured = capsys.readouterr()
+    assert code == 0 and "final model: done earlier" in captured.err
+    assert captured.out.strip().splitlines()[-1] == str(run / "tiny.ddbundle")
     code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--folds", "2", "--epochs", "2",
                  "--out", str(run), "--synthetic"])
     assert code == 2 and "other settings" in capsys.readouterr().err
+
+
+def test_settings_that_cannot_work_exit_2_before_any_face_is_aligned(tiny_synth, tmp_path, capsys):
+    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--protocol", "3:1:1", "--folds", "2",
+                 "--out", str(tmp_path / "r")])
+    assert code == 2 and "at least 3 folds" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_too_few_children_per_class_exits_3_with_the_numbers(tiny_synth, tmp_path, capsys):
