@@ -82,6 +82,34 @@ def prepare_faces(samples: list[Sample], size: int, say: Say | None = None):
     return (np.stack(faces) if faces else np.zeros((0, size, size, 3), np.uint8)), kept, skipped
 
 
+def merge_duplicate_photos(samples: list[Sample]) -> tuple[list[Sample], int]:
+    """Give one patient id to ids that share a byte-identical photo (public sets carry duplicates):
+    splitting by patient then keeps the copies on one side. Returns the samples and how many ids merged."""
+    import hashlib
+    from dataclasses import replace
+
+    parent: dict[str, str] = {}
+
+    def root(g: str) -> str:
+        while parent.get(g, g) != g:
+            g = parent[g]
+        return g
+
+    first_by_hash: dict[str, str] = {}
+    for s in samples:
+        try:
+            digest = hashlib.sha256(s.path.read_bytes()).hexdigest()
+        except OSError:
+            continue
+        other = first_by_hash.setdefault(digest, s.patient_id)
+        a, b = root(other), root(s.patient_id)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    if not parent:
+        return samples, 0
+    return [replace(s, patient_id=root(s.patient_id)) for s in samples], len(parent)
+
+
 def load_faceset(samples: list[Sample], size: int, positive=(), say: Say | None = None) -> FaceSet:
     """Align (or read from the cache) every photo; photos without a usable face are listed, never
     silently dropped."""
@@ -93,6 +121,10 @@ def load_faceset(samples: list[Sample], size: int, positive=(), say: Say | None 
         say(f"skipped {path.name}: {reason}")
     if skipped:
         say(f"{len(skipped)} of {len(samples)} photos had no usable face and are left out (listed in metrics.json)")
+    kept, merged = merge_duplicate_photos(kept)
+    if merged:
+        say(f"{merged} patient id(s) share identical photo files with another id; they are kept together "
+            f"in every split (so a duplicate never sits on both sides)")
     fs = FaceSet(faces, kept, classes, pos, skipped)
     missing = [c for c, n in fs.patients_per_class().items() if n == 0]
     if missing:

@@ -96,3 +96,19 @@ def test_ages_must_be_ages_and_photos_without_patient_ids_stay_apart(tmp_path):
     csv.write_text("path,label\nalagille/001.jpg,alagille\ncontrol/001.jpg,control\n")
     a, b = read_dataset(csv)
     assert a.patient_id != b.patient_id  # same file name in two folders: two children
+
+
+def test_identical_photos_under_two_patient_ids_are_kept_together(tmp_path):
+    from pathlib import Path
+
+    from dysmorph_desk.datasets import Sample
+    from dysmorph_desk.training.data import merge_duplicate_photos
+
+    for name, data in (("a.jpg", b"same"), ("b.jpg", b"same"), ("c.jpg", b"other"), ("d.jpg", b"x")):
+        (tmp_path / name).write_bytes(data)
+    samples = [Sample(tmp_path / "a.jpg", "ds", "P2"), Sample(tmp_path / "b.jpg", "ds", "P9"),
+               Sample(tmp_path / "c.jpg", "ds", "P9"), Sample(tmp_path / "d.jpg", "control", "P3"),
+               Sample(Path(tmp_path / "missing.jpg"), "control", "P4")]
+    merged, n = merge_duplicate_photos(samples)
+    assert n == 1
+    assert [s.patient_id for s in merged] == ["P2", "P2", "P2", "P3", "P4"]  # P9's other photo follows it
