@@ -79,12 +79,18 @@ def _round(x: float, digits: int = 4) -> float:
 class _RocData:
     """Scores ranked once so that each bootstrap resample costs O(n) (counts per distinct score)."""
 
-    def __init__(self, y: np.ndarray, s: np.ndarray) -> None:
+    def __init__(self, y: np.ndarray, s: np.ndarray, groups: Sequence[str] | None = None) -> None:
         uniq, inverse = np.unique(s, return_inverse=True)  # ascending distinct scores
         rank = (len(uniq) - 1 - inverse).astype(np.int64)  # 0 = highest score (first threshold)
         self.n_thr = len(uniq)
         self.pos_rank = rank[y == 1]
         self.neg_rank = rank[y == 0]
+        # with patient ids: each patient's photos (positions within pos_rank / neg_rank)
+        self.pos_clusters = self.neg_clusters = None
+        if groups is not None:
+            g = np.asarray([str(v) for v in groups])
+            self.pos_clusters = _clusters(g[y == 1])
+            self.neg_clusters = _clusters(g[y == 0])
 
     def curve(self, pos_idx: np.ndarray | None = None,
               neg_idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -98,11 +104,26 @@ class _RocData:
         return fpr, tpr
 
     def resamples(self, n_boot: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Stratified bootstrap: positives and negatives drawn with replacement, each separately."""
+        """Stratified bootstrap: positives and negatives drawn with replacement, each separately;
+        with patient ids, whole patients are drawn (all their photos together)."""
         rng = np.random.default_rng(seed)
         n_pos, n_neg = len(self.pos_rank), len(self.neg_rank)
         for _ in range(n_boot):
-            yield rng.integers(0, n_pos, n_pos), rng.integers(0, n_neg, n_neg)
+            if self.pos_clusters is None:
+                yield rng.integers(0, n_pos, n_pos), rng.integers(0, n_neg, n_neg)
+            else:
+                yield _draw_clusters(self.pos_clusters, rng), _draw_clusters(self.neg_clusters, rng)
+
+
+def _clusters(groups: np.ndarray) -> list[np.ndarray]:
+    _, inverse = np.unique(groups, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1)
+
+
+def _draw_clusters(clusters: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    picks = rng.integers(0, len(clusters), len(clusters))
+    return np.concatenate([clusters[i] for i in picks])
 
 
 def _auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
@@ -116,16 +137,18 @@ def _on_grid(fpr: np.ndarray, tpr: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return tpr[np.clip(idx, 0, len(tpr) - 1)]
 
 
-def _prepare(y_true: Any, scores: Any) -> _RocData | None:
+def _prepare(y_true: Any, scores: Any, groups: Sequence[str] | None = None) -> _RocData | None:
     y = _binary(y_true)
     s = _scores(scores, len(y))
+    if groups is not None and len(groups) != len(y):
+        raise ValueError("groups must give one patient id per sample")
     if not 0 < y.sum() < len(y):
         return None
-    return _RocData(y, s)
+    return _RocData(y, s, groups)
 
 
 def bootstrap_auc_ci(y_true: Any, scores: Any, n_boot: int = 1000, seed: int = 0,
-                     level: float = 0.95) -> tuple[float, float]:
+                     level: float = 0.95, groups: Sequence[str] | None = None) -> tuple[float, float]:
     """Percentile CI of the ROC AUC from a stratified bootstrap (as pROC's ``ci.auc`` default).
 
     Deterministic for a seed, and the same resamples as ``roc_band`` with that seed, so the
@@ -133,7 +156,7 @@ def bootstrap_auc_ci(y_true: Any, scores: Any, n_boot: int = 1000, seed: int = 0
     """
     _check_boot(n_boot)
     _check_level(level)
-    data = _prepare(y_true, scores)
+    data = _prepare(y_true, scores, groups)
     if data is None:
         return float("nan"), float("nan")
     aucs = np.array([_auc(*data.curve(pi, ni)) for pi, ni in data.resamples(n_boot, seed)])
@@ -168,18 +191,20 @@ class RocBand:
 
 
 def roc_band(y_true: Any, scores: Any, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-             grid_points: int = 101) -> RocBand:
+             grid_points: int = 101, groups: Sequence[str] | None = None) -> RocBand:
     """ROC with a pointwise 95 % band, to judge readers' points against (seed study, Fig. 4).
 
     At each grid FPR the curve is the highest TPR reached at an FPR no larger than it (a
     threshold the model can actually use); the band is the percentile interval of that TPR over
-    stratified bootstrap resamples. Both band edges are non-decreasing. Needs both classes.
+    stratified bootstrap resamples (whole patients when ``groups`` gives their ids, so several
+    photos of one child do not narrow the band). Both band edges are non-decreasing. Needs both
+    classes.
     """
     _check_boot(n_boot)
     _check_level(level)
     if grid_points < 2:
         raise ValueError("grid_points must be at least 2")
-    data = _prepare(y_true, scores)
+    data = _prepare(y_true, scores, groups)
     if data is None:
         raise ValueError("a ROC curve needs at least one syndromic and one non-syndromic sample")
     grid = np.linspace(0.0, 1.0, grid_points)

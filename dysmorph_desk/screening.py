@@ -174,8 +174,8 @@ class Screener:
                 warnings.append(f"{bundle.name}: age not given; the model is validated for {lo:g}-{hi:g} months")
             elif not lo <= case.age_months <= hi:
                 reasons.append(f"age {case.age_months:g} months is outside the validated range {lo:g}-{hi:g} months")
-        base = dict(model=bundle.name, card=card, bundle_sha256=bundle.sha256, aligned_face=face_img.image,
-                    align_matrix=face_img.matrix)
+        base = {"model": bundle.name, "card": card, "bundle_sha256": bundle.sha256, "aligned_face": face_img.image,
+                "align_matrix": face_img.matrix}
         if reasons and not opt.force_assess:
             return ModelResult(**base, probabilities=None, predicted=None, syndromic_probability=None, flagged=None,
                                assessable=False, cannot_assess_reason="; ".join(reasons),

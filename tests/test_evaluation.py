@@ -428,3 +428,25 @@ def test_at_prevalence_by_bayes_rule():
     assert d["prevalence"] == 0.1 and d["sensitivity"] == 0.9 and d["specificity"] == 0.8
     with pytest.raises(ValueError):
         at_prevalence(0.9, 0.8, 1.5)
+
+
+def test_patient_level_bootstrap_is_not_fooled_by_several_photos_of_one_child():
+    from dysmorph_desk.evaluation import bootstrap_auc_ci, roc_band
+
+    rng = np.random.default_rng(3)
+    n_children = 40
+    y_child = np.array([0, 1] * (n_children // 2))
+    score_child = rng.normal(y_child * 1.0, 1.0)
+    # five near-identical photos per child: photo-level resampling pretends there are 200 children
+    y = np.repeat(y_child, 5)
+    s = np.repeat(score_child, 5) + rng.normal(0, 0.01, 5 * n_children)
+    groups = np.repeat([f"C{i}" for i in range(n_children)], 5)
+    lo_p, hi_p = bootstrap_auc_ci(y, s, n_boot=400, seed=0)
+    lo_c, hi_c = bootstrap_auc_ci(y, s, n_boot=400, seed=0, groups=groups)
+    assert (hi_c - lo_c) > 1.6 * (hi_p - lo_p)
+    # one photo per child: the cluster bootstrap is the photo bootstrap
+    one = bootstrap_auc_ci(y_child, score_child, n_boot=300, seed=1)
+    same = bootstrap_auc_ci(y_child, score_child, n_boot=300, seed=1, groups=[f"C{i}" for i in range(n_children)])
+    assert one[1] - one[0] == pytest.approx(same[1] - same[0], rel=0.25)
+    band = roc_band(y, s, n_boot=300, seed=0, groups=groups)
+    assert band.auc_ci == pytest.approx(bootstrap_auc_ci(y, s, n_boot=300, seed=0, groups=groups))

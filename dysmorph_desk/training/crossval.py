@@ -243,7 +243,10 @@ def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parame
     is_pos = fs.is_positive[tested]
     folds = [r.summary() for r in results]
     mean, std = ev.summarise_folds([r.metrics for r in results])
-    band = ev.roc_band(is_pos, oof["p"], n_boot=cfg.n_boot, seed=cfg.seed)
+    tested_groups = [fs.groups[i] for i in tested]
+    by_patient = len(set(tested_groups)) < len(tested_groups)  # several photos of a child: resample children
+    band = ev.roc_band(is_pos, oof["p"], n_boot=cfg.n_boot, seed=cfg.seed,
+                       groups=tested_groups if by_patient else None)
     pooled = metrics_from_predictions(is_pos, oof["predicted"], oof["p"])
     raw_p = softmax(oof["logits"])[:, fs.positive_idx].sum(1)
     samples = [fs.samples[i] for i in tested]
@@ -265,8 +268,8 @@ def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parame
         "mean": {k: mean[k] for k in METRIC_KEYS},
         "std": {k: std[k] for k in METRIC_KEYS},
         "auc_ci95": list(band.auc_ci),
-        "auc_ci95_method": (f"photo-level stratified bootstrap of the pooled out-of-fold predictions, "
-                            f"{band.n_boot} resamples"),
+        "auc_ci95_method": (f"{'patient' if by_patient else 'photo'}-level stratified bootstrap of the pooled "
+                            f"out-of-fold predictions, {band.n_boot} resamples"),
         "pooled": pooled,
         "multiclass": ev.multiclass_metrics(fs.y[tested], oof["probs"], fs.classes),
         "multiclass_folds": _multiclass_over_folds(results),

@@ -104,7 +104,8 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
     probs = softmax(logits, card.temperature)
     p = probs[:, fs.positive_idx].sum(1)
     m = binary_metrics(is_pos, p, card.threshold)
-    band = ev.roc_band(is_pos, p, n_boot=n_boot, seed=seed)
+    by_patient = len(set(fs.groups)) < len(fs.groups)
+    band = ev.roc_band(is_pos, p, n_boot=n_boot, seed=seed, groups=fs.groups if by_patient else None)
     attributes = {"age_band": [ev.age_band(s.age_months) for s in fs.samples], "sex": [s.sex for s in fs.samples],
                   "ethnicity": [s.ethnicity for s in fs.samples]}
     result: dict[str, Any] = {
@@ -113,7 +114,7 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
         "n_photos": len(fs.samples), "n_patients": len(set(fs.groups)), "classes": classes, "positive": positive,
         "metrics": {k: m[k] for k in (*METRIC_KEYS, "tp", "fp", "fn", "tn", "n")},
         "auc_ci95": list(band.auc_ci),
-        "auc_ci95_method": f"photo-level stratified bootstrap, {band.n_boot} resamples",
+        "auc_ci95_method": f"{'patient' if by_patient else 'photo'}-level stratified bootstrap, {band.n_boot} resamples",
         "multiclass": ev.multiclass_metrics(y, probs, classes),
         "calibration": {"ece": ev.expected_calibration_error(is_pos, p), "reliability": ev.reliability_table(is_pos, p).to_dict()},
         "subgroups": ev.subgroup_metrics(is_pos, p, p >= card.threshold, attributes),

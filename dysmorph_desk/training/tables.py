@@ -40,8 +40,7 @@ def cv_table(m: dict[str, Any], title: str = "") -> str:
                           + [_f(f["threshold"], 3), str(f["n_test_photos"])]))
     lines.append(_row(["**Mean ± SD**"] + [f"{_f(m['mean'][k])} ± {_f(m['std'][k])}" for k in METRIC_KEYS] + ["", ""]))
     lo, hi = m["auc_ci95"]
-    lines += ["", (f"AUC 95% CI (pooled out-of-fold predictions, {m['roc']['n_boot']} stratified bootstrap "
-              f"resamples): {_f(lo)}–{_f(hi)}."), ""]
+    lines += ["", f"AUC 95% CI ({m.get('auc_ci95_method', 'bootstrap')}): {_f(lo)}–{_f(hi)}.", ""]
     lines += _header(["Runtime-training (s)", "Runtime-test (s/image)", "Parameters", "Precision", "Device"])
     lines.append(_row([f"{m['runtime_train_s']:.1f}", f"{m['runtime_test_s_per_image']:.4f}",
                        f"{m['n_parameters']:,}", m.get("precision_used", ""), m.get("device", "")]))
