@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = ROOT / "resources" / "portraits"
 MAKE_BUNDLE = """
 import sys, torch
-from dysmorph_desk.bundles import save_bundle
-from dysmorph_desk.cards import ClassInfo, ModelCard
+from dysmorph_desk.bundles.format import save_bundle
+from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.faces.align import template_description
 from dysmorph_desk.nets import create_model, get_arch
 torch.manual_seed(0)
@@ -45,7 +45,7 @@ save_bundle(sys.argv[1], create_model(spec.name, 2), card)
 def prepare_home(home: Path) -> list[str]:
     """A DYSMORPH_DESK_HOME with models to run; returns the model names."""
     os.environ["DYSMORPH_DESK_HOME"] = str(home)
-    from dysmorph_desk.bundles import find_bundles
+    from dysmorph_desk.bundles.format import find_bundles
     from dysmorph_desk.settings import Settings
 
     shipped = [b.name for b in find_bundles()]

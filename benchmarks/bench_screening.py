@@ -34,7 +34,7 @@ def median_ms(fn, repeats: int, warmup: int = 2) -> float:
 
 
 def make_12mp_jpeg(folder: Path) -> Path:
-    from dysmorph_desk import resources
+    from dysmorph_desk.utils import resources
 
     with resources.as_path(resources.resource("portraits", "grace_hopper.jpg")) as p:
         img = Image.open(p).convert("RGB")
@@ -53,15 +53,15 @@ def main() -> int:
     os.environ.setdefault("DYSMORPH_DESK_HOME", tempfile.mkdtemp())
     import torch
 
-    from dysmorph_desk.bundles import DEFAULT_BUNDLE, load_bundle, resolve_bundle
-    from dysmorph_desk.explain import compute_cam
+    from dysmorph_desk.bundles.format import DEFAULT_BUNDLE, load_bundle, resolve_bundle
+    from dysmorph_desk.explain.cam import compute_cam
     from dysmorph_desk.faces.align import align_face
     from dysmorph_desk.faces.detect import FaceDetector
-    from dysmorph_desk.imaging import load_image
+    from dysmorph_desk.faces.image import load_image
     from dysmorph_desk.nets import get_arch
-    from dysmorph_desk.report import report_bytes
-    from dysmorph_desk.results import CaseInfo
-    from dysmorph_desk.screening import Screener, ScreenOptions, to_tensor
+    from dysmorph_desk.report.render import report_bytes
+    from dysmorph_desk.screening.results import CaseInfo
+    from dysmorph_desk.screening.pipeline import Screener, ScreenOptions, to_tensor
 
     rows: list[tuple[str, float, str]] = []
     tmp = Path(tempfile.mkdtemp())
@@ -85,7 +85,7 @@ def main() -> int:
         with torch.inference_mode():
             model(x)
     rows.append(("hybrid forward, eager fp32", median_ms(eager, args.repeats * 3), "≤ 10"))
-    from dysmorph_desk.fastpath import inference_model
+    from dysmorph_desk.screening.fastpath import inference_model
     fast = inference_model(bundle)
     def frozen():
         with torch.inference_mode():

@@ -105,9 +105,9 @@ def estimate_reference_run(train_rate: float, infer_rate: float, images: int = 1
 
 def real_run(images: int, folds: int, epochs: int, device: str) -> None:
     """Time ``dysmorph-desk train`` on synthetic photos (alignment cached beforehand, not timed)."""
-    from dysmorph_desk.datasets import read_dataset
+    from dysmorph_desk.training.datasets import read_dataset
     from dysmorph_desk.nets import get_arch
-    from dysmorph_desk.synthetic import make_synthetic
+    from dysmorph_desk.training.synthetic import make_synthetic
     from dysmorph_desk.training.data import load_faceset
 
     with tempfile.TemporaryDirectory() as tmp:

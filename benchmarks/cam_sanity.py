@@ -22,9 +22,9 @@ def main() -> int:
     ap.add_argument("--methods", default="gradcam,gradcam++,hirescam,xgradcam,layercam,eigencam")
     args = ap.parse_args()
     os.environ.setdefault("DYSMORPH_DESK_HOME", tempfile.mkdtemp())
-    from dysmorph_desk.bundles import load_bundle, resolve_bundle
-    from dysmorph_desk.saliency_check import saliency_report
-    from dysmorph_desk.synthetic import make_synthetic
+    from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
+    from dysmorph_desk.training.saliency_check import saliency_report
+    from dysmorph_desk.training.synthetic import make_synthetic
 
     data = Path(tempfile.mkdtemp()) / "heldout"
     make_synthetic(data, args.per_class, seed=args.seed)

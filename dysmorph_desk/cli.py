@@ -139,7 +139,7 @@ def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from dysmorph_desk.logs import setup_logging
+    from dysmorph_desk.utils.logs import setup_logging
 
     log_file = setup_logging(args.debug)
     try:
@@ -166,10 +166,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _load_screener(model_names: list[str] | None, device_pref: str | None):
-    from dysmorph_desk.bundles import find_bundles, load_bundle, resolve_bundle
-    from dysmorph_desk.devices import pick_device
+    from dysmorph_desk.bundles.format import find_bundles, load_bundle, resolve_bundle
+    from dysmorph_desk.utils.devices import pick_device
     from dysmorph_desk.faces.detect import FaceDetector
-    from dysmorph_desk.screening import Screener
+    from dysmorph_desk.screening.pipeline import Screener
     from dysmorph_desk.settings import Settings
 
     settings = Settings.load()
@@ -186,7 +186,7 @@ def _load_screener(model_names: list[str] | None, device_pref: str | None):
 
 
 def _options(args, settings):
-    from dysmorph_desk.screening import ScreenOptions
+    from dysmorph_desk.screening.pipeline import ScreenOptions
 
     if args.face < 1:
         raise UsageError("--face counts from 1 (the largest face)")
@@ -201,7 +201,7 @@ def _options(args, settings):
 
 
 def _report_settings(args, settings):
-    from dysmorph_desk.report import ReportSettings
+    from dysmorph_desk.report.render import ReportSettings
 
     return ReportSettings(
         clinic_name=args.clinic if args.clinic is not None else settings.clinic_name,
@@ -216,7 +216,7 @@ def _report_settings(args, settings):
 
 
 def _case(args):
-    from dysmorph_desk.results import CaseInfo
+    from dysmorph_desk.screening.results import CaseInfo
 
     return CaseInfo(patient_id=args.patient_id, age_months=args.age, sex=args.sex, operator=args.operator,
                     notes=args.notes)
@@ -270,7 +270,7 @@ def _summary(index: int, total: int, result) -> str:
 
 
 def cmd_screen(args) -> int:
-    from dysmorph_desk.atomic import write_text_atomic
+    from dysmorph_desk.utils.atomic import write_text_atomic
 
     plans = _plan_outputs(args)
     if args.out_dir is not None:
@@ -299,7 +299,7 @@ def cmd_screen(args) -> int:
         if json_path is not None:
             write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False), force=args.force)
         if pdf_path is not None:
-            from dysmorph_desk.report import render_report
+            from dysmorph_desk.report.render import render_report
 
             render_report(result, pdf_path, settings=report_settings, force=args.force)
         collected.append(data)
@@ -313,9 +313,9 @@ def cmd_screen(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from dysmorph_desk import resources
-    from dysmorph_desk.atomic import check_writable
-    from dysmorph_desk.report import render_report
+    from dysmorph_desk.utils import resources
+    from dysmorph_desk.utils.atomic import check_writable
+    from dysmorph_desk.report.render import render_report
 
     check_writable(args.out, args.force)
     screener, settings = _load_screener(args.models or ["all"], args.device)
@@ -340,10 +340,10 @@ def cmd_app(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from dysmorph_desk.bundles import find_bundles, load_bundle
+    from dysmorph_desk.bundles.format import find_bundles, load_bundle
 
     if args.install is not None:
-        from dysmorph_desk.bundles import install_bundle
+        from dysmorph_desk.bundles.format import install_bundle
 
         info = install_bundle(args.install, force=args.force)
         print(info.path)
@@ -368,7 +368,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from dysmorph_desk.facecache import purge_cache
+    from dysmorph_desk.training.facecache import purge_cache
 
     if not args.purge:
         raise UsageError("nothing to do: use --purge")
@@ -378,7 +378,7 @@ def cmd_cache(args) -> int:
 
 
 def cmd_make_synthetic(args) -> int:
-    from dysmorph_desk.synthetic import make_synthetic
+    from dysmorph_desk.training.synthetic import make_synthetic
 
     if args.per_class < 1:
         raise UsageError("--per-class must be at least 1")

@@ -7,8 +7,8 @@ import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from dysmorph_desk import paths
-from dysmorph_desk.atomic import write_text_atomic
+from dysmorph_desk.utils import paths
+from dysmorph_desk.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 SETTINGS_VERSION = 1

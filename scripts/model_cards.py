@@ -6,7 +6,7 @@ Every number comes from the bundles' manifests, which the training run computed.
 
 from __future__ import annotations
 
-from dysmorph_desk.bundles import find_bundles
+from dysmorph_desk.bundles.format import find_bundles
 
 KEYS = ("accuracy", "recall", "specificity", "precision", "f1", "mcc", "kappa", "auc")
 

@@ -34,7 +34,7 @@ def _ensure_fonts() -> None:
 
 def _models(home: Path) -> list[str]:
     """The shipped bundles: the README's screenshot shows what a user gets."""
-    from dysmorph_desk.bundles import find_bundles
+    from dysmorph_desk.bundles.format import find_bundles
 
     shipped = [b.name for b in find_bundles() if b.source == "shipped"]
     if not shipped:

@@ -21,8 +21,8 @@ def random_bundle(tmp_path_factory):
     """A hybrid bundle with random weights (fast, independent of the shipped demonstration bundles)."""
     import torch
 
-    from dysmorph_desk.bundles import save_bundle
-    from dysmorph_desk.cards import ClassInfo, ModelCard
+    from dysmorph_desk.bundles.format import save_bundle
+    from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
     from dysmorph_desk.faces.align import template_description
     from dysmorph_desk.nets import create_model, get_arch
 

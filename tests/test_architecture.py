@@ -29,7 +29,7 @@ def test_no_qt_imports_outside_gui():
 
 def test_cli_and_core_modules_import_without_torch_or_qt():
     code = (
-        "import sys; import dysmorph_desk.cli, dysmorph_desk.cards, dysmorph_desk.results, dysmorph_desk.nets;"
+        "import sys; import dysmorph_desk.cli, dysmorph_desk.bundles.cards, dysmorph_desk.screening.results, dysmorph_desk.faces.types, dysmorph_desk.report.options, dysmorph_desk.engine.protocol, dysmorph_desk.settings, dysmorph_desk.nets;"
         "import dysmorph_desk.nets.registry;"
         "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; print(bad); assert not bad"
     )

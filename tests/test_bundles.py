@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from dysmorph_desk import bundles
-from dysmorph_desk.bundles import (
+from dysmorph_desk.bundles import format as bundles
+from dysmorph_desk.bundles.format import (
     find_bundles,
     install_bundle,
     load_bundle,
@@ -16,7 +16,7 @@ from dysmorph_desk.bundles import (
     resolve_bundle,
     save_bundle,
 )
-from dysmorph_desk.cards import ClassInfo, ModelCard
+from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.errors import BundleError, UsageError
 from dysmorph_desk.faces.align import template_description
 from dysmorph_desk.nets import create_model, get_arch

@@ -357,7 +357,7 @@ def test_several_faces(capsys, random_bundle, two_faces):
 
 
 def test_keyboard_interrupt_exit_130(capsys, random_bundle, portraits, monkeypatch):
-    from dysmorph_desk.screening import Screener
+    from dysmorph_desk.screening.pipeline import Screener
 
     def boom(self, *args, **kwargs):
         raise KeyboardInterrupt
@@ -372,7 +372,7 @@ def test_keyboard_interrupt_exit_130(capsys, random_bundle, portraits, monkeypat
 
 
 def test_models_lists_user_bundles(capsys, random_bundle):
-    from dysmorph_desk.paths import user_models_dir
+    from dysmorph_desk.utils.paths import user_models_dir
 
     folder = user_models_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -394,7 +394,7 @@ def test_models_lists_user_bundles(capsys, random_bundle):
 
 
 def test_screen_by_installed_name(capsys, random_bundle, portraits):
-    from dysmorph_desk.paths import user_models_dir
+    from dysmorph_desk.utils.paths import user_models_dir
 
     user_models_dir().mkdir(parents=True, exist_ok=True)
     shutil.copy(random_bundle, user_models_dir() / "test-hybrid.ddbundle")
@@ -404,7 +404,7 @@ def test_screen_by_installed_name(capsys, random_bundle, portraits):
 
 
 def test_cache_purge(capsys):
-    from dysmorph_desk.paths import faces_cache_dir
+    from dysmorph_desk.utils.paths import faces_cache_dir
 
     folder = faces_cache_dir() / "ab"
     folder.mkdir(parents=True)

@@ -16,8 +16,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from dysmorph_desk.cards import predictive_values
-from dysmorph_desk.evaluation import (
+from dysmorph_desk.bundles.cards import predictive_values
+from dysmorph_desk.training.evaluation import (
     AGE_BANDS,
     ReaderPoint,
     RocBand,
@@ -33,7 +33,7 @@ from dysmorph_desk.evaluation import (
     subgroup_metrics,
     summarise_folds,
 )
-from dysmorph_desk.metrics import METRIC_KEYS, binary_metrics, metrics_from_predictions
+from dysmorph_desk.training.metrics import METRIC_KEYS, binary_metrics, metrics_from_predictions
 
 
 def _scores(n: int, seed: int, shift: float = 1.0, prevalence: float = 0.4):
@@ -431,7 +431,7 @@ def test_at_prevalence_by_bayes_rule():
 
 
 def test_patient_level_bootstrap_is_not_fooled_by_several_photos_of_one_child():
-    from dysmorph_desk.evaluation import bootstrap_auc_ci, roc_band
+    from dysmorph_desk.training.evaluation import bootstrap_auc_ci, roc_band
 
     rng = np.random.default_rng(3)
     n_children = 40

@@ -1,4 +1,4 @@
-"""Tests for dysmorph_desk.imaging: every file is generated here with Pillow/numpy."""
+"""Tests for dysmorph_desk.faces.image: every file is generated here with Pillow/numpy."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from dysmorph_desk import imaging
+from dysmorph_desk.faces import image as imaging
 from dysmorph_desk.errors import ImageRefused, InputRefused
-from dysmorph_desk.imaging import (
+from dysmorph_desk.faces.image import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_WORKING_LONG_SIDE,
     LoadedImage,

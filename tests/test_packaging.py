@@ -25,7 +25,8 @@ SKIP_TOP = {".git", ".venv", "venv", "data", "runs", "build", "dist", "tests", "
 PROBE = r"""
 import json, sys
 import dysmorph_desk
-from dysmorph_desk import bundles, resources
+from dysmorph_desk.bundles import format as bundles
+from dysmorph_desk.utils import resources
 portraits = resources.sample_portraits()
 with resources.as_path(resources.font_file("DejaVuSans.ttf")) as font:
     font_path, font_ok = str(font), font.is_file()

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dysmorph_desk import plots
-from dysmorph_desk.evaluation import (
+from dysmorph_desk.training import plots
+from dysmorph_desk.training.evaluation import (
     compare_reader_to_band,
     reader_points,
     reliability_table,
@@ -114,8 +114,8 @@ def test_plots_never_load_pyplot_or_qt(tmp_path):
         import os, sys
         from pathlib import Path
         import numpy as np
-        from dysmorph_desk import plots
-        from dysmorph_desk.evaluation import reader_points, reliability_table, roc_band
+        from dysmorph_desk.training import plots
+        from dysmorph_desk.training.evaluation import reader_points, reliability_table, roc_band
         out = Path({str(tmp_path)!r})
         y = np.array([0, 1] * 20); p = np.linspace(0.05, 0.95, 40)
         band = roc_band(y, p, n_boot=200)

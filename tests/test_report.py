@@ -10,23 +10,17 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from dysmorph_desk.cards import ClassInfo, ModelCard, predictive_values
+from dysmorph_desk.bundles.cards import ClassInfo, ModelCard, predictive_values
 from dysmorph_desk.errors import UsageError
-from dysmorph_desk.report import (
+from dysmorph_desk.report.render import (
     ReportSettings,
     format_percent,
     format_predictive_values,
     render_report,
     report_bytes,
 )
-from dysmorph_desk.results import (
-    DISCLAIMER,
-    CaseInfo,
-    FaceInfo,
-    ModelResult,
-    QualityCheck,
-    ScreeningResult,
-)
+from dysmorph_desk.faces.types import FaceInfo, QualityCheck
+from dysmorph_desk.screening.results import DISCLAIMER, CaseInfo, ModelResult, ScreeningResult
 
 PATIENT_ID = "Ζωή-Жанна-王小明"
 PHOTO_LABEL = "IMG_20240501_clinic.jpg"

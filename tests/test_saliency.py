@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from dysmorph_desk.bundles import load_bundle, resolve_bundle
-from dysmorph_desk.saliency_check import saliency_report
-from dysmorph_desk.synthetic import make_synthetic
+from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
+from dysmorph_desk.training.saliency_check import saliency_report
+from dysmorph_desk.training.synthetic import make_synthetic
 
 
 @pytest.fixture(scope="module")

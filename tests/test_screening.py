@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dysmorph_desk.bundles import load_bundle
+from dysmorph_desk.bundles.format import load_bundle
 from dysmorph_desk.errors import FaceRefused, ImageRefused, UsageError
 from dysmorph_desk.faces.detect import FaceDetector
-from dysmorph_desk.imaging import from_array, load_image
-from dysmorph_desk.results import CaseInfo
-from dysmorph_desk.screening import Screener, ScreenOptions
+from dysmorph_desk.faces.image import from_array, load_image
+from dysmorph_desk.screening.results import CaseInfo
+from dysmorph_desk.screening.pipeline import Screener, ScreenOptions
 
 
 @pytest.fixture(scope="module")

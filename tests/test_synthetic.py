@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dysmorph_desk import synthetic as syn
+from dysmorph_desk.training import synthetic as syn
 from dysmorph_desk.errors import UsageError
 
 PER_CLASS = 6

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dysmorph_desk.results import FaceInfo
+from dysmorph_desk.faces.types import FaceInfo
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from dysmorph_desk.faces.align import TEMPLATE, apply_matrix, similarity_transform
-from dysmorph_desk.results import FaceInfo, QualityCheck
+from dysmorph_desk.faces.types import FaceInfo, QualityCheck
 
 MIN_FACE_IOD_PX = 20.0
 NOSE_DEPTH_IOD = 0.5

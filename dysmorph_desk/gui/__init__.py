@@ -1,6 +1,5 @@
-"""The desktop app (PySide6): a thin layer over the core.
+"""The desktop app (PySide6): the only package that imports Qt, a thin layer over the core.
 
-Nothing here imports Qt at package level: the engine worker process imports
-``dysmorph_desk.gui.worker`` and ``dysmorph_desk.gui.protocol`` without Qt, and the GUI process
-never imports torch (all model work happens in the worker process).
+All model work happens in the engine worker process (``dysmorph_desk.engine``), so the GUI process
+never imports torch; an import-linter contract keeps Qt out of every other package.
 """

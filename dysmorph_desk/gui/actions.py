@@ -8,7 +8,9 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QToolBar
 
-from dysmorph_desk import __version__, paths
+from dysmorph_desk import __version__
+
+from dysmorph_desk.utils import paths
 from dysmorph_desk.gui.qtutil import icon
 
 

@@ -44,7 +44,7 @@ def run_app(photo: Path | None = None, models: list[str] | None = None, device: 
             *, exit_after_results: bool = False, timings: bool = False) -> int:
     marks = _Timings(timings)
     marks.mark("main")
-    from dysmorph_desk.gui.spawn import spawn_worker
+    from dysmorph_desk.engine.spawn import spawn_worker
 
     handle = spawn_worker()  # first: the worker imports torch while Qt starts and builds the window
     marks.mark("engine_spawned")

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk.gui import protocol as p
+from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.gui.frames import (
     NO_CAMERA,
     CameraUnavailable,
@@ -42,7 +42,7 @@ from dysmorph_desk.gui.frames import (
     probe_cameras,
 )
 from dysmorph_desk.gui.qtutil import icon, to_qimage
-from dysmorph_desk.results import FaceInfo
+from dysmorph_desk.faces.types import FaceInfo
 
 log = logging.getLogger(__name__)
 SourceFactory = Callable[[], FrameSource]

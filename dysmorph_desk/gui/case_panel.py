@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
-from dysmorph_desk.results import SEXES, CaseInfo
+from dysmorph_desk.screening.results import SEXES, CaseInfo
 
 NO_AGE = -1.0
 

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
-from dysmorph_desk import __version__, paths
+from dysmorph_desk import __version__
+from dysmorph_desk.utils import paths
 
 log = logging.getLogger(__name__)
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.heic *.heif *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"

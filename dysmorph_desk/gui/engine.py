@@ -23,8 +23,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
-from dysmorph_desk.gui import protocol as p
-from dysmorph_desk.gui.spawn import WorkerHandle, spawn_worker
+from dysmorph_desk.engine import protocol as p
+from dysmorph_desk.engine.spawn import WorkerHandle, spawn_worker
 
 log = logging.getLogger(__name__)
 MAX_RESTARTS = 3  # within RESTART_WINDOW_S; after that the user is told and nothing restarts
@@ -291,7 +291,7 @@ class InProcessEngine(EngineBase):
 
     def __init__(self, core=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        from dysmorph_desk.gui.worker import WorkerCore
+        from dysmorph_desk.engine.worker import WorkerCore
 
         self.core = core or WorkerCore()
         self._queue: deque[p.Envelope] = deque()

@@ -12,7 +12,7 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QImage
 
 from dysmorph_desk.gui.qtutil import from_qimage
-from dysmorph_desk.results import CaseInfo
+from dysmorph_desk.screening.results import CaseInfo
 from dysmorph_desk.settings import Settings
 
 

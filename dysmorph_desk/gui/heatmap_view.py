@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk.explain import CAM_METHODS
+from dysmorph_desk.explain.cam import CAM_METHODS
 from dysmorph_desk.gui.qtutil import ScaledImage
 from dysmorph_desk.gui.results_view import status_badge
-from dysmorph_desk.overlay import COLORBLIND_SAFE, COLORMAPS, overlay_heatmap
-from dysmorph_desk.results import ModelResult, ScreeningResult
+from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS, overlay_heatmap
+from dysmorph_desk.screening.results import ModelResult, ScreeningResult
 
 CAM_LABELS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "xgradcam": "XGrad-CAM",
               "layercam": "LayerCAM", "eigencam": "EigenCAM", "scorecam": "Score-CAM (slow)", "none": "None"}

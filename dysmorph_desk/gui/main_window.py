@@ -14,14 +14,15 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMainWindow
 
-from dysmorph_desk.gui import protocol as p
+from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.gui.actions import build_actions
 from dysmorph_desk.gui.dialogs import Dialogs
 from dysmorph_desk.gui.export import default_report_path, mime_payload, report_fields
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.recent import RecentFiles
 from dysmorph_desk.gui.window_layout import build_layout, restore_geometry, save_geometry
-from dysmorph_desk.results import FaceInfo, ScreeningResult
+from dysmorph_desk.faces.types import FaceInfo
+from dysmorph_desk.screening.results import ScreeningResult
 from dysmorph_desk.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk import paths
-from dysmorph_desk.bundles import BUNDLE_SUFFIX, BundleInfo, find_bundles, read_header
+from dysmorph_desk.utils import paths
+from dysmorph_desk.bundles.format import BUNDLE_SUFFIX, BundleInfo, find_bundles, read_header
 from dysmorph_desk.errors import BundleError
-from dysmorph_desk.gui import protocol as p
+from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.results_view import card_html
 

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from dysmorph_desk.gui.qtutil import to_pixmap
-from dysmorph_desk.results import FaceInfo
+from dysmorph_desk.faces.types import FaceInfo
 
 # Image left/right, in the order the core expects them.
 LANDMARK_NAMES = ("eye on the left of the picture", "eye on the right of the picture", "nose tip",

@@ -13,8 +13,8 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
-from dysmorph_desk import paths
-from dysmorph_desk.resources import resource
+from dysmorph_desk.utils import paths
+from dysmorph_desk.utils.resources import resource
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:

@@ -7,8 +7,8 @@ import json
 import logging
 from pathlib import Path
 
-from dysmorph_desk import paths
-from dysmorph_desk.atomic import write_text_atomic
+from dysmorph_desk.utils import paths
+from dysmorph_desk.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 10

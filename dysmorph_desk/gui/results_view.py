@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
-from dysmorph_desk.cards import ModelCard
-from dysmorph_desk.results import ModelResult, ScreeningResult
+from dysmorph_desk.bundles.cards import ModelCard
+from dysmorph_desk.screening.results import ModelResult, ScreeningResult
 
 STATUS_COLORS = {"demonstration": "#E65100", "research": "#1565C0", "validated": "#2E7D32"}
 FLAG_COLOR = "#B00020"

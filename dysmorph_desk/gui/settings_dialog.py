@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk.bundles import find_bundles
-from dysmorph_desk.explain import CAM_METHODS
+from dysmorph_desk.bundles.format import find_bundles
+from dysmorph_desk.explain.cam import CAM_METHODS
 from dysmorph_desk.gui.heatmap_view import CAM_LABELS
-from dysmorph_desk.overlay import COLORBLIND_SAFE, COLORMAPS
+from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS
 from dysmorph_desk.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk import paths
-from dysmorph_desk.cards import DEMO_LABEL
+from dysmorph_desk.utils import paths
+from dysmorph_desk.bundles.cards import DEMO_LABEL
 from dysmorph_desk.gui.camera import CameraPanel
 from dysmorph_desk.gui.case_panel import CasePanel
 from dysmorph_desk.gui.heatmap_view import ComparisonView, HeatmapView

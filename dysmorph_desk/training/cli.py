@@ -186,7 +186,7 @@ def _end_process_group() -> None:
 
 
 def cmd_train(args) -> int:
-    from dysmorph_desk.datasets import read_dataset
+    from dysmorph_desk.training.datasets import read_dataset
     from dysmorph_desk.training.run import run_training
 
     cfg = _config(args, _arch_name(args.arch, args.margin))
@@ -203,7 +203,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from dysmorph_desk.datasets import read_dataset
+    from dysmorph_desk.training.datasets import read_dataset
     from dysmorph_desk.training.run import run_compare
 
     archs = [a.strip() for a in args.archs.split(",") if a.strip()]
@@ -225,7 +225,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from dysmorph_desk.datasets import read_dataset
+    from dysmorph_desk.training.datasets import read_dataset
     from dysmorph_desk.training.evaluate import evaluate
 
     if args.bootstrap < 200:

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from dysmorph_desk import __version__
-from dysmorph_desk.atomic import write_bytes_atomic, write_text_atomic
+from dysmorph_desk.utils.atomic import write_bytes_atomic, write_text_atomic
 from dysmorph_desk.errors import Interrupted, UsageError
-from dysmorph_desk.metrics import METRIC_KEYS, binary_metrics, youden_threshold
+from dysmorph_desk.training.metrics import METRIC_KEYS, binary_metrics, youden_threshold
 from dysmorph_desk.training.config import TrainConfig
 from dysmorph_desk.training.data import FaceSet
 from dysmorph_desk.training.loop import (
@@ -190,7 +190,7 @@ def run_fold(fs: FaceSet, plan: FoldPlan, cfg: TrainConfig, rt: Runtime, out: Pa
     test_logits = predict_logits(trained.model, fs.faces[plan.test], spec.mean, spec.std, rt)
     runtime_test = (time.perf_counter() - t1) / max(len(plan.test), 1)
     metrics = binary_metrics(fs.is_positive[plan.test], p_syndromic(test_logits, temperature, pos), threshold)
-    from dysmorph_desk.evaluation import multiclass_metrics
+    from dysmorph_desk.training.evaluation import multiclass_metrics
 
     multiclass = multiclass_metrics(y[plan.test], softmax(test_logits, temperature), fs.classes)
     result = FoldResult(plan.index, metrics, threshold, temperature, trained.best_epoch, trained.history,
@@ -235,8 +235,8 @@ def tested_only(oof: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parameters: int) -> tuple[dict, Any]:
     """metrics.json's numbers (without the final model) and the ROC band for the plot."""
-    from dysmorph_desk import evaluation as ev
-    from dysmorph_desk.metrics import metrics_from_predictions
+    from dysmorph_desk.training import evaluation as ev
+    from dysmorph_desk.training.metrics import metrics_from_predictions
 
     oof = tested_only(pooled_out_of_fold(fs, results))  # every photo, except under holdout
     tested = oof["index"]
@@ -290,7 +290,7 @@ def summarise(fs: FaceSet, cfg: TrainConfig, results: list[FoldResult], n_parame
 
 def _multiclass_over_folds(results: list[FoldResult]) -> dict[str, Any]:
     """Mean and SD over folds of the top-1 accuracy and the macro one-vs-rest metrics."""
-    from dysmorph_desk.evaluation import summarise_folds
+    from dysmorph_desk.training.evaluation import summarise_folds
 
     rows = [{"accuracy": r.multiclass["accuracy"], **r.multiclass["macro"]} for r in results if r.multiclass]
     if not rows:
@@ -354,7 +354,7 @@ def cross_validate(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, *, say
 
 def _final_done(out: Path, name: str | None) -> dict | None:
     """The exported bundle of an earlier run of the same command, if it is still there, intact."""
-    from dysmorph_desk.bundles import read_header
+    from dysmorph_desk.bundles.format import read_header
     from dysmorph_desk.errors import BundleError
 
     try:
@@ -382,8 +382,8 @@ def _holdout_model(fs: FaceSet, cfg: TrainConfig, out: Path, result: FoldResult)
 def train_final(fs: FaceSet, cfg: TrainConfig, out: Path, rt: Runtime, metrics: dict, results: list[FoldResult],
                 text: CardText, *, say: Say | None = None, show_bars: bool = True) -> Path:
     """Train on all photos, calibrate on the pooled out-of-fold logits, write the bundle."""
-    from dysmorph_desk.bundles import save_bundle
-    from dysmorph_desk.cards import ClassInfo, ModelCard
+    from dysmorph_desk.bundles.format import save_bundle
+    from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
     from dysmorph_desk.faces.align import template_description
     from dysmorph_desk.nets import get_arch
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dysmorph_desk.datasets import Sample
+from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.errors import DataError, InputRefused
 
 Say = Callable[[str], None]
@@ -66,7 +66,7 @@ def resolve_classes(samples: list[Sample], positive: tuple[str, ...] | list[str]
 
 def prepare_faces(samples: list[Sample], size: int, say: Say | None = None):
     """Aligned faces for every sample that has one (cached); the others listed with the reason."""
-    from dysmorph_desk.facecache import aligned_face_for
+    from dysmorph_desk.training.facecache import aligned_face_for
     from dysmorph_desk.faces.detect import FaceDetector
 
     detector = FaceDetector()

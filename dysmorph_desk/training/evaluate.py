@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from dysmorph_desk.atomic import write_text_atomic
-from dysmorph_desk.datasets import Sample
+from dysmorph_desk.utils.atomic import write_text_atomic
+from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.errors import DataError
-from dysmorph_desk.metrics import METRIC_KEYS, binary_metrics
+from dysmorph_desk.training.metrics import METRIC_KEYS, binary_metrics
 
 Say = Callable[[str], None]
 
@@ -72,9 +72,9 @@ def read_readers(path: Path, samples: list[Sample], data_root: Path,
 def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Path, readers: Path | None = None,
              prevalence: float = 0.01, n_boot: int = 1000, seed: int = 0, device: str = "auto",
              say: Say | None = None) -> dict[str, Any]:
-    from dysmorph_desk import evaluation as ev
-    from dysmorph_desk import plots
-    from dysmorph_desk.bundles import load_bundle, resolve_bundle
+    from dysmorph_desk.training import evaluation as ev
+    from dysmorph_desk.training import plots
+    from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
     from dysmorph_desk.training.crossval import skipped_list
     from dysmorph_desk.training.data import load_faceset
     from dysmorph_desk.training.loop import make_runtime, predict_logits, softmax
@@ -164,7 +164,7 @@ def evaluation_table(r: dict[str, Any]) -> str:
     from dysmorph_desk.training.tables import NAMES, _f, _header, _row
 
     m = r["metrics"]
-    from dysmorph_desk.cards import DEMO_LABEL
+    from dysmorph_desk.bundles.cards import DEMO_LABEL
 
     lines = [f"# Evaluation of {r['model']} ({r['architecture']}, {r['status']})", ""]
     if r["status"] == "demonstration":

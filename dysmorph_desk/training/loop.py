@@ -74,7 +74,7 @@ def make_runtime(device_pref: str = "auto", precision: str = "auto") -> Runtime:
     """Device and precision, and the DDP process group when launched by torchrun."""
     import torch
 
-    from dysmorph_desk.devices import pick_device
+    from dysmorph_desk.utils.devices import pick_device
     from dysmorph_desk.errors import UsageError
 
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from dysmorph_desk.atomic import write_text_atomic
-from dysmorph_desk.cards import DEMO_LABEL
-from dysmorph_desk.datasets import Sample
+from dysmorph_desk.utils.atomic import write_text_atomic
+from dysmorph_desk.bundles.cards import DEMO_LABEL
+from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.errors import DataError
 from dysmorph_desk.training.config import TrainConfig
 from dysmorph_desk.training.crossval import (
@@ -53,7 +53,7 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_figures(out: Path, fs: FaceSet, metrics: dict, results, band) -> list[Path]:
     """ROC with its band, confusion matrices, training curves and reliability diagram as PNG."""
-    from dysmorph_desk import plots
+    from dysmorph_desk.training import plots
 
     oof = tested_only(pooled_out_of_fold(fs, results))
     written = []
@@ -74,7 +74,7 @@ def write_figures(out: Path, fs: FaceSet, metrics: dict, results, band) -> list[
         written.append(out / "confusion_classes.png")
     plots.plot_training_curves(out / "training_curves.png", [r.history for r in results],
                                title=f"Training curves per fold ({metrics['arch']})")
-    from dysmorph_desk.evaluation import reliability_table
+    from dysmorph_desk.training.evaluation import reliability_table
 
     plots.plot_reliability(out / "reliability.png", reliability_table(is_pos, oof["p"]),
                            title=f"Calibration after temperature scaling ({metrics['arch']})")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dysmorph_desk.cards import DEMO_LABEL
-from dysmorph_desk.metrics import METRIC_KEYS
+from dysmorph_desk.bundles.cards import DEMO_LABEL
+from dysmorph_desk.training.metrics import METRIC_KEYS
 
 NAMES = {"accuracy": "Accuracy", "recall": "Recall", "specificity": "Specificity", "precision": "Precision",
          "f1": "F1", "mcc": "MCC", "kappa": "Kappa", "auc": "AUC"}

@@ -14,7 +14,7 @@ from dysmorph_desk.faces.quality import (
     exposure,
     head_pose,
 )
-from dysmorph_desk.results import FaceInfo
+from dysmorph_desk.faces.types import FaceInfo
 
 
 def _face(landmarks):

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from dysmorph_desk import paths
+from dysmorph_desk.utils import paths
 from dysmorph_desk.gui.dialogs import Dialogs
 from dysmorph_desk.settings import Settings
 

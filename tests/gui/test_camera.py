@@ -47,7 +47,7 @@ def test_no_camera_gives_a_message_not_a_crash(qtbot, window):
 
 
 def test_preview_hint_says_what_is_wrong(qtbot, window, portraits):
-    from dysmorph_desk.gui.worker import preview_hint
+    from dysmorph_desk.engine.worker import preview_hint
 
     frame = webcam_frame(portraits)
     faces = window.engine.core.detector.detect(frame)

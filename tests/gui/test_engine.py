@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dysmorph_desk.gui import protocol as p
+from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.gui.engine import EngineClient
-from dysmorph_desk.gui.worker import WorkerCore
+from dysmorph_desk.engine.worker import WorkerCore
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,7 +7,7 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-from dysmorph_desk import paths
+from dysmorph_desk.utils import paths
 from tests.gui.conftest import two_face_photo
 
 TIMEOUT = 30_000

@@ -6,7 +6,7 @@ import shutil
 
 from PySide6.QtCore import Qt
 
-from dysmorph_desk import paths
+from dysmorph_desk.utils import paths
 from dysmorph_desk.gui.engine import InProcessEngine
 from dysmorph_desk.gui.model_manager import ModelManager
 
@@ -33,7 +33,7 @@ def test_tampered_bundle_import_is_refused(qtbot, dialogs, random_bundle, tmp_pa
     [(title, message, _details)] = dialogs.errors
     assert title == "Import refused" and "SHA-256 mismatch" in message
     assert not list(paths.user_models_dir().glob("*.ddbundle")) if paths.user_models_dir().exists() else True
-    from dysmorph_desk.bundles import find_bundles
+    from dysmorph_desk.bundles.format import find_bundles
 
     shipped = find_bundles()  # the tampered bundle was not added to them
     assert manager.table.rowCount() == len(shipped) and "test-hybrid" not in {b.name for b in shipped}

@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_synth(tmp_path_factory):
     """6 synthetic children per class, 2 photos each (a child's photos share a patient_id)."""
-    from dysmorph_desk.synthetic import make_synthetic
+    from dysmorph_desk.training.synthetic import make_synthetic
 
     root = tmp_path_factory.mktemp("synth") / "data"
     make_synthetic(root, per_class=12, seed=11, photos_per_identity=2)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from dysmorph_desk.datasets import Sample
-from dysmorph_desk.metrics import METRIC_KEYS, binary_metrics
+from dysmorph_desk.training.datasets import Sample
+from dysmorph_desk.training.metrics import METRIC_KEYS, binary_metrics
 from dysmorph_desk.training.config import TrainConfig
 from dysmorph_desk.training.crossval import FoldResult, p_syndromic, pooled_out_of_fold, summarise
 from dysmorph_desk.training.data import FaceSet

@@ -13,9 +13,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from dysmorph_desk.datasets import read_dataset
+from dysmorph_desk.training.datasets import read_dataset
 from dysmorph_desk.errors import DataError
-from dysmorph_desk.metrics import binary_metrics, youden_threshold
+from dysmorph_desk.training.metrics import binary_metrics, youden_threshold
 from dysmorph_desk.training import fit_temperature, grouped_split
 
 
@@ -101,7 +101,7 @@ def test_ages_must_be_ages_and_photos_without_patient_ids_stay_apart(tmp_path):
 def test_identical_photos_under_two_patient_ids_are_kept_together(tmp_path):
     from pathlib import Path
 
-    from dysmorph_desk.datasets import Sample
+    from dysmorph_desk.training.datasets import Sample
     from dysmorph_desk.training.data import merge_duplicate_photos
 
     for name, data in (("a.jpg", b"same"), ("b.jpg", b"same"), ("c.jpg", b"other"), ("d.jpg", b"x")):

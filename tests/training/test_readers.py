@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dysmorph_desk.datasets import Sample
+from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.errors import DataError
 from dysmorph_desk.training.evaluate import read_readers
 

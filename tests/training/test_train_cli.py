@@ -18,7 +18,7 @@ from sklearn.metrics import (
 )
 
 from dysmorph_desk.cli import main
-from dysmorph_desk.metrics import METRIC_KEYS
+from dysmorph_desk.training.metrics import METRIC_KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def trained_run(tmp_path_factory, tiny_synth):
 
 
 def test_train_writes_metrics_table_plots_and_a_bundle(trained_run):
-    from dysmorph_desk.bundles import load_bundle
+    from dysmorph_desk.bundles.format import load_bundle
 
     assert trained_run["code"] == 0, trained_run["stderr"]
     run = trained_run["run"]
@@ -154,7 +154,7 @@ def test_too_few_children_per_class_exits_3_with_the_numbers(tiny_synth, tmp_pat
 
 
 def test_evaluate_places_readers_on_the_model_roc(trained_run, tmp_path, capsys, monkeypatch):
-    from dysmorph_desk.synthetic import make_synthetic
+    from dysmorph_desk.training.synthetic import make_synthetic
 
     monkeypatch.setenv("DYSMORPH_DESK_HOME", str(trained_run["home"]))
     test = tmp_path / "test"
@@ -210,7 +210,7 @@ def test_holdout_protocol_exports_the_split_model_calibrated_on_its_validation_p
     assert code == 0, captured.err
     m = json.loads((run / "metrics.json").read_text())
     assert len(m["folds"]) == 1 and m["protocol"].startswith("one patient-grouped")
-    from dysmorph_desk.bundles import load_bundle
+    from dysmorph_desk.bundles.format import load_bundle
 
     card = load_bundle(run / "split.ddbundle").card
     assert card.threshold == pytest.approx(m["folds"][0]["threshold"])

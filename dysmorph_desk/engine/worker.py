@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from dysmorph_desk.errors import DysmorphError, Interrupted, UsageError
-from dysmorph_desk.gui import protocol as p
-from dysmorph_desk.gui.spawn import worker_threads
-from dysmorph_desk.results import FaceInfo
+from dysmorph_desk.engine import protocol as p
+from dysmorph_desk.engine.spawn import worker_threads
+from dysmorph_desk.faces.types import FaceInfo
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Any], None]
@@ -97,10 +97,10 @@ class WorkerCore:
     def _do_configure(self, req_id: int, req: p.Configure, emit: Emit, cancel) -> p.Configured:
         import torch
 
-        from dysmorph_desk.bundles import load_bundle, resolve_bundle
-        from dysmorph_desk.devices import pick_device
+        from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
+        from dysmorph_desk.utils.devices import pick_device
         from dysmorph_desk.faces.detect import FaceDetector
-        from dysmorph_desk.screening import Screener
+        from dysmorph_desk.screening.pipeline import Screener
 
         torch.set_num_threads(worker_threads())
         t0 = time.perf_counter()
@@ -130,14 +130,14 @@ class WorkerCore:
                                      for b in bundles], errors)
 
     def _load(self, req: p.Screen):
-        from dysmorph_desk.imaging import from_array, load_image
+        from dysmorph_desk.faces.image import from_array, load_image
 
         if isinstance(req.source, np.ndarray):
             return from_array(req.source)
         return load_image(req.source, max_pixels=self.max_pixels)
 
     def _do_screen(self, req_id: int, req: p.Screen, emit: Emit, cancel) -> p.Screened:
-        from dysmorph_desk.screening import ScreenOptions
+        from dysmorph_desk.screening.pipeline import ScreenOptions
 
         if self.detector is None:
             raise UsageError("the engine is not configured yet")
@@ -182,13 +182,13 @@ class WorkerCore:
         return p.PreviewInfo(faces, hint, time.perf_counter() - t0)
 
     def _do_installbundle(self, req_id: int, req: p.InstallBundle, emit: Emit, cancel) -> p.BundleSummary:
-        from dysmorph_desk.bundles import install_bundle
+        from dysmorph_desk.bundles.format import install_bundle
 
         info = install_bundle(req.path, force=req.force)
         return p.BundleSummary(info.name, str(info.path), info.source, info.card.status)
 
     def _do_exportreport(self, req_id: int, req: p.ExportReport, emit: Emit, cancel) -> str:
-        from dysmorph_desk.report import ReportSettings, render_report
+        from dysmorph_desk.report.render import ReportSettings, render_report
 
         fields = dict(req.report)
         fields["logo_path"] = Path(fields["logo_path"]) if fields.get("logo_path") else None
@@ -210,8 +210,8 @@ class WorkerCore:
         self.warmed = True
         if self.screener is None:
             return
-        from dysmorph_desk.imaging import from_array
-        from dysmorph_desk.screening import ScreenOptions
+        from dysmorph_desk.faces.image import from_array
+        from dysmorph_desk.screening.pipeline import ScreenOptions
 
         t0 = time.perf_counter()
         rng = np.random.default_rng(0)
@@ -262,7 +262,7 @@ class _Inbox:
 
 
 def _setup_worker_logging() -> None:
-    from dysmorph_desk import paths
+    from dysmorph_desk.utils import paths
 
     root = logging.getLogger()
     root.setLevel(logging.INFO)

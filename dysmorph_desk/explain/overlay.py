@@ -16,7 +16,8 @@ COLORMAPS: dict[str, int] = {
     "magma": cv2.COLORMAP_MAGMA,
 }
 COLORBLIND_SAFE = ("viridis", "cividis")
-DEFAULT_COLORMAP = "jet"
+DEFAULT_COLORMAP = "jet"  # what the papers print; a clinic may pick a colour-blind-safe one
+DEFAULT_OPACITY = 0.45
 
 
 def colorize(heat: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
@@ -33,7 +34,7 @@ def overlay_heatmap(
     rgb: np.ndarray,
     heat: np.ndarray,
     colormap: str = DEFAULT_COLORMAP,
-    opacity: float = 0.45,
+    opacity: float = DEFAULT_OPACITY,
     weight_by_heat: bool = False,
 ) -> np.ndarray:
     """Blend a heatmap over an RGB image of the same size.

@@ -342,7 +342,7 @@ _BASES_LOCK = threading.Lock()
 
 
 def _portrait_files() -> list[tuple[str, bytes]]:
-    from dysmorph_desk.resources import sample_portraits
+    from dysmorph_desk.utils.resources import sample_portraits
 
     return [(p.name, p.read_bytes()) for p in sample_portraits()]
 
@@ -729,7 +729,7 @@ def make_synthetic(
                    f"({per_class} per class, up to {photos_per_identity} photos per identity), seed {seed}; "
                    "for demonstration only")
     (out_dir / "README.txt").write_text(_readme([
-        f"Generator: {GENERATOR_VERSION} (dysmorph_desk.synthetic)",
+        f"Generator: {GENERATOR_VERSION} (dysmorph_desk.training.synthetic)",
         f"Seed: {seed}",
         f"Images: {index} ({per_class} per class: {', '.join(CLASSES)})",
         f"Identities: {len(labels)} (up to {photos_per_identity} photos each)",

@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from dysmorph_desk import paths
+from dysmorph_desk.utils import paths
 
 
 def setup_logging(debug: bool = False) -> Path | None:

@@ -50,11 +50,11 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from dysmorph_desk.cards import predictive_values
+from dysmorph_desk.bundles.cards import predictive_values
 from dysmorph_desk.errors import UsageError
-from dysmorph_desk.overlay import COLORMAPS, overlay_heatmap
-from dysmorph_desk.resources import as_path, font_file
-from dysmorph_desk.results import ModelResult, ScreeningResult
+from dysmorph_desk.explain.overlay import COLORMAPS, overlay_heatmap
+from dysmorph_desk.utils.resources import as_path, font_file
+from dysmorph_desk.screening.results import ModelResult, ScreeningResult
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dysmorph_desk import paths, resources
-from dysmorph_desk.cards import ModelCard
+from dysmorph_desk.utils import paths
+
+from dysmorph_desk.utils import resources
+from dysmorph_desk.bundles.cards import ModelCard
 from dysmorph_desk.errors import BundleError, UsageError
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ def save_bundle(
     import torch
     from safetensors.torch import save
 
-    from dysmorph_desk.atomic import write_bytes_atomic
+    from dysmorph_desk.utils.atomic import write_bytes_atomic
 
     path = Path(path)
     if path.suffix != BUNDLE_SUFFIX:
@@ -220,7 +222,7 @@ def resolve_bundle(name_or_path: str) -> BundleInfo:
 
 def install_bundle(path: str | Path, *, force: bool = False) -> BundleInfo:
     """Copy a verified bundle into the per-user models folder (the GUI's and CLI's import)."""
-    from dysmorph_desk.atomic import write_bytes_atomic
+    from dysmorph_desk.utils.atomic import write_bytes_atomic
 
     src = Path(path)
     loaded = load_bundle(src)  # verifies hash and shapes before anything is copied

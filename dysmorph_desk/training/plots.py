@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dysmorph_desk.atomic import write_bytes_atomic
-from dysmorph_desk.evaluation import ReaderPoint, ReliabilityTable, RocBand
+from dysmorph_desk.utils.atomic import write_bytes_atomic
+from dysmorph_desk.training.evaluation import ReaderPoint, ReliabilityTable, RocBand
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,7 +41,7 @@ def confusion_size(n_classes: int) -> tuple[float, float]:
 
 def _figure(size: tuple[float, float]) -> Figure:
     # matplotlib writes a font cache on first import: keep it in our cache folder (as explain.py)
-    from dysmorph_desk import paths
+    from dysmorph_desk.utils import paths
 
     os.environ.setdefault("MPLCONFIGDIR", str(paths.cache_dir() / "matplotlib"))
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from dysmorph_desk.results import CaseInfo, FaceInfo, ScreeningResult
+from dysmorph_desk.faces.types import FaceInfo
+
+from dysmorph_desk.screening.results import CaseInfo, ScreeningResult
 
 # --- requests -----------------------------------------------------------------------------------
 

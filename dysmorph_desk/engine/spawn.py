@@ -26,7 +26,7 @@ def worker_threads() -> int:
 
 
 def _entry(requests: Any, responses: Any) -> None:
-    from dysmorph_desk.gui.worker import worker_main
+    from dysmorph_desk.engine.worker import worker_main
 
     worker_main(requests, responses)
 

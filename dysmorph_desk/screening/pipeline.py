@@ -13,19 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from dysmorph_desk.bundles import LoadedBundle
-from dysmorph_desk.cards import DEMO_LABEL
+from dysmorph_desk.bundles.format import LoadedBundle
+from dysmorph_desk.bundles.cards import DEMO_LABEL
 from dysmorph_desk.errors import FaceRefused, Interrupted, UsageError
 from dysmorph_desk.faces.align import AlignedFace, align_face
 from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX, QualityLimits, assess_quality
-from dysmorph_desk.imaging import (
+from dysmorph_desk.faces.image import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_WORKING_LONG_SIDE,
     LoadedImage,
     load_image,
 )
-from dysmorph_desk.results import CaseInfo, FaceInfo, ModelResult, ScreeningResult
+from dysmorph_desk.faces.types import FaceInfo
+from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (stage, fraction 0..1)
@@ -154,7 +155,7 @@ class Screener:
         warnings: list[str],
         should_cancel: Callable[[], bool] | None,
     ) -> ModelResult:
-        from dysmorph_desk.explain import compute_cam
+        from dysmorph_desk.explain.cam import compute_cam
         from dysmorph_desk.nets import get_arch
 
         t0 = time.perf_counter()
@@ -202,7 +203,7 @@ class Screener:
         else:
             import torch
 
-            from dysmorph_desk.fastpath import inference_model
+            from dysmorph_desk.screening.fastpath import inference_model
 
             with torch.inference_mode():
                 logits = inference_model(bundle)(x)[0].float().cpu().numpy()

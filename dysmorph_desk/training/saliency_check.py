@@ -18,10 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dysmorph_desk.bundles import LoadedBundle
+from dysmorph_desk.bundles.format import LoadedBundle
 from dysmorph_desk.errors import InputRefused
-from dysmorph_desk.results import CaseInfo
-from dysmorph_desk.screening import Screener, ScreenOptions
+from dysmorph_desk.screening.results import CaseInfo
+from dysmorph_desk.screening.pipeline import Screener, ScreenOptions
 
 
 @dataclass

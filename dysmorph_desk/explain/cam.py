@@ -40,7 +40,7 @@ def _cam_class(method: str):
     # pytorch-grad-cam imports matplotlib, which writes a font cache: keep it in our cache folder.
     import os
 
-    from dysmorph_desk import paths
+    from dysmorph_desk.utils import paths
 
     os.environ.setdefault("MPLCONFIGDIR", str(paths.cache_dir() / "matplotlib"))
     import pytorch_grad_cam as pgc

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from dysmorph_desk.cards import predictive_values
-from dysmorph_desk.metrics import METRIC_KEYS, metrics_from_predictions
+from dysmorph_desk.bundles.cards import predictive_values
+from dysmorph_desk.training.metrics import METRIC_KEYS, metrics_from_predictions
 
 MIN_BOOT = 200  # the seed study used 200 pROC iterations; fewer gives unstable percentile tails
 AGE_BANDS = ("<1 y", "1-3 y", "3-6 y", "6-12 y", "≥12 y")
