@@ -54,7 +54,9 @@ def prepare_home(home: Path) -> list[str]:
     else:
         models = home / "data" / "models"
         models.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-c", MAKE_BUNDLE, str(models / "bench-hybrid.ddbundle")], check=True)
+        subprocess.run(
+            [sys.executable, "-c", MAKE_BUNDLE, str(models / "bench-hybrid.ddbundle")], check=True
+        )
         names = ["bench-hybrid"]
     Settings(default_models=tuple(names)).save()
     return names
@@ -64,8 +66,22 @@ def bench_launch(photo: Path, runs: int) -> dict:
     window, results, stalls = [], [], []
     for _ in range(runs):
         t0 = time.time()
-        proc = subprocess.run([sys.executable, "-m", "dysmorph_desk", "app", str(photo), "--exit-after-results",
-                               "--timings"], capture_output=True, text=True, timeout=180, cwd=ROOT, check=False)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dysmorph_desk",
+                "app",
+                str(photo),
+                "--exit-after-results",
+                "--timings",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=ROOT,
+            check=False,
+        )
         events = {}
         for line in proc.stderr.splitlines():
             if line.startswith("{"):
@@ -155,13 +171,22 @@ def bench_in_process(photos: int, tmp: Path) -> dict:
         d0, k0, t0 = panel.displayed, panel.detections, time.perf_counter()
         _wait(app, lambda t0=t0: time.perf_counter() - t0 > 5.0, 10)
         dt = time.perf_counter() - t0
-        cam[label] = {"display_fps": (panel.displayed - d0) / dt, "detections_per_s": (panel.detections - k0) / dt,
-                      "stall_ms": monitor.worst_ms, "hint": panel.view.hint,
-                      "face_tracked": bool(panel.view.faces)}
+        cam[label] = {
+            "display_fps": (panel.displayed - d0) / dt,
+            "detections_per_s": (panel.detections - k0) / dt,
+            "stall_ms": monitor.worst_ms,
+            "hint": panel.view.hint,
+            "face_tracked": bool(panel.view.faces),
+        }
         panel.stop()
     torch_here = "torch" in sys.modules
     window.close()
-    return {"photo_s": times, "photo_stall_ms": photo_stall, "camera": cam, "torch_in_gui_process": torch_here}
+    return {
+        "photo_s": times,
+        "photo_stall_ms": photo_stall,
+        "camera": cam,
+        "torch_in_gui_process": torch_here,
+    }
 
 
 def main() -> None:
@@ -173,25 +198,50 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dd-bench-") as tmpdir:
         tmp = Path(tmpdir)
         names = prepare_home(tmp / "home")
-        print(f"models: {', '.join(names)}; CPU cores: {os.cpu_count()}; load average: "
-              f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(
+            f"models: {', '.join(names)}; CPU cores: {os.cpu_count()}; load average: "
+            f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
         launch = bench_launch(PORTRAITS / "grace_hopper.jpg", args.launches)
         inproc = bench_in_process(args.photos, tmp)
     med = statistics.median
     later = inproc["photo_s"][1:] or inproc["photo_s"]
     rows = [
-        ("window painted after launch", f"{med(launch['window_s']):.2f} s (runs: "
-         + ", ".join(f"{x:.2f}" for x in launch["window_s"]) + ")", "<= 2.5 s"),
-        ("first results after launch (photo on command line)", f"{med(launch['results_s']):.2f} s (runs: "
-         + ", ".join(f"{x:.2f}" for x in launch["results_s"]) + ")", "<= 6 s"),
-        ("UI stall from first paint to first results", f"{max(launch['startup_stall_ms']):.0f} ms", "(start-up)"),
-        ("later photo, open -> results on screen",
-         f"median {1000 * med(later):.0f} ms, max {1000 * max(later):.0f} ms over {len(later)}", "<= 300 ms"),
-        ("worst UI stall while screening photos", f"{inproc['photo_stall_ms']:.0f} ms", "<= 100 ms"),
+        (
+            "window painted after launch",
+            f"{med(launch['window_s']):.2f} s (runs: "
+            + ", ".join(f"{x:.2f}" for x in launch["window_s"])
+            + ")",
+            "<= 2.5 s",
+        ),
+        (
+            "first results after launch (photo on command line)",
+            f"{med(launch['results_s']):.2f} s (runs: "
+            + ", ".join(f"{x:.2f}" for x in launch["results_s"])
+            + ")",
+            "<= 6 s",
+        ),
+        (
+            "UI stall from first paint to first results",
+            f"{max(launch['startup_stall_ms']):.0f} ms",
+            "(start-up)",
+        ),
+        (
+            "later photo, open -> results on screen",
+            f"median {1000 * med(later):.0f} ms, max {1000 * max(later):.0f} ms over {len(later)}",
+            "<= 300 ms",
+        ),
+        (
+            "worst UI stall while screening photos",
+            f"{inproc['photo_stall_ms']:.0f} ms",
+            "<= 100 ms",
+        ),
     ]
     for label, c in inproc["camera"].items():
-        value = (f"{c['display_fps']:.1f} frames/s, face detection {c['detections_per_s']:.1f}/s, "
-                 f"tracked={c['face_tracked']}")
+        value = (
+            f"{c['display_fps']:.1f} frames/s, face detection {c['detections_per_s']:.1f}/s, "
+            f"tracked={c['face_tracked']}"
+        )
         rows.append((f"webcam 640x480 ({label}) preview", value, ">= 20 frames/s"))
         rows.append((f"worst UI stall, webcam ({label})", f"{c['stall_ms']:.0f} ms", "<= 100 ms"))
     rows.append(("torch imported in the GUI process", str(inproc["torch_in_gui_process"]), "False"))

@@ -60,8 +60,8 @@ def main() -> int:
     from dysmorph_desk.faces.image import load_image
     from dysmorph_desk.nets import get_arch
     from dysmorph_desk.report.render import report_bytes
-    from dysmorph_desk.screening.results import CaseInfo
     from dysmorph_desk.screening.pipeline import Screener, ScreenOptions, to_tensor
+    from dysmorph_desk.screening.results import CaseInfo
 
     rows: list[tuple[str, float, str]] = []
     tmp = Path(tempfile.mkdtemp())
@@ -69,30 +69,66 @@ def main() -> int:
     bundle = load_bundle(resolve_bundle(DEFAULT_BUNDLE).path)
     detector = FaceDetector()
 
-    rows.append(("decode 12 MP JPEG (draft)", median_ms(lambda: load_image(photo), args.repeats), "goal ~42"))
+    rows.append(
+        (
+            "decode 12 MP JPEG (draft)",
+            median_ms(lambda: load_image(photo), args.repeats),
+            "goal ~42",
+        )
+    )
     img = load_image(photo)
+
     def detect_align():
         f = detector.detect(img.rgb)[0]
         align_face(img.rgb, f.landmarks, 224)
-    rows.append(("detect + align (12 MP, decoded)", median_ms(detect_align, args.repeats), "≤ 80 incl. decode"))
-    rows.append(("decode + detect + align 12 MP", median_ms(lambda: (lambda im: align_face(im.rgb, detector.detect(im.rgb)[0].landmarks, 224))(load_image(photo)), args.repeats), "≤ 80"))
+
+    rows.append(
+        (
+            "detect + align (12 MP, decoded)",
+            median_ms(detect_align, args.repeats),
+            "≤ 80 incl. decode",
+        )
+    )
+    rows.append(
+        (
+            "decode + detect + align 12 MP",
+            median_ms(
+                lambda: (lambda im: align_face(im.rgb, detector.detect(im.rgb)[0].landmarks, 224))(
+                    load_image(photo)
+                ),
+                args.repeats,
+            ),
+            "≤ 80",
+        )
+    )
 
     face = detector.detect(img.rgb)[0]
     aligned = align_face(img.rgb, face.landmarks, 224).image
     x = to_tensor(aligned, bundle.card.mean, bundle.card.std, "cpu")
     model = bundle.model
+
     def eager():
         with torch.inference_mode():
             model(x)
+
     rows.append(("hybrid forward, eager fp32", median_ms(eager, args.repeats * 3), "≤ 10"))
     from dysmorph_desk.screening.fastpath import inference_model
+
     fast = inference_model(bundle)
+
     def frozen():
         with torch.inference_mode():
             fast(x)
+
     rows.append(("hybrid forward, frozen TorchScript", median_ms(frozen, args.repeats * 3), "≤ 10"))
     layer = get_arch(bundle.card.architecture).target_layer(model)
-    rows.append(("Grad-CAM (forward+backward, gives probs)", median_ms(lambda: compute_cam(model, layer, x), args.repeats), "~37"))
+    rows.append(
+        (
+            "Grad-CAM (forward+backward, gives probs)",
+            median_ms(lambda: compute_cam(model, layer, x), args.repeats),
+            "~37",
+        )
+    )
 
     screener = Screener([bundle], detector)
     photos = []
@@ -106,11 +142,25 @@ def main() -> int:
     for p in photos[1:]:
         result = screener.screen(p, CaseInfo(age_months=60), ScreenOptions())
         json.dumps(result.to_json())
-    rows.append(("marginal photo in batch screen --no-report", (time.perf_counter() - t) * 1000 / args.repeats, "≤ 150"))
-    rows.append(("PDF report (render to bytes)", median_ms(lambda: report_bytes(result), args.repeats), "≤ 300"))
+    rows.append(
+        (
+            "marginal photo in batch screen --no-report",
+            (time.perf_counter() - t) * 1000 / args.repeats,
+            "≤ 150",
+        )
+    )
+    rows.append(
+        (
+            "PDF report (render to bytes)",
+            median_ms(lambda: report_bytes(result), args.repeats),
+            "≤ 300",
+        )
+    )
 
-    print(f"DysmorphDesk screening benchmark — torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"bundle {bundle.name} ({bundle.card.architecture})")
+    print(
+        f"DysmorphDesk screening benchmark — torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"bundle {bundle.name} ({bundle.card.architecture})"
+    )
     print(f"{'stage':45s} {'median ms':>10s}  goal (ms)")
     for name, ms, goal in rows:
         print(f"{name:45s} {ms:10.1f}  {goal}")

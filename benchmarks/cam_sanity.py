@@ -29,12 +29,18 @@ def main() -> int:
     data = Path(tempfile.mkdtemp()) / "heldout"
     make_synthetic(data, args.per_class, seed=args.seed)
     bundle = load_bundle(resolve_bundle(args.bundle).path)
-    print(f"held-out synthetic set: seed {args.seed}, {args.per_class} per class; bundle {bundle.name}")
-    print(f"{'method':10s} {'n':>4s} {'peak in mask':>13s} {'chance':>7s} {'randomised':>11s} {'rank corr.':>11s}")
+    print(
+        f"held-out synthetic set: seed {args.seed}, {args.per_class} per class; bundle {bundle.name}"
+    )
+    print(
+        f"{'method':10s} {'n':>4s} {'peak in mask':>13s} {'chance':>7s} {'randomised':>11s} {'rank corr.':>11s}"
+    )
     for method in args.methods.split(","):
         r = saliency_report(bundle, data, method=method)
-        print(f"{method:10s} {r.n_images:4d} {r.hit_rate:13.2f} {r.chance_rate:7.2f} {r.randomised_hit_rate:11.2f} "
-              f"{r.mean_rank_correlation:11.2f}")
+        print(
+            f"{method:10s} {r.n_images:4d} {r.hit_rate:13.2f} {r.chance_rate:7.2f} {r.randomised_hit_rate:11.2f} "
+            f"{r.mean_rank_correlation:11.2f}"
+        )
     return 0
 
 

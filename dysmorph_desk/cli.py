@@ -17,7 +17,16 @@ from dysmorph_desk import __version__
 from dysmorph_desk.errors import DysmorphError, InputRefused, UsageError
 
 log = logging.getLogger("dysmorph_desk.cli")
-CAM_CHOICES = ("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "scorecam", "none")
+CAM_CHOICES = (
+    "gradcam",
+    "gradcam++",
+    "hirescam",
+    "xgradcam",
+    "layercam",
+    "eigencam",
+    "scorecam",
+    "none",
+)
 
 
 def _err(msg: str) -> None:
@@ -67,9 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list installed model bundles")
     m.add_argument("--json", action="store_true")
     m.add_argument("--verify", action="store_true", help="load each bundle and check its hash")
-    m.add_argument("--install", type=Path, metavar="BUNDLE",
-                   help="verify a .ddbundle and copy it into the per-user models folder")
-    m.add_argument("--force", action="store_true", help="with --install: replace a bundle of the same name")
+    m.add_argument(
+        "--install",
+        type=Path,
+        metavar="BUNDLE",
+        help="verify a .ddbundle and copy it into the per-user models folder",
+    )
+    m.add_argument(
+        "--force", action="store_true", help="with --install: replace a bundle of the same name"
+    )
     m.set_defaults(func=cmd_models)
 
     c = sub.add_parser("cache", help="manage the aligned-face cache")
@@ -85,8 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("app", help="open the desktop app (optionally screening a photo at once)")
     a.add_argument("photo", nargs="?", type=Path, help="a photo to screen at start")
-    a.add_argument("--model", action="append", dest="models", metavar="BUNDLE",
-                   help="bundle name or path; repeat for several (default from settings)")
+    a.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="BUNDLE",
+        help="bundle name or path; repeat for several (default from settings)",
+    )
     a.add_argument("--device", default=None, choices=("auto", "cpu", "cuda", "mps"))
     a.add_argument("--exit-after-results", action="store_true", help=argparse.SUPPRESS)
     a.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)
@@ -98,11 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
         add_train_arguments,
     )
 
-    add_train_arguments(sub.add_parser(
-        "train", help="cross-validate an architecture on a dataset and export a bundle trained on all of it"))
-    add_compare_arguments(sub.add_parser("compare", help="cross-validate several architectures on the same folds"))
-    add_evaluate_arguments(sub.add_parser(
-        "evaluate", help="score a bundle on a held-out set, optionally against clinicians' calls"))
+    add_train_arguments(
+        sub.add_parser(
+            "train",
+            help="cross-validate an architecture on a dataset and export a bundle trained on all of it",
+        )
+    )
+    add_compare_arguments(
+        sub.add_parser("compare", help="cross-validate several architectures on the same folds")
+    )
+    add_evaluate_arguments(
+        sub.add_parser(
+            "evaluate",
+            help="score a bundle on a held-out set, optionally against clinicians' calls",
+        )
+    )
     r = sub.add_parser("archs", help="list the architectures the registry can build")
     r.set_defaults(func=cmd_archs)
     return p
@@ -118,21 +148,41 @@ def cmd_archs(args) -> int:
 
 
 def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
-    s.add_argument("--model", action="append", dest="models", metavar="BUNDLE",
-                   help="bundle name or path; repeat for several; 'all' for every bundle")
-    s.add_argument("--cam", default=None, choices=CAM_CHOICES, help="heatmap method (default gradcam)")
+    s.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="BUNDLE",
+        help="bundle name or path; repeat for several; 'all' for every bundle",
+    )
+    s.add_argument(
+        "--cam", default=None, choices=CAM_CHOICES, help="heatmap method (default gradcam)"
+    )
     s.add_argument("--cam-target", help="class id to explain (default: the predicted class)")
     s.add_argument("--face", type=int, default=1, help="which face: 1 = largest, 2 = next...")
-    s.add_argument("--patient-id", default="DEMO-0001" if demo else "", help="pseudonymous patient ID")
+    s.add_argument(
+        "--patient-id", default="DEMO-0001" if demo else "", help="pseudonymous patient ID"
+    )
     s.add_argument("--age", type=_age, default=96.0 if demo else None, help="age in months")
-    s.add_argument("--sex", choices=("female", "male", "unknown"), default="female" if demo else "unknown")
+    s.add_argument(
+        "--sex", choices=("female", "male", "unknown"), default="female" if demo else "unknown"
+    )
     s.add_argument("--operator", default="")
     s.add_argument("--notes", default="")
     s.add_argument("--clinic", default=None, help="clinic name for the report header")
-    s.add_argument("--prevalence", type=_unit, default=None, help="prevalence for PPV/NPV (default from settings)")
-    s.add_argument("--include-photo-name", action="store_true", help="print the photo's file name in outputs")
+    s.add_argument(
+        "--prevalence",
+        type=_unit,
+        default=None,
+        help="prevalence for PPV/NPV (default from settings)",
+    )
+    s.add_argument(
+        "--include-photo-name", action="store_true", help="print the photo's file name in outputs"
+    )
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    s.add_argument("--force-assess", action="store_true", help="give probabilities even when checks fail")
+    s.add_argument(
+        "--force-assess", action="store_true", help="give probabilities even when checks fail"
+    )
     s.add_argument("--device", default=None, choices=("auto", "cpu", "cuda", "mps"))
 
 
@@ -158,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         where = f"; details in {log_file}" if log_file else ""
-        _err(f"dysmorph-desk: internal error: {exc.__class__.__name__}: {exc}{where} (rerun with --debug)")
+        _err(
+            f"dysmorph-desk: internal error: {exc.__class__.__name__}: {exc}{where} (rerun with --debug)"
+        )
         return 1
 
 
@@ -167,10 +219,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _load_screener(model_names: list[str] | None, device_pref: str | None):
     from dysmorph_desk.bundles.format import find_bundles, load_bundle, resolve_bundle
-    from dysmorph_desk.utils.devices import pick_device
     from dysmorph_desk.faces.detect import FaceDetector
     from dysmorph_desk.screening.pipeline import Screener
     from dysmorph_desk.settings import Settings
+    from dysmorph_desk.utils.devices import pick_device
 
     settings = Settings.load()
     device = pick_device(device_pref or settings.device)
@@ -218,8 +270,13 @@ def _report_settings(args, settings):
 def _case(args):
     from dysmorph_desk.screening.results import CaseInfo
 
-    return CaseInfo(patient_id=args.patient_id, age_months=args.age, sex=args.sex, operator=args.operator,
-                    notes=args.notes)
+    return CaseInfo(
+        patient_id=args.patient_id,
+        age_months=args.age,
+        sex=args.sex,
+        operator=args.operator,
+        notes=args.notes,
+    )
 
 
 def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
@@ -242,7 +299,12 @@ def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
                 n += 1
                 name = f"{stem}-{n}"
             taken.add(name.casefold())
-            plans.append((args.out_dir / f"{name}.json", None if args.no_report else args.out_dir / f"{name}.pdf"))
+            plans.append(
+                (
+                    args.out_dir / f"{name}.json",
+                    None if args.no_report else args.out_dir / f"{name}.pdf",
+                )
+            )
     if not args.force:
         for pair in plans:
             for path in pair:
@@ -252,7 +314,9 @@ def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
 
 
 def _summary(index: int, total: int, result) -> str:
-    lines = [f"photo {index}/{total} (sha256 {result.photo_sha256[:12]}): {result.faces_detected} face(s) detected"]
+    lines = [
+        f"photo {index}/{total} (sha256 {result.photo_sha256[:12]}): {result.faces_detected} face(s) detected"
+    ]
     bad = [q.name for q in result.quality if not q.passed]
     lines.append("  quality: " + ("all checks passed" if not bad else "failed " + ", ".join(bad)))
     for r in result.results:
@@ -262,8 +326,10 @@ def _summary(index: int, total: int, result) -> str:
             continue
         probs = ", ".join(f"{r.class_names[c]} {p:.2f}" for c, p in r.probabilities.items())
         verdict = "FLAGGED for clinical review" if r.flagged else "not flagged"
-        lines.append(f"{head}: {probs}; syndromic {r.syndromic_probability:.2f} vs threshold "
-                     f"{r.threshold:.2f} -> {verdict}")
+        lines.append(
+            f"{head}: {probs}; syndromic {r.syndromic_probability:.2f} vs threshold "
+            f"{r.threshold:.2f} -> {verdict}"
+        )
     for w in result.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
@@ -283,7 +349,9 @@ def cmd_screen(args) -> int:
     summary_stream = sys.stderr if json_stdout else sys.stdout
     done, refused, collected = 0, 0, []
     total = len(args.photos)
-    for i, (photo, (json_path, pdf_path)) in enumerate(zip(args.photos, plans), start=1):
+    for i, (photo, (json_path, pdf_path)) in enumerate(
+        zip(args.photos, plans, strict=False), start=1
+    ):
         # File names can identify patients: shown only when the user asks for them.
         label = f"photo {i}/{total}" + (f" ({photo.name})" if args.include_photo_name else "")
         _err(f"screening {label}")
@@ -297,7 +365,9 @@ def cmd_screen(args) -> int:
             result.photo_label = photo.name
         data = result.to_json()
         if json_path is not None:
-            write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False), force=args.force)
+            write_text_atomic(
+                json_path, json.dumps(data, indent=2, ensure_ascii=False), force=args.force
+            )
         if pdf_path is not None:
             from dysmorph_desk.report.render import render_report
 
@@ -306,16 +376,24 @@ def cmd_screen(args) -> int:
         print(_summary(i, total, result), file=summary_stream, flush=True)
         done += 1
     if json_stdout:
-        print(json.dumps(collected[0] if total == 1 and collected else collected, indent=2, ensure_ascii=False))
-    print(f"screened {done} of {total} photo(s); {refused} refused. Screening aid, not a diagnosis.",
-          file=summary_stream)
+        print(
+            json.dumps(
+                collected[0] if total == 1 and collected else collected,
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    print(
+        f"screened {done} of {total} photo(s); {refused} refused. Screening aid, not a diagnosis.",
+        file=summary_stream,
+    )
     return 3 if refused else 0
 
 
 def cmd_demo(args) -> int:
+    from dysmorph_desk.report.render import render_report
     from dysmorph_desk.utils import resources
     from dysmorph_desk.utils.atomic import check_writable
-    from dysmorph_desk.report.render import render_report
 
     check_writable(args.out, args.force)
     screener, settings = _load_screener(args.models or ["all"], args.device)
@@ -332,8 +410,13 @@ def cmd_demo(args) -> int:
 def cmd_app(args) -> int:
     from dysmorph_desk.gui.app import run_app  # Qt only when the app is asked for
 
-    return run_app(args.photo, args.models, args.device, exit_after_results=args.exit_after_results,
-                   timings=args.timings)
+    return run_app(
+        args.photo,
+        args.models,
+        args.device,
+        exit_after_results=args.exit_after_results,
+        timings=args.timings,
+    )
 
 
 # --- models, cache, data ------------------------------------------------------------------------
@@ -353,17 +436,36 @@ def cmd_models(args) -> int:
         for info in infos:
             load_bundle(info.path, source=info.source)
     if args.json:
-        print(json.dumps([{"name": i.name, "path": str(i.path), "source": i.source, "sha256": i.sha256,
-                           "card": i.card.to_dict()} for i in infos], indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "path": str(i.path),
+                        "source": i.source,
+                        "sha256": i.sha256,
+                        "card": i.card.to_dict(),
+                    }
+                    for i in infos
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 0
     if not infos:
         print("no model bundles installed")
     for i in infos:
         c = i.card
-        metrics = ", ".join(f"{k} {v:.3f}" for k, v in c.validation_metrics.items()
-                            if isinstance(v, float) and k in ("auc", "recall", "specificity", "accuracy"))
-        print(f"{i.name}\t{c.architecture}\t{c.status_label}\tclasses: {', '.join(c.class_ids)}\t"
-              f"{metrics or 'no validation metrics'}\t{i.source}")
+        metrics = ", ".join(
+            f"{k} {v:.3f}"
+            for k, v in c.validation_metrics.items()
+            if isinstance(v, float) and k in ("auc", "recall", "specificity", "accuracy")
+        )
+        print(
+            f"{i.name}\t{c.architecture}\t{c.status_label}\tclasses: {', '.join(c.class_ids)}\t"
+            f"{metrics or 'no validation metrics'}\t{i.source}"
+        )
     return 0
 
 
@@ -387,9 +489,16 @@ def cmd_make_synthetic(args) -> int:
         if done == total or done % 50 == 0:
             _err(f"  {done}/{total} images")
 
-    summary = make_synthetic(args.out, args.per_class, seed=args.seed,
-                             photos_per_identity=args.photos_per_identity, progress=progress)
-    print(f"wrote {summary.n_images} images of {summary.n_identities} synthetic identities to {summary.out_dir}")
+    summary = make_synthetic(
+        args.out,
+        args.per_class,
+        seed=args.seed,
+        photos_per_identity=args.photos_per_identity,
+        progress=progress,
+    )
+    print(
+        f"wrote {summary.n_images} images of {summary.n_identities} synthetic identities to {summary.out_dir}"
+    )
     return 0
 
 

@@ -52,4 +52,6 @@ class Settings:
             return cls()
 
     def save(self) -> Path:
-        return write_text_atomic(self.path(), json.dumps(asdict(self), indent=2, ensure_ascii=False))
+        return write_text_atomic(
+            self.path(), json.dumps(asdict(self), indent=2, ensure_ascii=False)
+        )

@@ -43,14 +43,18 @@ def _models(home: Path) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Save a screenshot of the main window with results.")
+    parser = argparse.ArgumentParser(
+        description="Save a screenshot of the main window with results."
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--tab", choices=tuple(TABS), default="heatmap")
     parser.add_argument("--size", default="1280x800", help="window size WxH")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="dd-shot-") as tmp:
-        os.environ["DYSMORPH_DESK_HOME"] = tmp  # fresh settings: no one's clinic name or recent files
+        os.environ["DYSMORPH_DESK_HOME"] = (
+            tmp  # fresh settings: no one's clinic name or recent files
+        )
         from PySide6.QtWidgets import QApplication
 
         app = QApplication.instance() or QApplication(sys.argv[:1])

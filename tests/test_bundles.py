@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from dysmorph_desk.bundles import format as bundles
+from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.bundles.format import (
     find_bundles,
     install_bundle,
@@ -16,7 +17,6 @@ from dysmorph_desk.bundles.format import (
     resolve_bundle,
     save_bundle,
 )
-from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.errors import BundleError, UsageError
 from dysmorph_desk.faces.align import template_description
 from dysmorph_desk.nets import create_model, get_arch
@@ -24,11 +24,20 @@ from dysmorph_desk.nets import create_model, get_arch
 
 def make_card(name="t-mnv2", arch="mobilenetv2", status="research", **kw) -> ModelCard:
     spec = get_arch(arch)
-    return ModelCard(name=name, architecture=arch,
-                     classes=[ClassInfo("syndromic", "Syndromic", True), ClassInfo("control", "Control", False)],
-                     input_size=spec.input_size, mean=spec.mean, std=spec.std,
-                     alignment_template=template_description(), threshold=0.4, status=status,
-                     intended_use="tests", training_data={"summary": "none"}, **kw)
+    return ModelCard(
+        name=name,
+        architecture=arch,
+        classes=[ClassInfo("syndromic", "Syndromic", True), ClassInfo("control", "Control", False)],
+        input_size=spec.input_size,
+        mean=spec.mean,
+        std=spec.std,
+        alignment_template=template_description(),
+        threshold=0.4,
+        status=status,
+        intended_use="tests",
+        training_data={"summary": "none"},
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +46,9 @@ def model():
 
 
 def test_round_trip_keeps_card_and_weights(tmp_path, model):
-    card = make_card(validation_metrics={"recall": 0.9, "specificity": 0.8}, age_range_months=(6, 144))
+    card = make_card(
+        validation_metrics={"recall": 0.9, "specificity": 0.8}, age_range_months=(6, 144)
+    )
     info = save_bundle(tmp_path / "a.ddbundle", model, card)
     loaded = load_bundle(info.path)
     assert loaded.card == card and loaded.sha256 == info.sha256 and len(info.sha256) == 64
@@ -93,7 +104,9 @@ def test_class_count_mismatch_is_refused(tmp_path):
         load_bundle(tmp_path / "a.ddbundle")
 
 
-@pytest.mark.parametrize("content", [b"", b"hello", b"\x10\x00\x00\x00\x00\x00\x00\x00{}", b"\xff" * 64])
+@pytest.mark.parametrize(
+    "content", [b"", b"hello", b"\x10\x00\x00\x00\x00\x00\x00\x00{}", b"\xff" * 64]
+)
 def test_garbage_files_are_refused(tmp_path, content):
     p = tmp_path / "bad.ddbundle"
     p.write_bytes(content)

@@ -93,8 +93,12 @@ def two_faces(tmp_path_factory, portraits) -> Path:
     """Grace Hopper at 1x beside the astronaut scaled 2.5x (and cropped): the astronaut's face is larger."""
     grace = Image.open(portraits["grace_hopper"]).convert("RGB")
     astro = Image.open(portraits["astronaut"]).convert("RGB")
-    astro = astro.resize((astro.width * 5 // 2, astro.height * 5 // 2), Image.LANCZOS).crop((300, 0, 850, 600))
-    canvas = Image.new("RGB", (grace.width + astro.width, max(grace.height, astro.height)), (128, 128, 128))
+    astro = astro.resize((astro.width * 5 // 2, astro.height * 5 // 2), Image.LANCZOS).crop(
+        (300, 0, 850, 600)
+    )
+    canvas = Image.new(
+        "RGB", (grace.width + astro.width, max(grace.height, astro.height)), (128, 128, 128)
+    )
     canvas.paste(grace, (0, 0))
     canvas.paste(astro, (grace.width, 0))
     path = tmp_path_factory.mktemp("two") / "two_faces.png"
@@ -107,11 +111,23 @@ def two_faces(tmp_path_factory, portraits) -> Path:
 
 def test_json_stdout_shape(capsys, random_bundle, portraits):
     photo = portraits["grace_hopper"]
-    code, out, err = screen(capsys, random_bundle, photo, "--json", "-", "--age", "30", "--sex", "female")
+    code, out, err = screen(
+        capsys, random_bundle, photo, "--json", "-", "--age", "30", "--sex", "female"
+    )
     assert code == 0, err
     data = json.loads(out)  # stdout is JSON and nothing else
-    assert "screened 1 of 1" in err and "screening photo 1/1" in err  # summary and progress on stderr
-    for key in ("schema_version", "photo_sha256", "faces_detected", "quality", "warnings", "disclaimer", "results"):
+    assert (
+        "screened 1 of 1" in err and "screening photo 1/1" in err
+    )  # summary and progress on stderr
+    for key in (
+        "schema_version",
+        "photo_sha256",
+        "faces_detected",
+        "quality",
+        "warnings",
+        "disclaimer",
+        "results",
+    ):
         assert key in data, key
     assert data["schema_version"] == 1
     assert data["photo_sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
@@ -139,8 +155,17 @@ def test_json_stdout_shape(capsys, random_bundle, portraits):
 
 def test_json_and_report_files(capsys, random_bundle, portraits, tmp_path):
     out_json, out_pdf = tmp_path / "r.json", tmp_path / "r.pdf"
-    code, out, err = screen(capsys, random_bundle, portraits["grace_hopper"], "--cam", "none",
-                            "--json", out_json, "--report", out_pdf)
+    code, out, err = screen(
+        capsys,
+        random_bundle,
+        portraits["grace_hopper"],
+        "--cam",
+        "none",
+        "--json",
+        out_json,
+        "--report",
+        out_pdf,
+    )
     assert code == 0, err
     assert json.loads(out_json.read_text(encoding="utf-8"))["results"][0]["assessable"] is True
     assert out_pdf.read_bytes().startswith(b"%PDF")
@@ -160,8 +185,18 @@ def test_batch_same_stem_and_corrupt_photo(capsys, random_bundle, portraits, tmp
     (c / "broken.jpg").write_bytes(data[: len(data) // 3])  # truncated JPEG
     (c / "notes.jpg").write_text("not a photo at all\n", encoding="utf-8")  # text renamed .jpg
     out_dir = tmp_path / "out"
-    code, out, err = screen(capsys, random_bundle, a / "x.jpg", c / "broken.jpg", c / "notes.jpg", b / "x.jpg",
-                            "--out-dir", out_dir, "--cam", "none")
+    code, out, err = screen(
+        capsys,
+        random_bundle,
+        a / "x.jpg",
+        c / "broken.jpg",
+        c / "notes.jpg",
+        b / "x.jpg",
+        "--out-dir",
+        out_dir,
+        "--cam",
+        "none",
+    )
     assert code == 3
     assert sorted(p.name for p in out_dir.iterdir()) == ["x-2.json", "x-2.pdf", "x.json", "x.pdf"]
     for name in ("x.json", "x-2.json"):
@@ -179,11 +214,18 @@ def test_batch_names_never_collide(capsys, random_bundle, portraits, tmp_path):
     not even on a case-insensitive file system."""
     for d in ("a", "b", "c", "d"):
         (tmp_path / d).mkdir()
-    photos = [tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg", tmp_path / "c" / "x-2.jpg", tmp_path / "d" / "X.jpg"]
+    photos = [
+        tmp_path / "a" / "x.jpg",
+        tmp_path / "b" / "x.jpg",
+        tmp_path / "c" / "x-2.jpg",
+        tmp_path / "d" / "X.jpg",
+    ]
     for p in photos:
         shutil.copy(portraits["grace_hopper"], p)
     out_dir = tmp_path / "out"
-    code, _, err = screen(capsys, random_bundle, *photos, "--out-dir", out_dir, "--no-report", "--cam", "none")
+    code, _, err = screen(
+        capsys, random_bundle, *photos, "--out-dir", out_dir, "--no-report", "--cam", "none"
+    )
     assert code == 0, err
     names = sorted(p.name for p in out_dir.iterdir())
     assert len(names) == 4 and len({n.casefold() for n in names}) == 4, names
@@ -191,19 +233,30 @@ def test_batch_names_never_collide(capsys, random_bundle, portraits, tmp_path):
 
 
 def test_batch_json_stdout_is_a_list(capsys, random_bundle, portraits):
-    code, out, err = screen(capsys, random_bundle, portraits["grace_hopper"], portraits["astronaut"],
-                            "--json", "-", "--cam", "none")
+    code, out, err = screen(
+        capsys,
+        random_bundle,
+        portraits["grace_hopper"],
+        portraits["astronaut"],
+        "--json",
+        "-",
+        "--cam",
+        "none",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert isinstance(data, list) and len(data) == 2  # every photo screened, not just the first
     assert [d["photo_sha256"] for d in data] == [
-        hashlib.sha256(p.read_bytes()).hexdigest() for p in (portraits["grace_hopper"], portraits["astronaut"])
+        hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (portraits["grace_hopper"], portraits["astronaut"])
     ]
     assert "screened 2 of 2 photo(s); 0 refused" in err
 
 
 def test_batch_summary_on_stdout(capsys, random_bundle, portraits):
-    code, out, err = screen(capsys, random_bundle, portraits["grace_hopper"], portraits["astronaut"], "--cam", "none")
+    code, out, err = screen(
+        capsys, random_bundle, portraits["grace_hopper"], portraits["astronaut"], "--cam", "none"
+    )
     assert code == 0, err
     assert "photo 2/2" in out and out.strip().splitlines()[-1].startswith("screened 2 of 2")
 
@@ -226,8 +279,16 @@ def test_existing_output_needs_force(capsys, random_bundle, portraits, tmp_path)
     assert code == 2 and "screening" not in err
     assert not (out_dir / "grace_hopper.json").exists()
 
-    code, _, err = screen(capsys, random_bundle, portraits["grace_hopper"], "--json", target, "--force",
-                          "--cam", "none")
+    code, _, err = screen(
+        capsys,
+        random_bundle,
+        portraits["grace_hopper"],
+        "--json",
+        target,
+        "--force",
+        "--cam",
+        "none",
+    )
     assert code == 0, err
     assert json.loads(target.read_text(encoding="utf-8"))["schema_version"] == 1
 
@@ -260,8 +321,16 @@ def test_tampered_bundle_exit_4(capsys, random_bundle, portraits, tmp_path):
 # --- usage errors ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra", [("--face", "0"), ("--age", "-3"), ("--sex", "other"), ("--cam", "blurcam"),
-                                   ("--prevalence", "1.5")])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--face", "0"),
+        ("--age", "-3"),
+        ("--sex", "other"),
+        ("--cam", "blurcam"),
+        ("--prevalence", "1.5"),
+    ],
+)
 def test_usage_errors_exit_2(capsys, random_bundle, portraits, extra):
     code, out, err = screen(capsys, random_bundle, portraits["grace_hopper"], *extra)
     assert code == 2
@@ -270,8 +339,14 @@ def test_usage_errors_exit_2(capsys, random_bundle, portraits, extra):
 
 
 def test_several_photos_need_out_dir(capsys, random_bundle, portraits, tmp_path):
-    code, _, err = screen(capsys, random_bundle, portraits["grace_hopper"], portraits["astronaut"],
-                          "--report", tmp_path / "r.pdf")
+    code, _, err = screen(
+        capsys,
+        random_bundle,
+        portraits["grace_hopper"],
+        portraits["astronaut"],
+        "--report",
+        tmp_path / "r.pdf",
+    )
     assert code == 2 and "--out-dir" in err
 
 
@@ -288,16 +363,30 @@ def test_no_face_exit_3(capsys, random_bundle, tmp_path):
 
 
 def test_age_outside_validated_range(capsys, random_bundle, portraits):
-    code, out, err = screen(capsys, random_bundle, portraits["grace_hopper"], "--age", "200", "--json", "-")
+    code, out, err = screen(
+        capsys, random_bundle, portraits["grace_hopper"], "--age", "200", "--json", "-"
+    )
     assert code == 0, err
     r = json.loads(out)["results"][0]
     assert r["assessable"] is False
-    assert r["probabilities"] is None and r["syndromic_probability"] is None and r["flagged"] is None
+    assert (
+        r["probabilities"] is None and r["syndromic_probability"] is None and r["flagged"] is None
+    )
     assert "validated range" in r["cannot_assess_reason"] and "6-144" in r["cannot_assess_reason"]
     assert "cannot assess" in err
 
-    code, out, err = screen(capsys, random_bundle, portraits["grace_hopper"], "--age", "200", "--json", "-",
-                            "--force-assess", "--cam", "none")
+    code, out, err = screen(
+        capsys,
+        random_bundle,
+        portraits["grace_hopper"],
+        "--age",
+        "200",
+        "--json",
+        "-",
+        "--force-assess",
+        "--cam",
+        "none",
+    )
     assert code == 0, err
     data = json.loads(out)
     r = data["results"][0]
@@ -313,7 +402,9 @@ def test_photo_name_not_in_outputs(capsys, random_bundle, portraits, tmp_path):
     photo = tmp_path / PRIVATE_NAME
     shutil.copy(portraits["grace_hopper"], photo)
     out_json, out_pdf = tmp_path / "r.json", tmp_path / "r.pdf"
-    code, out, err = screen(capsys, random_bundle, photo, "--json", out_json, "--report", out_pdf, "--cam", "none")
+    code, out, err = screen(
+        capsys, random_bundle, photo, "--json", out_json, "--report", out_pdf, "--cam", "none"
+    )
     assert code == 0, err
     assert "patient_smith" not in out_json.read_text(encoding="utf-8")
     assert "photo_name" not in json.loads(out_json.read_text(encoding="utf-8"))
@@ -322,8 +413,19 @@ def test_photo_name_not_in_outputs(capsys, random_bundle, portraits, tmp_path):
     assert "patient_smith" not in out  # the stdout summary names the photo by hash only
     assert "patient_smith" not in err  # nor do the progress messages
 
-    code, out, err = screen(capsys, random_bundle, photo, "--json", out_json, "--report", out_pdf, "--force",
-                            "--include-photo-name", "--cam", "none")
+    code, out, err = screen(
+        capsys,
+        random_bundle,
+        photo,
+        "--json",
+        out_json,
+        "--report",
+        out_pdf,
+        "--force",
+        "--include-photo-name",
+        "--cam",
+        "none",
+    )
     assert code == 0, err
     assert json.loads(out_json.read_text(encoding="utf-8"))["photo_name"] == PRIVATE_NAME
     assert "patient_smith" in pdf_text(out_pdf).replace("\n", "")
@@ -341,7 +443,9 @@ def test_several_faces(capsys, random_bundle, two_faces):
     assert first["face_index"] == 1
     assert first["face"]["box"][0] > 512  # the larger face is the (scaled) astronaut on the right
 
-    code, out, err = screen(capsys, random_bundle, two_faces, "--json", "-", "--cam", "none", "--face", "2")
+    code, out, err = screen(
+        capsys, random_bundle, two_faces, "--json", "-", "--cam", "none", "--face", "2"
+    )
     assert code == 0, err
     second = json.loads(out)
     assert second["face_index"] == 2 and second["faces_detected"] == 2
@@ -398,7 +502,9 @@ def test_screen_by_installed_name(capsys, random_bundle, portraits):
 
     user_models_dir().mkdir(parents=True, exist_ok=True)
     shutil.copy(random_bundle, user_models_dir() / "test-hybrid.ddbundle")
-    code, out, err = screen(capsys, "test-hybrid", portraits["grace_hopper"], "--json", "-", "--cam", "none")
+    code, out, err = screen(
+        capsys, "test-hybrid", portraits["grace_hopper"], "--json", "-", "--cam", "none"
+    )
     assert code == 0, err
     assert json.loads(out)["results"][0]["model"] == "test-hybrid"
 
@@ -439,15 +545,25 @@ def test_make_synthetic(capsys, tmp_path):
 
 def _subprocess(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "dysmorph_desk", *args], check=False, cwd=cwd, env=env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "dysmorph_desk", *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=180,
+    )
 
 
 def test_subprocess_json_stdout_only(random_bundle, portraits, tmp_path):
     photo = tmp_path / PRIVATE_NAME
     shutil.copy(portraits["grace_hopper"], photo)
-    proc = _subprocess(["screen", str(photo), "--json", "-", "--model", str(random_bundle), "--cam", "none"],
-                       tmp_path)
+    proc = _subprocess(
+        ["screen", str(photo), "--json", "-", "--model", str(random_bundle), "--cam", "none"],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)  # the whole of stdout is one JSON document
     assert data["photo_sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
@@ -458,11 +574,16 @@ def test_subprocess_json_stdout_only(random_bundle, portraits, tmp_path):
 
 
 def test_subprocess_bundle_error(portraits, tmp_path):
-    proc = _subprocess(["screen", str(portraits["grace_hopper"]), "--model", "/nonexistent.ddbundle"], tmp_path)
+    proc = _subprocess(
+        ["screen", str(portraits["grace_hopper"]), "--model", "/nonexistent.ddbundle"], tmp_path
+    )
     assert proc.returncode == 4
     assert proc.stdout == ""
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines == [line for line in lines if line.startswith("dysmorph-desk: error:")] and len(lines) == 1
+    assert (
+        lines == [line for line in lines if line.startswith("dysmorph-desk: error:")]
+        and len(lines) == 1
+    )
 
 
 def test_subprocess_usage_error(tmp_path):

@@ -83,8 +83,10 @@ def test_bootstrap_ci_agrees_with_an_independent_stratified_bootstrap():
     wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
     assert wins.mean() == pytest.approx(roc_auc_score(y, s))
     rng = np.random.default_rng(12345)
-    aucs = [wins[rng.integers(0, len(pos), len(pos))][:, rng.integers(0, len(neg), len(neg))].mean()
-            for _ in range(2000)]
+    aucs = [
+        wins[rng.integers(0, len(pos), len(pos))][:, rng.integers(0, len(neg), len(neg))].mean()
+        for _ in range(2000)
+    ]
     ref = np.percentile(aucs, [2.5, 97.5])
     ours = bootstrap_auc_ci(y, s, n_boot=2000, seed=0)
     assert ours == pytest.approx(tuple(ref), abs=0.012)
@@ -133,7 +135,7 @@ def test_roc_band_curve_matches_sklearn_roc_and_auc():
     assert band.auc == pytest.approx(roc_auc_score(y, s))
     assert len(band.fpr_grid) == len(band.tpr) == len(band.tpr_low) == len(band.tpr_high) == 51
     assert band.fpr_grid[0] == 0.0 and band.fpr_grid[-1] == 1.0
-    for g, t in zip(band.fpr_grid, band.tpr):
+    for g, t in zip(band.fpr_grid, band.tpr, strict=False):
         assert t == pytest.approx(_max_tpr_at(y, s, g))
     assert band.tpr[-1] == band.tpr_low[-1] == band.tpr_high[-1] == 1.0
 
@@ -197,7 +199,9 @@ def test_ece_hand_examples():
     # two bins, each half the data: |0.1 - 0.5| / 2 + |0.9 - 1.0| / 2
     assert expected_calibration_error([0, 1, 1, 1], [0.1, 0.1, 0.9, 0.9]) == pytest.approx(0.25)
     # the same data in a single bin: |mean p 0.5 - rate 0.75|
-    assert expected_calibration_error([0, 1, 1, 1], [0.1, 0.1, 0.9, 0.9], n_bins=1) == pytest.approx(0.25)
+    assert expected_calibration_error(
+        [0, 1, 1, 1], [0.1, 0.1, 0.9, 0.9], n_bins=1
+    ) == pytest.approx(0.25)
 
 
 def test_reliability_table_bins_counts_and_edges():
@@ -238,7 +242,9 @@ def test_multiclass_metrics_match_sklearn():
     cm = confusion_matrix(y, pred, labels=range(4))
     assert m["confusion_matrix"] == cm.tolist()
     assert m["accuracy"] == pytest.approx(np.mean(pred == y)) and m["n"] == 120
-    prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=range(4), zero_division=0)
+    prec, rec, f1, support = precision_recall_fscore_support(
+        y, pred, labels=range(4), zero_division=0
+    )
     aucs = roc_auc_score(y, probs, multi_class="ovr", average=None)
     for k, cid in enumerate(ids):
         c = m["per_class"][cid]
@@ -247,23 +253,31 @@ def test_multiclass_metrics_match_sklearn():
         assert c["auc"] == pytest.approx(aucs[k])
         tn = cm.sum() - cm[k].sum() - cm[:, k].sum() + cm[k, k]
         assert c["specificity"] == pytest.approx(tn / (cm.sum() - cm[k].sum()))
-    macro = precision_recall_fscore_support(y, pred, labels=range(4), average="macro", zero_division=0)
+    macro = precision_recall_fscore_support(
+        y, pred, labels=range(4), average="macro", zero_division=0
+    )
     assert m["macro"]["precision"] == pytest.approx(macro[0])
     assert m["macro"]["recall"] == pytest.approx(macro[1])
-    assert m["macro"]["auc"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovr", average="macro"))
+    assert m["macro"]["auc"] == pytest.approx(
+        roc_auc_score(y, probs, multi_class="ovr", average="macro")
+    )
     json.dumps(m)
 
 
 def test_multiclass_metrics_with_an_absent_class_and_string_labels():
     ids = ["a", "b", "c"]
     y = ["a", "a", "b", "b", "a"]  # no "c" at all
-    probs = np.array([[0.8, 0.1, 0.1], [0.3, 0.3, 0.4], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1], [0.6, 0.3, 0.1]])
+    probs = np.array(
+        [[0.8, 0.1, 0.1], [0.3, 0.3, 0.4], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1], [0.6, 0.3, 0.1]]
+    )
     m = multiclass_metrics(y, probs, ids)
     # predictions: a, c, b, a, a
     assert m["confusion_matrix"] == [[2, 0, 1], [1, 1, 0], [0, 0, 0]]
     assert math.isnan(m["per_class"]["c"]["auc"]) and m["per_class"]["c"]["support"] == 0
     assert m["per_class"]["c"]["specificity"] == pytest.approx(4 / 5)
-    assert m["macro"]["auc"] == pytest.approx(np.mean([m["per_class"]["a"]["auc"], m["per_class"]["b"]["auc"]]))
+    assert m["macro"]["auc"] == pytest.approx(
+        np.mean([m["per_class"]["a"]["auc"], m["per_class"]["b"]["auc"]])
+    )
     assert m["per_class"]["a"]["precision"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="unknown"):
         multiclass_metrics(["a", "z"], probs[:2], ids)
@@ -279,7 +293,9 @@ def test_multiclass_metrics_with_two_classes_agree_with_binary_metrics():
     m = multiclass_metrics(y, probs, ["control", "syndromic"])
     b = binary_metrics(y, p1, 0.5 + 1e-12)  # argmax picks class 0 on an exact tie
     s = m["per_class"]["syndromic"]
-    assert s["recall"] == pytest.approx(b["recall"]) and s["specificity"] == pytest.approx(b["specificity"])
+    assert s["recall"] == pytest.approx(b["recall"]) and s["specificity"] == pytest.approx(
+        b["specificity"]
+    )
     assert s["auc"] == pytest.approx(b["auc"]) and m["accuracy"] == pytest.approx(b["accuracy"])
     assert m["per_class"]["control"]["recall"] == pytest.approx(b["specificity"])
 
@@ -287,10 +303,23 @@ def test_multiclass_metrics_with_two_classes_agree_with_binary_metrics():
 # --- subgroups ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("months", "band"), [
-    (0, "<1 y"), (11.99, "<1 y"), (12, "1-3 y"), (35.9, "1-3 y"), (36, "3-6 y"), (71.5, "3-6 y"),
-    (72, "6-12 y"), (143.99, "6-12 y"), (144, "≥12 y"), (216, "≥12 y"), (None, None), (float("nan"), None),
-])
+@pytest.mark.parametrize(
+    ("months", "band"),
+    [
+        (0, "<1 y"),
+        (11.99, "<1 y"),
+        (12, "1-3 y"),
+        (35.9, "1-3 y"),
+        (36, "3-6 y"),
+        (71.5, "3-6 y"),
+        (72, "6-12 y"),
+        (143.99, "6-12 y"),
+        (144, "≥12 y"),
+        (216, "≥12 y"),
+        (None, None),
+        (float("nan"), None),
+    ],
+)
 def test_age_band_boundaries(months, band):
     assert age_band(months) == band
 
@@ -324,7 +353,13 @@ def test_subgroup_metrics_by_hand():
     assert m["mcc"] == pytest.approx(matthews_corrcoef([1, 0, 0], [1, 1, 0]))
     assert m["kappa"] == pytest.approx(cohen_kappa_score([1, 0, 0], [1, 1, 0]))
     bands = out["age_band"]
-    assert list(bands) == ["<1 y", "1-3 y", "3-6 y", "6-12 y", "≥12 y"]  # clinical order, not alphabetical
+    assert list(bands) == [
+        "<1 y",
+        "1-3 y",
+        "3-6 y",
+        "6-12 y",
+        "≥12 y",
+    ]  # clinical order, not alphabetical
     assert bands["1-3 y"]["n"] == 3  # 30, 13 and exactly 12 months
     assert bands["<1 y"]["n"] == 1 and math.isnan(bands["<1 y"]["auc"])  # one class only
     with pytest.raises(ValueError):
@@ -338,16 +373,22 @@ def test_subgroup_metrics_by_hand():
 
 
 def test_summarise_folds_mean_and_sample_sd():
-    folds = [{"accuracy": 0.8, "auc": 0.90, "recall": 0.7},
-             {"accuracy": 0.9, "auc": float("nan"), "recall": 0.8},
-             {"accuracy": 0.85, "auc": 0.94, "recall": float("nan")},
-             {"accuracy": 0.95, "auc": 0.96}]
+    folds = [
+        {"accuracy": 0.8, "auc": 0.90, "recall": 0.7},
+        {"accuracy": 0.9, "auc": float("nan"), "recall": 0.8},
+        {"accuracy": 0.85, "auc": 0.94, "recall": float("nan")},
+        {"accuracy": 0.95, "auc": 0.96},
+    ]
     mean, sd = summarise_folds(folds, keys=("accuracy", "auc", "recall", "kappa"))
     acc = np.array([0.8, 0.9, 0.85, 0.95])
-    assert mean["accuracy"] == pytest.approx(acc.mean()) and sd["accuracy"] == pytest.approx(np.std(acc, ddof=1))
+    assert mean["accuracy"] == pytest.approx(acc.mean()) and sd["accuracy"] == pytest.approx(
+        np.std(acc, ddof=1)
+    )
     assert mean["auc"] == pytest.approx(np.mean([0.90, 0.94, 0.96]))
     assert sd["auc"] == pytest.approx(np.std([0.90, 0.94, 0.96], ddof=1))
-    assert mean["recall"] == pytest.approx(0.75) and sd["recall"] == pytest.approx(np.std([0.7, 0.8], ddof=1))
+    assert mean["recall"] == pytest.approx(0.75) and sd["recall"] == pytest.approx(
+        np.std([0.7, 0.8], ddof=1)
+    )
     assert math.isnan(mean["kappa"]) and math.isnan(sd["kappa"])  # missing everywhere
 
 
@@ -382,9 +423,16 @@ def test_reader_points_by_hand():
 
 def _hand_band() -> RocBand:
     grid = np.linspace(0, 1, 11)
-    return RocBand(fpr_grid=list(grid), tpr=list(np.clip(grid + 0.5, 0, 1)),
-                   tpr_low=list(np.clip(grid + 0.4, 0, 1)), tpr_high=list(np.clip(grid + 0.6, 0, 1)),
-                   auc=0.85, auc_ci=(0.8, 0.9), n_boot=200, level=0.95)
+    return RocBand(
+        fpr_grid=list(grid),
+        tpr=list(np.clip(grid + 0.5, 0, 1)),
+        tpr_low=list(np.clip(grid + 0.4, 0, 1)),
+        tpr_high=list(np.clip(grid + 0.6, 0, 1)),
+        auc=0.85,
+        auc_ci=(0.8, 0.9),
+        n_boot=200,
+        level=0.95,
+    )
 
 
 def _point(sens: float, spec: float) -> ReaderPoint:
@@ -410,7 +458,9 @@ def test_readers_far_from_a_real_band_are_classified():
     coin = (rng.random(len(y)) < 0.5).astype(int)
     mediocre = reader_points(y, {"coin": coin, "oracle": y})
     assert compare_reader_to_band(mediocre[0], band) == "below"  # chance-level reader: model better
-    assert compare_reader_to_band(mediocre[1], band) == "above"  # perfect reader beats an AUC ~0.9 model
+    assert (
+        compare_reader_to_band(mediocre[1], band) == "above"
+    )  # perfect reader beats an AUC ~0.9 model
     # the model's own operating point lies inside its band
     t = 1.0
     own = reader_points(y, {"model": (s >= t).astype(int)})[0]
@@ -446,7 +496,9 @@ def test_patient_level_bootstrap_is_not_fooled_by_several_photos_of_one_child():
     assert (hi_c - lo_c) > 1.6 * (hi_p - lo_p)
     # one photo per child: the cluster bootstrap is the photo bootstrap
     one = bootstrap_auc_ci(y_child, score_child, n_boot=300, seed=1)
-    same = bootstrap_auc_ci(y_child, score_child, n_boot=300, seed=1, groups=[f"C{i}" for i in range(n_children)])
+    same = bootstrap_auc_ci(
+        y_child, score_child, n_boot=300, seed=1, groups=[f"C{i}" for i in range(n_children)]
+    )
     assert one[1] - one[0] == pytest.approx(same[1] - same[0], rel=0.25)
     band = roc_band(y, s, n_boot=300, seed=0, groups=groups)
     assert band.auc_ci == pytest.approx(bootstrap_auc_ci(y, s, n_boot=300, seed=0, groups=groups))

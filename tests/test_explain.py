@@ -25,7 +25,7 @@ def test_every_fast_method_gives_a_finite_map_and_the_logits(model_and_input, me
     model, layer, x = model_and_input
     out = compute_cam(model, layer, x, method)
     assert out.heat.shape == (224, 224) and out.heat.dtype == np.float32
-    assert np.isfinite(out.heat).all() and 0 <= out.heat.min() and out.heat.max() <= 1
+    assert np.isfinite(out.heat).all() and out.heat.min() >= 0 and out.heat.max() <= 1
     with torch.no_grad():
         ref = model(x)[0].numpy()
     assert np.allclose(out.logits, ref, atol=1e-4)
@@ -43,7 +43,13 @@ def test_scorecam_reports_progress_and_prints_no_bar(capsys):
     # a smaller target layer keeps Score-CAM's one-forward-per-channel loop quick in a test
     layer = model.layer1[-1]
     seen = []
-    out = compute_cam(model, layer, torch.randn(1, 3, 64, 64), "scorecam", progress=lambda d, n: seen.append((d, n)))
+    out = compute_cam(
+        model,
+        layer,
+        torch.randn(1, 3, 64, 64),
+        "scorecam",
+        progress=lambda d, n: seen.append((d, n)),
+    )
     assert np.isfinite(out.heat).all()
     assert seen and seen[-1][0] == seen[-1][1] == 64
     captured = capsys.readouterr()
@@ -55,7 +61,13 @@ def test_scorecam_can_be_cancelled():
 
     model = create_model("resnet18", 2).eval()
     with pytest.raises(Interrupted):
-        compute_cam(model, model.layer1[-1], torch.randn(1, 3, 64, 64), "scorecam", should_cancel=lambda: True)
+        compute_cam(
+            model,
+            model.layer1[-1],
+            torch.randn(1, 3, 64, 64),
+            "scorecam",
+            should_cancel=lambda: True,
+        )
 
 
 def test_empty_map_is_flagged_not_drawn():
@@ -91,7 +103,9 @@ def test_recurrent_layers_switch_to_train_mode_only_on_cuda(model_and_input):
 def test_gradcam_on_cuda_with_lstm(model_and_input):
     model, _, x = model_and_input
     model = model.cuda()
-    out = compute_cam(model, get_arch("mobilenetv2_bilstm").target_layer(model), x.cuda(), "gradcam")
+    out = compute_cam(
+        model, get_arch("mobilenetv2_bilstm").target_layer(model), x.cuda(), "gradcam"
+    )
     assert np.isfinite(out.heat).all()
     model.cpu()
 
@@ -114,8 +128,12 @@ def _reference_gradcam(model, layer, x, target_index=None):
 class _Small(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
-                                        torch.nn.Conv2d(8, 6, 3, stride=2, padding=1), torch.nn.ReLU())
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(8, 6, 3, stride=2, padding=1),
+            torch.nn.ReLU(),
+        )
         self.fc = torch.nn.Linear(6, 3)
 
     def forward(self, x):
@@ -159,15 +177,20 @@ def test_own_gradcam_matches_pytorch_grad_cam_on_the_hybrid(hybrid_seed1, target
 def test_own_gradcam_allows_in_place_operations_after_the_target_layer():
     class InPlace(_Small):  # like DenseNet: F.relu(features, inplace=True) after the target layer
         def forward(self, x):
-            return self.fc(torch.nn.functional.relu(self.body[2](self.body[1](self.body[0](x))), inplace=True)
-                           .mean((2, 3)))
+            return self.fc(
+                torch.nn.functional.relu(
+                    self.body[2](self.body[1](self.body[0](x))), inplace=True
+                ).mean((2, 3))
+            )
 
     torch.manual_seed(2)
     model = InPlace().eval()
     x = torch.randn(1, 3, 32, 32)
     out = compute_cam(model, model.body[2], x, "gradcam")
     assert np.isfinite(out.heat).all() and out.heat.shape == (32, 32) and not out.empty
-    heat, _ = _reference_gradcam(model, model.body[2], x)  # on a CPU it reads the activations after the ReLU
+    heat, _ = _reference_gradcam(
+        model, model.body[2], x
+    )  # on a CPU it reads the activations after the ReLU
     assert np.abs(out.heat - heat).max() < 1e-4
 
 
@@ -182,11 +205,13 @@ def test_gradcam_does_not_import_pytorch_grad_cam():
     import subprocess
     import sys
 
-    code = ("import sys, torch\n"
-            "from dysmorph_desk.explain.cam import compute_cam\n"
-            "from dysmorph_desk.nets import create_model, get_arch\n"
-            "m = create_model('mobilenetv2', 2).eval()\n"
-            "compute_cam(m, get_arch('mobilenetv2').target_layer(m), torch.randn(1, 3, 64, 64))\n"
-            "bad = [n for n in ('pytorch_grad_cam', 'sklearn', 'matplotlib') if n in sys.modules]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys, torch\n"
+        "from dysmorph_desk.explain.cam import compute_cam\n"
+        "from dysmorph_desk.nets import create_model, get_arch\n"
+        "m = create_model('mobilenetv2', 2).eval()\n"
+        "compute_cam(m, get_arch('mobilenetv2').target_layer(m), torch.randn(1, 3, 64, 64))\n"
+        "bad = [n for n in ('pytorch_grad_cam', 'sklearn', 'matplotlib') if n in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

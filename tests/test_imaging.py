@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from dysmorph_desk.faces import image as imaging
 from dysmorph_desk.errors import ImageRefused, InputRefused
+from dysmorph_desk.faces import image as imaging
 from dysmorph_desk.faces.image import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_WORKING_LONG_SIDE,
@@ -572,10 +572,10 @@ def test_pixel_limit_message_format(large_jpeg_bytes):
 def test_limit_above_pillow_default_is_honoured_and_global_restored(large_jpeg_bytes):
     before = Image.MAX_IMAGE_PIXELS
     load_image(large_jpeg_bytes, max_pixels=1_000_000_000)
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert before == Image.MAX_IMAGE_PIXELS
     with pytest.raises(ImageRefused):
         load_image(large_jpeg_bytes, max_pixels=5)
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert before == Image.MAX_IMAGE_PIXELS
 
 
 def test_gif_frame_bigger_than_limit_refused(tmp_path):
@@ -591,14 +591,14 @@ def test_gif_frame_bigger_than_limit_refused(tmp_path):
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.jpg"
     path.write_bytes(b"")
-    with pytest.raises(ImageRefused, match="^empty file$"):
+    with pytest.raises(ImageRefused, match=r"^empty file$"):
         load_image(path)
-    with pytest.raises(ImageRefused, match="^empty file$"):
+    with pytest.raises(ImageRefused, match=r"^empty file$"):
         load_image(b"")
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ImageRefused, match="^file not found$"):
+    with pytest.raises(ImageRefused, match=r"^file not found$"):
         load_image(tmp_path / "nope.jpg")
 
 

@@ -17,11 +17,31 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "dysmorph_desk"
 
 FORBIDDEN_MODULES = (
-    "socket", "ssl", "requests", "httpx", "urllib3", "aiohttp", "ftplib", "smtplib", "websocket", "websockets",
-    "http.client", "urllib.request", "xmlrpc.client", "torch.hub", "huggingface_hub",
+    "socket",
+    "ssl",
+    "requests",
+    "httpx",
+    "urllib3",
+    "aiohttp",
+    "ftplib",
+    "smtplib",
+    "websocket",
+    "websockets",
+    "http.client",
+    "urllib.request",
+    "xmlrpc.client",
+    "torch.hub",
+    "huggingface_hub",
 )
-FORBIDDEN_CALLS = {"urlopen", "urlretrieve", "load_state_dict_from_url", "create_connection", "getaddrinfo",
-                   "hf_hub_download", "snapshot_download"}
+FORBIDDEN_CALLS = {
+    "urlopen",
+    "urlretrieve",
+    "load_state_dict_from_url",
+    "create_connection",
+    "getaddrinfo",
+    "hf_hub_download",
+    "snapshot_download",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +54,9 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
-def test_screening_never_touches_the_network(monkeypatch, tmp_path, random_bundle, portraits, capsys):
+def test_screening_never_touches_the_network(
+    monkeypatch, tmp_path, random_bundle, portraits, capsys
+):
     from dysmorph_desk.cli import main
 
     calls: list[str] = []
@@ -56,8 +78,20 @@ def test_screening_never_touches_the_network(monkeypatch, tmp_path, random_bundl
     monkeypatch.setenv("TORCH_HOME", str(torch_home))
 
     out_json, out_pdf = tmp_path / "r.json", tmp_path / "r.pdf"
-    code = main(["screen", str(portraits["grace_hopper"]), "--model", str(random_bundle), "--age", "30",
-                 "--json", str(out_json), "--report", str(out_pdf)])
+    code = main(
+        [
+            "screen",
+            str(portraits["grace_hopper"]),
+            "--model",
+            str(random_bundle),
+            "--age",
+            "30",
+            "--json",
+            str(out_json),
+            "--report",
+            str(out_pdf),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert calls == []
@@ -121,18 +155,33 @@ def network_code(source: str, filename: str = "<src>") -> list[str]:
                 found.append(f"{where} calls {name}")
             if last in {"import_module", "__import__"} and node.args:
                 arg = node.args[0]
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and _forbidden_module(arg.value):
+                if (
+                    isinstance(arg, ast.Constant)
+                    and isinstance(arg.value, str)
+                    and _forbidden_module(arg.value)
+                ):
                     found.append(f"{where} imports {arg.value} dynamically")
             for kw in node.keywords:
                 value = kw.value
-                if kw.arg == "download" and not (isinstance(value, ast.Constant) and value.value is False):
+                if kw.arg == "download" and not (
+                    isinstance(value, ast.Constant) and value.value is False
+                ):
                     found.append(f"{where} {name}(download=...)")
-                if kw.arg == "pretrained" and not (isinstance(value, ast.Constant) and not value.value):
+                if kw.arg == "pretrained" and not (
+                    isinstance(value, ast.Constant) and not value.value
+                ):
                     found.append(f"{where} {name}(pretrained=...)")
-                if kw.arg == "weights" and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                if (
+                    kw.arg == "weights"
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                ):
                     found.append(f"{where} {name}(weights={value.value!r})")
-                if kw.arg == "weights" and isinstance(value, ast.Attribute) and _dotted(value).endswith(
-                        ("DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2")):
+                if (
+                    kw.arg == "weights"
+                    and isinstance(value, ast.Attribute)
+                    and _dotted(value).endswith(("DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"))
+                ):
                     found.append(f"{where} {name}(weights={_dotted(value)})")
     return found
 
@@ -157,18 +206,29 @@ MTCNN(pretrained=True)
 torchvision.datasets.MNIST("x", download=True)
 '''
     found = "\n".join(network_code(snippet))
-    for expected in ("import socket", "import urllib.request", "from http.client", "from torch.hub",
-                     "import requests.adapters", "calls ur.urlopen", "uses torch.hub", "fetch_and_download_weights",
-                     "imports requests dynamically", "weights='IMAGENET1K_V1'", "ResNet18_Weights.DEFAULT",
-                     "pretrained=", "download="):
+    for expected in (
+        "import socket",
+        "import urllib.request",
+        "from http.client",
+        "from torch.hub",
+        "import requests.adapters",
+        "calls ur.urlopen",
+        "uses torch.hub",
+        "fetch_and_download_weights",
+        "imports requests dynamically",
+        "weights='IMAGENET1K_V1'",
+        "ResNet18_Weights.DEFAULT",
+        "pretrained=",
+        "download=",
+    ):
         assert expected in found, expected
-    harmless = '''
+    harmless = """
 # import socket; requests.get(url); download the weights
 LOG_NAMES = ("urllib3", "requests")
 import urllib.parse
 model = tvm.resnet18(weights=None)
 MTCNN(keep_all=True, pretrained=False)
-'''
+"""
     assert network_code(harmless) == []
 
 
@@ -177,5 +237,7 @@ def test_package_source_has_no_network_code():
     assert len(files) > 10
     found = []
     for path in files:
-        found += network_code(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE.parent)))
+        found += network_code(
+            path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE.parent))
+        )
     assert found == [], "\n".join(found)

@@ -19,8 +19,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SKIP_TOP = {".git", ".venv", "venv", "data", "runs", "build", "dist", "tests", "benchmarks", ".pytest_cache",
-            ".ruff_cache", ".mypy_cache"}
+SKIP_TOP = {
+    ".git",
+    ".venv",
+    "venv",
+    "data",
+    "runs",
+    "build",
+    "dist",
+    "tests",
+    "benchmarks",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+}
 
 PROBE = r"""
 import json, sys
@@ -44,11 +56,19 @@ print(json.dumps({
 
 
 def _pip(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "pip", *args], check=False, cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", *args],
+        check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if proc.returncode != 0:
-        pytest.fail(f"pip {' '.join(args[:2])} failed (a package missing from the local mirror?):\n"
-                    f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        pytest.fail(
+            f"pip {' '.join(args[:2])} failed (a package missing from the local mirror?):\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -74,19 +94,30 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def installed(wheel, tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("site") / "T"
-    _pip("install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel), cwd=target.parent)
+    _pip(
+        "install",
+        "--no-deps",
+        "--no-index",
+        "-q",
+        "--target",
+        str(target),
+        str(wheel),
+        cwd=target.parent,
+    )
     return target
 
 
 @pytest.mark.slow
 def test_wheel_contents(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("dysmorph_desk/assets/portraits/grace_hopper.jpg",
-                     "dysmorph_desk/assets/portraits/astronaut.png",
-                     "dysmorph_desk/assets/fonts/DroidSansFallbackFull.ttf",
-                     "dysmorph_desk/assets/fonts/DejaVuSans.ttf",
-                     "dysmorph_desk/assets/fonts/DejaVuSans-Bold.ttf",
-                     "dysmorph_desk/bundled_models/__init__.py"):
+    for required in (
+        "dysmorph_desk/assets/portraits/grace_hopper.jpg",
+        "dysmorph_desk/assets/portraits/astronaut.png",
+        "dysmorph_desk/assets/fonts/DroidSansFallbackFull.ttf",
+        "dysmorph_desk/assets/fonts/DejaVuSans.ttf",
+        "dysmorph_desk/assets/fonts/DejaVuSans-Bold.ttf",
+        "dysmorph_desk/bundled_models/__init__.py",
+    ):
         assert required in names, required
     for bundle in sorted((REPO / "models").glob("*.ddbundle")):
         assert f"dysmorph_desk/bundled_models/{bundle.name}" in names, bundle.name
@@ -94,8 +125,11 @@ def test_wheel_contents(wheel):
     for module in sorted((REPO / "dysmorph_desk").rglob("*.py")):
         rel = module.relative_to(REPO).as_posix()
         assert rel in names, f"{rel} is not in the wheel (a package missing from pyproject.toml?)"
-    entry_points = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+    entry_points = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
+        .decode()
+    )
     assert "dysmorph-desk = dysmorph_desk.cli:main" in entry_points
     assert not any(n.startswith(("tests/", "data/", "runs/")) or "__pycache__" in n for n in names)
 
@@ -103,8 +137,15 @@ def test_wheel_contents(wheel):
 @pytest.mark.slow
 def test_installed_wheel_resolves_its_own_data(installed, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(installed), PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, "-c", PROBE], check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     root = str(installed.resolve())
@@ -121,7 +162,8 @@ def test_installed_wheel_resolves_its_own_data(installed, tmp_path):
     shipped_bundles = [b for b in info["bundles"] if b[1] == "shipped"]
     assert all(inside(b[2]) for b in shipped_bundles)
     assert sorted(Path(b[2]).name for b in shipped_bundles) == sorted(
-        p.name for p in (REPO / "models").glob("*.ddbundle"))
+        p.name for p in (REPO / "models").glob("*.ddbundle")
+    )
 
 
 @pytest.mark.slow
@@ -130,9 +172,24 @@ def test_installed_wheel_runs_the_demo(installed, tmp_path, random_bundle):
     env = dict(os.environ, PYTHONPATH=str(installed), PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     report = tmp_path / "demo.pdf"
     proc = subprocess.run(
-        [sys.executable, "-m", "dysmorph_desk", "demo", "--out", str(report), "--model", str(random_bundle),
-         "--cam", "none"],
-        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "dysmorph_desk",
+            "demo",
+            "--out",
+            str(report),
+            "--model",
+            str(random_bundle),
+            "--cam",
+            "none",
+        ],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     assert report.read_bytes().startswith(b"%PDF")

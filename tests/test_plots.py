@@ -42,29 +42,46 @@ def data():
     y = rng.integers(0, 2, 200)
     p = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
     band = roc_band(y, p, n_boot=200)
-    points = reader_points(y, {"SP1": (rng.random(200) < np.where(y == 1, 0.85, 0.2)).astype(int),
-                               "JP1": (rng.random(200) < np.where(y == 1, 0.6, 0.4)).astype(int)})
+    points = reader_points(
+        y,
+        {
+            "SP1": (rng.random(200) < np.where(y == 1, 0.85, 0.2)).astype(int),
+            "JP1": (rng.random(200) < np.where(y == 1, 0.6, 0.4)).astype(int),
+        },
+    )
     return y, p, band, points
 
 
 def test_roc_plot_with_readers(tmp_path, data):
     _, _, band, points = data
     readers = [(pt, compare_reader_to_band(pt, band)) for pt in points]
-    out = plots.plot_roc(tmp_path / "roc.png", band, title="ROC", readers=readers, subtitle="pooled folds")
+    out = plots.plot_roc(
+        tmp_path / "roc.png", band, title="ROC", readers=readers, subtitle="pooled folds"
+    )
     assert out == tmp_path / "roc.png"
     _check_png(out, plots.ROC_SIZE)
     # a reader who rated no negatives has no point: skipped, not a crash
     nan_reader = reader_points(np.ones(3, int), {"X": np.ones(3)})[0]
-    _check_png(plots.plot_roc(tmp_path / "roc2.png", band, title="ROC", readers=[(nan_reader, "?")]),
-               plots.ROC_SIZE)
+    _check_png(
+        plots.plot_roc(tmp_path / "roc2.png", band, title="ROC", readers=[(nan_reader, "?")]),
+        plots.ROC_SIZE,
+    )
 
 
 def test_confusion_plot(tmp_path):
-    out = plots.plot_confusion(tmp_path / "cm.png", [[30, 2, 1], [3, 40, 5], [0, 4, 50]],
-                               ["Down", "Williams", "control"], title="confusion")
+    out = plots.plot_confusion(
+        tmp_path / "cm.png",
+        [[30, 2, 1], [3, 40, 5], [0, 4, 50]],
+        ["Down", "Williams", "control"],
+        title="confusion",
+    )
     _check_png(out, plots.confusion_size(3))
-    big = plots.plot_confusion(tmp_path / "cm8.png", np.arange(64).reshape(8, 8),
-                               [f"class {i}" for i in range(8)], title="eight")
+    big = plots.plot_confusion(
+        tmp_path / "cm8.png",
+        np.arange(64).reshape(8, 8),
+        [f"class {i}" for i in range(8)],
+        title="eight",
+    )
     _check_png(big, plots.confusion_size(8))
     with pytest.raises(ValueError):
         plots.plot_confusion(tmp_path / "bad.png", [[1, 2], [3, 4]], ["a", "b", "c"], title="x")
@@ -72,24 +89,46 @@ def test_confusion_plot(tmp_path):
 
 
 def test_training_curves_tolerate_missing_keys(tmp_path):
-    histories = [[{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e + 0.1, "val_accuracy": 1 - 0.4 / e}
-                  for e in range(1, 8)] for _ in range(3)]
+    histories = [
+        [
+            {
+                "epoch": e,
+                "train_loss": 1 / e,
+                "val_loss": 1.1 / e + 0.1,
+                "val_accuracy": 1 - 0.4 / e,
+            }
+            for e in range(1, 8)
+        ]
+        for _ in range(3)
+    ]
     del histories[0][2]["val_loss"]
     histories[1][4]["val_accuracy"] = None
-    histories[2] = [{"train_loss": 0.9}, {"train_loss": 0.7, "val_loss": float("nan")}]  # no epochs, no acc
-    _check_png(plots.plot_training_curves(tmp_path / "curves.png", histories, title="training"),
-               plots.CURVES_SIZE)
-    _check_png(plots.plot_training_curves(tmp_path / "empty.png", [], title="nothing yet"), plots.CURVES_SIZE)
+    histories[2] = [
+        {"train_loss": 0.9},
+        {"train_loss": 0.7, "val_loss": float("nan")},
+    ]  # no epochs, no acc
+    _check_png(
+        plots.plot_training_curves(tmp_path / "curves.png", histories, title="training"),
+        plots.CURVES_SIZE,
+    )
+    _check_png(
+        plots.plot_training_curves(tmp_path / "empty.png", [], title="nothing yet"),
+        plots.CURVES_SIZE,
+    )
 
 
 def test_reliability_plot(tmp_path, data):
     y, p, _, _ = data
     table = reliability_table(y, p, n_bins=10)
-    _check_png(plots.plot_reliability(tmp_path / "rel.png", table, title="calibration"),
-               plots.RELIABILITY_SIZE)
+    _check_png(
+        plots.plot_reliability(tmp_path / "rel.png", table, title="calibration"),
+        plots.RELIABILITY_SIZE,
+    )
     sparse = reliability_table([0, 1], [0.05, 0.95], n_bins=10)  # mostly empty bins
-    _check_png(plots.plot_reliability(tmp_path / "rel2.png", sparse, title="two photos"),
-               plots.RELIABILITY_SIZE)
+    _check_png(
+        plots.plot_reliability(tmp_path / "rel2.png", sparse, title="two photos"),
+        plots.RELIABILITY_SIZE,
+    )
 
 
 def test_overwriting_is_atomic_and_leaves_no_temp_files(tmp_path):
@@ -129,8 +168,15 @@ def test_plots_never_load_pyplot_or_qt(tmp_path):
         print("MPLCONFIGDIR", os.environ["MPLCONFIGDIR"])
     """)
     env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "MPLBACKEND")}
-    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False,
-                         timeout=120, cwd=Path(__file__).resolve().parents[1])
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert run.returncode == 0, run.stderr
     assert "BAD []" in run.stdout
     home = Path(os.environ["DYSMORPH_DESK_HOME"])

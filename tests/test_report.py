@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from dysmorph_desk.bundles.cards import ClassInfo, ModelCard, predictive_values
 from dysmorph_desk.errors import UsageError
+from dysmorph_desk.faces.types import FaceInfo, QualityCheck
 from dysmorph_desk.report.render import (
     ReportSettings,
     format_percent,
@@ -19,7 +20,6 @@ from dysmorph_desk.report.render import (
     render_report,
     report_bytes,
 )
-from dysmorph_desk.faces.types import FaceInfo, QualityCheck
 from dysmorph_desk.screening.results import DISCLAIMER, CaseInfo, ModelResult, ScreeningResult
 
 PATIENT_ID = "Ζωή-Жанна-王小明"
@@ -320,7 +320,7 @@ def test_render_report_atomic_and_force(tmp_path: Path) -> None:
     assert render_report(result, out) == out
     first = out.read_bytes()
     assert first.startswith(b"%PDF")
-    with pytest.raises(UsageError, match="report.pdf exists; use --force to overwrite"):
+    with pytest.raises(UsageError, match=r"report\.pdf exists; use --force to overwrite"):
         render_report(result, out)
     assert out.read_bytes() == first
     render_report(result, out, settings=ReportSettings(include_photo_name=True), force=True)

@@ -23,8 +23,10 @@ def heldout(tmp_path_factory):
 def test_demo_hybrid_looks_at_the_changed_region_and_fails_the_randomisation_check(heldout):
     bundle = load_bundle(resolve_bundle("demo-hybrid").path)
     r = saliency_report(bundle, heldout, method="gradcam")
-    print(f"\npeak in mask {r.hit_rate:.2f} vs chance {r.chance_rate:.2f}; randomised weights "
-          f"{r.randomised_hit_rate:.2f}; rank correlation trained/randomised {r.mean_rank_correlation:.2f}")
+    print(
+        f"\npeak in mask {r.hit_rate:.2f} vs chance {r.chance_rate:.2f}; randomised weights "
+        f"{r.randomised_hit_rate:.2f}; rank correlation trained/randomised {r.mean_rank_correlation:.2f}"
+    )
     assert r.n_images >= 14
     # localisation far above chance ...
     assert r.hit_rate >= 2 * r.chance_rate

@@ -11,8 +11,8 @@ from dysmorph_desk.bundles.format import load_bundle
 from dysmorph_desk.errors import FaceRefused, ImageRefused, UsageError
 from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.faces.image import from_array, load_image
-from dysmorph_desk.screening.results import CaseInfo
 from dysmorph_desk.screening.pipeline import Screener, ScreenOptions
+from dysmorph_desk.screening.results import CaseInfo
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,10 @@ def test_screens_a_portrait_with_heatmap_on_both_spaces(screener, portraits):
     x0, y0, x1, y1 = (int(v) for v in r.face.box)
     inside = np.zeros(r.photo.shape[:2], bool)
     inside[max(y0 - 40, 0) : y1 + 40, max(x0 - 40, 0) : x1 + 40] = True
-    assert m.heatmap_photo[~inside].max(initial=0) < 1e-6 or m.heatmap_photo[inside].sum() > 0.9 * m.heatmap_photo.sum()
+    assert (
+        m.heatmap_photo[~inside].max(initial=0) < 1e-6
+        or m.heatmap_photo[inside].sum() > 0.9 * m.heatmap_photo.sum()
+    )
     names = {q.name for q in r.quality}
     assert {"face_size", "blur", "roll", "yaw", "pitch"} <= names
     assert any("demonstration model" in w for w in r.warnings)
@@ -46,7 +49,9 @@ def test_screens_a_portrait_with_heatmap_on_both_spaces(screener, portraits):
 def test_probability_only_path_matches_the_cam_forward_pass(screener, portraits):
     img = load_image(portraits["astronaut"])
     a = screener.screen(img, CaseInfo(age_months=60), ScreenOptions(cam_method=None)).results[0]
-    b = screener.screen(img, CaseInfo(age_months=60), ScreenOptions(cam_method="gradcam")).results[0]
+    b = screener.screen(img, CaseInfo(age_months=60), ScreenOptions(cam_method="gradcam")).results[
+        0
+    ]
     assert a.heatmap_aligned is None
     for k in a.probabilities:
         assert a.probabilities[k] == pytest.approx(b.probabilities[k], abs=1e-3)
@@ -95,7 +100,9 @@ def test_tiny_face_cannot_be_assessed_but_is_not_refused(screener, portraits):
     assert not size.passed and size.hard
     m = r.results[0]
     assert not m.assessable and m.probabilities is None and "too small" in m.cannot_assess_reason
-    forced = screener.screen(from_array(canvas), CaseInfo(age_months=60), ScreenOptions(force_assess=True)).results[0]
+    forced = screener.screen(
+        from_array(canvas), CaseInfo(age_months=60), ScreenOptions(force_assess=True)
+    ).results[0]
     assert forced.assessable and forced.forced_assessment and forced.probabilities is not None
 
 
@@ -125,17 +132,23 @@ def test_age_outside_validated_range(screener, portraits):
 
 
 def test_cam_target_class(screener, portraits):
-    r = screener.screen(portraits["grace_hopper"], CaseInfo(age_months=60), ScreenOptions(cam_target="control"))
+    r = screener.screen(
+        portraits["grace_hopper"], CaseInfo(age_months=60), ScreenOptions(cam_target="control")
+    )
     assert r.results[0].cam_target == "control"
     with pytest.raises(UsageError):
-        screener.screen(portraits["grace_hopper"], CaseInfo(age_months=60), ScreenOptions(cam_target="nope"))
+        screener.screen(
+            portraits["grace_hopper"], CaseInfo(age_months=60), ScreenOptions(cam_target="nope")
+        )
 
 
 def test_manual_landmarks_skip_detection(screener, portraits):
     detected = FaceDetector().detect(load_image(portraits["grace_hopper"]).rgb)[0].landmarks
     blank = Screener(screener.bundles, FaceDetector())
     blank.find_faces = lambda image: []  # as if detection failed
-    r = blank.screen(portraits["grace_hopper"], CaseInfo(age_months=60), ScreenOptions(manual_landmarks=detected))
+    r = blank.screen(
+        portraits["grace_hopper"], CaseInfo(age_months=60), ScreenOptions(manual_landmarks=detected)
+    )
     assert r.results[0].assessable and any("by hand" in w for w in r.warnings)
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dysmorph_desk.training import synthetic as syn
 from dysmorph_desk.errors import UsageError
+from dysmorph_desk.training import synthetic as syn
 
 PER_CLASS = 6
 SEED = 3
@@ -34,8 +34,13 @@ def _mask_path(out_dir: Path, rel: str) -> Path:
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth") / "set"
     calls: list[tuple[int, int]] = []
-    summary = syn.make_synthetic(out, PER_CLASS, seed=SEED, photos_per_identity=3,
-                                 progress=lambda done, total: calls.append((done, total)))
+    summary = syn.make_synthetic(
+        out,
+        PER_CLASS,
+        seed=SEED,
+        photos_per_identity=3,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     return out, summary, calls
 
 
@@ -107,7 +112,7 @@ def test_masks_match_images(dataset):
         assert mask.dtype == np.uint8 and mask.shape == img.shape[:2]
         assert set(np.unique(mask).tolist()) <= {0, 255}
         assert (mask > 0).sum() > 500
-        assert 360 <= min(img.shape[:2]) and max(img.shape[:2]) <= 640
+        assert min(img.shape[:2]) >= 360 and max(img.shape[:2]) <= 640
 
 
 def test_canonical_change_regions():
@@ -141,9 +146,9 @@ def test_control_and_syndromic_change_similar_areas():
     areas = {}
     for label in syn.CLASSES:
         rng = np.random.default_rng(11)
-        areas[label] = np.mean([
-            (syn.make_identity("SYN-0000", label, rng).mask > 0).sum() for _ in range(8)
-        ])
+        areas[label] = np.mean(
+            [(syn.make_identity("SYN-0000", label, rng).mask > 0).sum() for _ in range(8)]
+        )
     ratio = areas["control"] / areas["syndromic_like"]
     assert 0.5 <= ratio <= 2.0
 

@@ -85,7 +85,9 @@ class ModelCard:
         return None
 
 
-def predictive_values(sensitivity: float, specificity: float, prevalence: float) -> tuple[float, float]:
+def predictive_values(
+    sensitivity: float, specificity: float, prevalence: float
+) -> tuple[float, float]:
     """PPV and NPV by Bayes' rule at a stated prevalence (a clinic's, not the study's)."""
     tp = sensitivity * prevalence
     fp = (1.0 - specificity) * (1.0 - prevalence)

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dysmorph_desk.utils import paths
-
-from dysmorph_desk.utils import resources
 from dysmorph_desk.bundles.cards import ModelCard
 from dysmorph_desk.errors import BundleError, UsageError
+from dysmorph_desk.utils import paths, resources
 
 if TYPE_CHECKING:
     import torch
@@ -68,7 +66,9 @@ class LoadedBundle:
 
 
 def _canonical(manifest: dict[str, Any]) -> bytes:
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def bundle_digest(manifest: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
@@ -103,7 +103,12 @@ def save_bundle(
         tensors[k] = v.clone()
     manifest = card.to_dict()
     digest = bundle_digest(manifest, tensors)
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "manifest": json.dumps(manifest), "sha256": digest}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "manifest": json.dumps(manifest),
+        "sha256": digest,
+    }
     write_bytes_atomic(path, save(tensors, metadata=meta), force=force)
     return BundleInfo(name=card.name, path=path, card=card, sha256=digest, source="file")
 
@@ -123,17 +128,23 @@ def read_header(path: str | Path, source: str = "file") -> BundleInfo:
     except FileNotFoundError:
         raise BundleError(f"bundle not found: {path}") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path.name}: not a DysmorphDesk bundle ({exc.__class__.__name__})") from None
+        raise BundleError(
+            f"{path.name}: not a DysmorphDesk bundle ({exc.__class__.__name__})"
+        ) from None
     meta = (header.get("__metadata__") or {}) if isinstance(header, dict) else {}
     if meta.get("format") != FORMAT:
         raise BundleError(f"{path.name}: not a DysmorphDesk bundle (no manifest)")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path.name}: bundle format {meta.get('format_version')} is not supported by this version")
+        raise BundleError(
+            f"{path.name}: bundle format {meta.get('format_version')} is not supported by this version"
+        )
     try:
         card = ModelCard.from_dict(json.loads(meta["manifest"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{path.name}: manifest is invalid ({exc})") from None
-    return BundleInfo(name=card.name, path=path, card=card, sha256=str(meta.get("sha256", "")), source=source)
+    return BundleInfo(
+        name=card.name, path=path, card=card, sha256=str(meta.get("sha256", "")), source=source
+    )
 
 
 def load_bundle(path: str | Path, device: str = "cpu", source: str = "file") -> LoadedBundle:
@@ -151,13 +162,17 @@ def load_bundle(path: str | Path, device: str = "cpu", source: str = "file") -> 
         raise BundleError(f"{path.name}: weights are unreadable ({exc})") from None
     actual = bundle_digest(info.card.to_dict(), tensors)
     if actual != info.sha256:
-        raise BundleError(f"{path.name}: SHA-256 mismatch — the bundle was modified or damaged; refusing to load it")
+        raise BundleError(
+            f"{path.name}: SHA-256 mismatch — the bundle was modified or damaged; refusing to load it"
+        )
     try:
         spec = get_arch(info.card.architecture)
     except KeyError as exc:
         raise BundleError(f"{path.name}: {exc.args[0]}") from None
     if info.card.input_size != spec.input_size:
-        raise BundleError(f"{path.name}: input size {info.card.input_size} does not match {spec.name} ({spec.input_size})")
+        raise BundleError(
+            f"{path.name}: input size {info.card.input_size} does not match {spec.name} ({spec.input_size})"
+        )
     model = create_model(spec.name, len(info.card.classes))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
@@ -228,4 +243,6 @@ def install_bundle(path: str | Path, *, force: bool = False) -> BundleInfo:
     loaded = load_bundle(src)  # verifies hash and shapes before anything is copied
     dest = paths.user_models_dir() / f"{loaded.name}{BUNDLE_SUFFIX}"
     write_bytes_atomic(dest, src.read_bytes(), force=force)
-    return BundleInfo(name=loaded.name, path=dest, card=loaded.card, sha256=loaded.sha256, source="user")
+    return BundleInfo(
+        name=loaded.name, path=dest, card=loaded.card, sha256=loaded.sha256, source="user"
+    )

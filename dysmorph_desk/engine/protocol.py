@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from dysmorph_desk.faces.types import FaceInfo
-
 from dysmorph_desk.screening.results import CaseInfo, ScreeningResult
 
 # --- requests -----------------------------------------------------------------------------------
@@ -147,6 +146,8 @@ class Reply:
     ok: bool
     value: Any = None
     error: str = ""  # the one-line reason
-    error_type: str = ""  # exception class name: ImageRefused, FaceRefused, BundleError, Interrupted...
+    error_type: str = (
+        ""  # exception class name: ImageRefused, FaceRefused, BundleError, Interrupted...
+    )
     details: str = ""  # a traceback for unexpected errors
     user_error: bool = True  # False: a bug (logged, "copy details" offered)

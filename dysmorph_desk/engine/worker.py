@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from dysmorph_desk.errors import DysmorphError, Interrupted, UsageError
 from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.engine.spawn import worker_threads
+from dysmorph_desk.errors import DysmorphError, Interrupted, UsageError
 from dysmorph_desk.faces.types import FaceInfo
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,11 @@ Emit = Callable[[Any], None]
 
 
 def _scaled_face(face: FaceInfo, factor: float) -> FaceInfo:
-    return FaceInfo(box=tuple(float(v) * factor for v in face.box), landmarks=face.landmarks * factor,
-                    score=face.score)
+    return FaceInfo(
+        box=tuple(float(v) * factor for v in face.box),
+        landmarks=face.landmarks * factor,
+        score=face.score,
+    )
 
 
 def preview_hint(frame: np.ndarray, face: FaceInfo | None) -> str:
@@ -73,7 +76,9 @@ class WorkerCore:
 
     # -- dispatch --------------------------------------------------------------------------------
 
-    def handle(self, req_id: int, body: Any, emit: Emit, should_cancel: Callable[[], bool]) -> p.Reply:
+    def handle(
+        self, req_id: int, body: Any, emit: Emit, should_cancel: Callable[[], bool]
+    ) -> p.Reply:
         try:
             if should_cancel():
                 raise Interrupted("cancelled")
@@ -85,12 +90,23 @@ class WorkerCore:
             return p.Reply(req_id, False, error=str(exc), error_type=type(exc).__name__)
         except (ValueError, OSError) as exc:  # bad settings, unreadable paths: still a one-liner
             log.info("request %s failed: %s", type(body).__name__, exc, exc_info=True)
-            return p.Reply(req_id, False, error=f"{exc}", error_type=type(exc).__name__,
-                           details=traceback.format_exc())
+            return p.Reply(
+                req_id,
+                False,
+                error=f"{exc}",
+                error_type=type(exc).__name__,
+                details=traceback.format_exc(),
+            )
         except Exception as exc:  # a bug: the GUI logs the details and offers to copy them
             log.exception("unexpected error in %s", type(body).__name__)
-            return p.Reply(req_id, False, error=f"internal error: {type(exc).__name__}: {exc}",
-                           error_type=type(exc).__name__, details=traceback.format_exc(), user_error=False)
+            return p.Reply(
+                req_id,
+                False,
+                error=f"internal error: {type(exc).__name__}: {exc}",
+                error_type=type(exc).__name__,
+                details=traceback.format_exc(),
+                user_error=False,
+            )
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -98,9 +114,9 @@ class WorkerCore:
         import torch
 
         from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
-        from dysmorph_desk.utils.devices import pick_device
         from dysmorph_desk.faces.detect import FaceDetector
         from dysmorph_desk.screening.pipeline import Screener
+        from dysmorph_desk.utils.devices import pick_device
 
         torch.set_num_threads(worker_threads())
         t0 = time.perf_counter()
@@ -125,9 +141,20 @@ class WorkerCore:
         self.detector = FaceDetector(device=device)
         self.screener = Screener(bundles, self.detector) if bundles else None
         self.warmed = False
-        log.info("configured %d bundle(s) on %s in %.2f s", len(bundles), device, time.perf_counter() - t0)
-        return p.Configured(device, [p.BundleSummary(b.name, str(b.info.path), b.info.source, b.card.status)
-                                     for b in bundles], errors)
+        log.info(
+            "configured %d bundle(s) on %s in %.2f s",
+            len(bundles),
+            device,
+            time.perf_counter() - t0,
+        )
+        return p.Configured(
+            device,
+            [
+                p.BundleSummary(b.name, str(b.info.path), b.info.source, b.card.status)
+                for b in bundles
+            ],
+            errors,
+        )
 
     def _load(self, req: p.Screen):
         from dysmorph_desk.faces.image import from_array, load_image
@@ -155,13 +182,22 @@ class WorkerCore:
             emit(p.PhotoReady(req_id, image.rgb, image.scale, list(faces or [])))
         if self.screener is None:
             raise UsageError("no model is loaded; choose models in the model manager")
-        opt = ScreenOptions(face_index=req.face_index, cam_method=req.cam_method, cam_target=req.cam_target,
-                            force_assess=req.force_assess, manual_landmarks=req.manual_landmarks,
-                            max_pixels=self.max_pixels)
+        opt = ScreenOptions(
+            face_index=req.face_index,
+            cam_method=req.cam_method,
+            cam_target=req.cam_target,
+            force_assess=req.force_assess,
+            manual_landmarks=req.manual_landmarks,
+            max_pixels=self.max_pixels,
+        )
         manual = req.manual_landmarks is not None
         result = self.screener.screen(
-            image, req.case, opt, faces=None if manual else faces,
-            progress=lambda stage, frac: emit(p.Progress(req_id, stage, frac)), should_cancel=cancel,
+            image,
+            req.case,
+            opt,
+            faces=None if manual else faces,
+            progress=lambda stage, frac: emit(p.Progress(req_id, stage, frac)),
+            should_cancel=cancel,
         )
         log.info("screened in %.0f ms", 1000 * sum(r.seconds for r in result.results))
         return p.Screened(result, [] if manual else list(faces or []))
@@ -175,13 +211,20 @@ class WorkerCore:
         frame = req.frame
         h, w = frame.shape[:2]
         factor = min(1.0, req.detect_long_side / max(h, w))
-        small = frame if factor >= 1.0 else cv2.resize(
-            frame, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+        small = (
+            frame
+            if factor >= 1.0
+            else cv2.resize(
+                frame, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA
+            )
+        )
         faces = [_scaled_face(f, 1.0 / factor) for f in self.detector.detect(small)]
         hint = preview_hint(frame, faces[0] if faces else None)
         return p.PreviewInfo(faces, hint, time.perf_counter() - t0)
 
-    def _do_installbundle(self, req_id: int, req: p.InstallBundle, emit: Emit, cancel) -> p.BundleSummary:
+    def _do_installbundle(
+        self, req_id: int, req: p.InstallBundle, emit: Emit, cancel
+    ) -> p.BundleSummary:
         from dysmorph_desk.bundles.format import install_bundle
 
         info = install_bundle(req.path, force=req.force)
@@ -216,10 +259,14 @@ class WorkerCore:
         t0 = time.perf_counter()
         rng = np.random.default_rng(0)
         img = from_array(rng.integers(60, 200, (256, 256, 3), dtype=np.uint8))
-        marks = np.array([[96, 110], [160, 110], [128, 145], [102, 180], [154, 180]], dtype=np.float64)
+        marks = np.array(
+            [[96, 110], [160, 110], [128, 145], [102, 180], [154, 180]], dtype=np.float64
+        )
         try:
             self.detector.detect(img.rgb)
-            self.screener.screen(img, options=ScreenOptions(force_assess=True, manual_landmarks=marks))
+            self.screener.screen(
+                img, options=ScreenOptions(force_assess=True, manual_landmarks=marks)
+            )
         except Exception:  # warm-up is an optimisation only
             log.warning("warm-up failed", exc_info=True)
         log.info("warm-up took %.2f s", time.perf_counter() - t0)
@@ -269,9 +316,12 @@ def _setup_worker_logging() -> None:
     try:
         folder = paths.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        fh = logging.handlers.RotatingFileHandler(folder / "dysmorph-desk-worker.log", maxBytes=2_000_000,
-                                                  backupCount=2, encoding="utf-8")
-        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [worker]: %(message)s"))
+        fh = logging.handlers.RotatingFileHandler(
+            folder / "dysmorph-desk-worker.log", maxBytes=2_000_000, backupCount=2, encoding="utf-8"
+        )
+        fh.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [worker]: %(message)s")
+        )
         root.addHandler(fh)
     except OSError:
         pass
@@ -288,7 +338,9 @@ def _prefetch() -> None:
     from dysmorph_desk.faces import detect  # noqa: F401
 
     torch.set_num_threads(worker_threads())
-    log.info("torch imported in %.2f s; %d thread(s)", time.perf_counter() - t0, torch.get_num_threads())
+    log.info(
+        "torch imported in %.2f s; %d thread(s)", time.perf_counter() - t0, torch.get_num_threads()
+    )
 
 
 def worker_main(incoming, responses) -> None:
@@ -329,13 +381,22 @@ def worker_main(incoming, responses) -> None:
             continue
         if isinstance(env.body, p.Shutdown):
             break
-        reply = core.handle(env.req_id, env.body, send, lambda rid=env.req_id: inbox.is_cancelled(rid))
+        reply = core.handle(
+            env.req_id, env.body, send, lambda rid=env.req_id: inbox.is_cancelled(rid)
+        )
         try:
             send(reply)
         except (BrokenPipeError, OSError):
             break
         except Exception as exc:  # e.g. an unpicklable value: still answer
             log.exception("could not send the reply")
-            send(p.Reply(env.req_id, False, error=f"internal error: {exc}", details=traceback.format_exc(),
-                         user_error=False))
+            send(
+                p.Reply(
+                    env.req_id,
+                    False,
+                    error=f"internal error: {exc}",
+                    details=traceback.format_exc(),
+                    user_error=False,
+                )
+            )
     log.info("worker stopping")

@@ -73,12 +73,14 @@ def _progress_score_cam():
         def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads):
             with torch.no_grad():
                 acts = torch.from_numpy(activations).to(self.device)
-                up = torch.nn.functional.interpolate(acts, size=input_tensor.shape[-2:], mode="bilinear", align_corners=True)
+                up = torch.nn.functional.interpolate(
+                    acts, size=input_tensor.shape[-2:], mode="bilinear", align_corners=True
+                )
                 flat = up.flatten(2)
                 mins, maxs = flat.min(-1)[0][..., None, None], flat.max(-1)[0][..., None, None]
                 up = (up - mins) / (maxs - mins + 1e-8)
                 scores = []
-                for target, image, masks in zip(targets, input_tensor, up):
+                for target, image, masks in zip(targets, input_tensor, up, strict=False):
                     n = masks.shape[0]
                     for i in range(0, n, self.batch_size):
                         if self.should_cancel and self.should_cancel():
@@ -103,7 +105,9 @@ def _recurrent_train_mode(model, device_type: str) -> Iterator[None]:
         for m in model.modules():
             if isinstance(m, nn.RNNBase) and not m.training:
                 if m.dropout:
-                    raise RuntimeError("recurrent layer with dropout cannot be explained in train mode")
+                    raise RuntimeError(
+                        "recurrent layer with dropout cannot be explained in train mode"
+                    )
                 m.train()
                 switched.append(m)
     try:
@@ -160,7 +164,9 @@ def grad_cam(model, target_layer, input_tensor, target_index: int | None = None)
         if acts is None:
             raise RuntimeError("the target layer was not used in the forward pass")
         if acts.dim() != 4:
-            raise ValueError(f"Grad-CAM needs a (B, C, H, W) target layer output, got {tuple(acts.shape)}")
+            raise ValueError(
+                f"Grad-CAM needs a (B, C, H, W) target layer output, got {tuple(acts.shape)}"
+            )
         (grads,) = torch.autograd.grad(out[0, target_index], acts, allow_unused=True)
         if grads is None:  # the score does not depend on the layer: nothing to show
             grads = torch.zeros_like(acts)
@@ -220,4 +226,6 @@ def _cam_output(heat, logits, target_index: int) -> CamOutput:
     finite = np.isfinite(heat)
     empty = not finite.all() or float(np.nanmax(np.where(finite, heat, 0))) <= 1e-6
     heat = np.clip(np.nan_to_num(heat, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
-    return CamOutput(heat=heat, logits=logits.numpy(), target_index=int(target_index), empty=bool(empty))
+    return CamOutput(
+        heat=heat, logits=logits.numpy(), target_index=int(target_index), empty=bool(empty)
+    )

@@ -43,7 +43,9 @@ def overlay_heatmap(
     stay visible (used on the full photo, where most of the frame is not the face).
     """
     if rgb.shape[:2] != heat.shape[:2]:
-        heat = cv2.resize(heat.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+        heat = cv2.resize(
+            heat.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR
+        )
     if not 0.0 <= opacity <= 1.0:
         raise ValueError("opacity must be between 0 and 1")
     color = colorize(heat, colormap).astype(np.float32)

@@ -18,7 +18,13 @@ import numpy as np
 
 TEMPLATE_NAME = "dd-arcface-wide-v1"
 _ARCFACE_112 = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
     dtype=np.float64,
 )
 _SHRINK, _CENTRE = 0.78, np.array([0.5, 0.58])
@@ -29,7 +35,11 @@ LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 def template_description() -> dict:
     """What a bundle's manifest records, so a model is always fed faces aligned as in training."""
-    return {"name": TEMPLATE_NAME, "landmarks": list(LANDMARK_NAMES), "points": TEMPLATE.round(6).tolist()}
+    return {
+        "name": TEMPLATE_NAME,
+        "landmarks": list(LANDMARK_NAMES),
+        "points": TEMPLATE.round(6).tolist(),
+    }
 
 
 def template_points(size: int, template: np.ndarray | None = None) -> np.ndarray:
@@ -79,12 +89,18 @@ class AlignedFace:
             heat = cv2.resize(heat, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
         h, w = photo_shape[:2]
         return cv2.warpAffine(
-            heat, self.matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+            heat,
+            self.matrix,
+            (w, h),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0.0,
         )
 
 
-def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, template: np.ndarray | None = None) -> AlignedFace:
+def align_face(
+    rgb: np.ndarray, landmarks: np.ndarray, size: int, template: np.ndarray | None = None
+) -> AlignedFace:
     """Warp the photo so the five landmarks land on the template scaled to ``size``."""
     matrix = similarity_transform(landmarks, template_points(size, template))
     # Downscaling by a large factor with bilinear sampling aliases; pre-blur in proportion.
@@ -93,5 +109,7 @@ def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, template: np.n
     if scale < 0.5:
         sigma = 0.5 / scale * 0.5
         src = cv2.GaussianBlur(rgb, (0, 0), sigmaX=sigma)
-    image = cv2.warpAffine(src, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    image = cv2.warpAffine(
+        src, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return AlignedFace(image=np.ascontiguousarray(image), matrix=matrix, size=size)

@@ -54,7 +54,9 @@ class FaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[FaceInfo]:
         """All faces, largest first. An empty list means no face; never ``None``."""
-        faces = self._detect_at(rgb, self.settings.detect_long_side, self.settings.first_min_face_px)
+        faces = self._detect_at(
+            rgb, self.settings.detect_long_side, self.settings.first_min_face_px
+        )
         if not faces:
             faces = self._detect_at(rgb, self.settings.retry_long_side, self.settings.min_face_px)
         return faces
@@ -64,19 +66,29 @@ class FaceDetector:
 
         h, w = rgb.shape[:2]
         factor = min(1.0, long_side / max(h, w))
-        small = rgb if factor >= 1.0 else cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+        small = (
+            rgb
+            if factor >= 1.0
+            else cv2.resize(
+                rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA
+            )
+        )
         with self._lock, torch.inference_mode():
-            boxes, probs, points = self._model(min_face).detect(np.ascontiguousarray(small), landmarks=True)
+            boxes, probs, points = self._model(min_face).detect(
+                np.ascontiguousarray(small), landmarks=True
+            )
         if boxes is None or points is None:
             return []
         faces = []
-        for box, prob, pts in zip(boxes, probs, points):
+        for box, prob, pts in zip(boxes, probs, points, strict=False):
             if prob is None or not np.isfinite(prob) or prob < self.settings.min_score:
                 continue
             box = np.asarray(box, dtype=np.float64) / factor
             pts = np.asarray(pts, dtype=np.float64).reshape(5, 2) / factor
             if not np.all(np.isfinite(box)) or not np.all(np.isfinite(pts)):
                 continue
-            faces.append(FaceInfo(box=tuple(float(v) for v in box), landmarks=pts, score=float(prob)))
+            faces.append(
+                FaceInfo(box=tuple(float(v) for v in box), landmarks=pts, score=float(prob))
+            )
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces

@@ -64,12 +64,16 @@ def blur_score(aligned_rgb: np.ndarray) -> float:
 def exposure(aligned_rgb: np.ndarray) -> tuple[float, float]:
     """Mean brightness and the fraction of clipped (<=5 or >=250) pixels of the inner face."""
     s = aligned_rgb.shape[0]
-    grey = cv2.cvtColor(aligned_rgb, cv2.COLOR_RGB2GRAY)[int(0.3 * s) : int(0.85 * s), int(0.25 * s) : int(0.75 * s)]
+    grey = cv2.cvtColor(aligned_rgb, cv2.COLOR_RGB2GRAY)[
+        int(0.3 * s) : int(0.85 * s), int(0.25 * s) : int(0.75 * s)
+    ]
     clipped = float(np.mean((grey <= 5) | (grey >= 250)))
     return float(grey.mean()), clipped
 
 
-def assess_quality(face: FaceInfo, photo_scale: float, aligned_rgb: np.ndarray, limits: QualityLimits | None = None) -> list[QualityCheck]:
+def assess_quality(
+    face: FaceInfo, photo_scale: float, aligned_rgb: np.ndarray, limits: QualityLimits | None = None
+) -> list[QualityCheck]:
     """All checks for one face. ``photo_scale``: decoded pixels per full-resolution pixel."""
     lim = limits or QualityLimits()
     iod = face.size / photo_scale
@@ -77,20 +81,86 @@ def assess_quality(face: FaceInfo, photo_scale: float, aligned_rgb: np.ndarray, 
     bright, clipped = exposure(aligned_rgb)
     roll, yaw, pitch = head_pose(face.landmarks)
     return [
-        QualityCheck("face_size", iod, "px between eyes", lim.min_iod_px, ">=", iod >= lim.min_iod_px, True,
-                     "" if iod >= lim.min_iod_px else "face too small for screening"),
-        QualityCheck("blur", blur, "Laplacian variance", lim.min_blur, ">=", blur >= lim.min_blur, True,
-                     "" if blur >= lim.min_blur else "face too blurred"),
-        QualityCheck("brightness_low", bright, "mean grey level", lim.min_brightness, ">=", bright >= lim.min_brightness,
-                     False, "" if bright >= lim.min_brightness else "face too dark"),
-        QualityCheck("brightness_high", bright, "mean grey level", lim.max_brightness, "<=", bright <= lim.max_brightness,
-                     False, "" if bright <= lim.max_brightness else "face over-exposed"),
-        QualityCheck("clipped", clipped, "fraction of pixels", lim.max_clipped, "<=", clipped <= lim.max_clipped, False,
-                     "" if clipped <= lim.max_clipped else "many clipped pixels (too dark or too bright)"),
-        QualityCheck("roll", abs(roll), "degrees", lim.max_roll_deg, "<=", abs(roll) <= lim.max_roll_deg, False,
-                     "" if abs(roll) <= lim.max_roll_deg else "head strongly tilted (corrected by alignment)"),
-        QualityCheck("yaw", abs(yaw), "degrees (approx.)", lim.max_yaw_deg, "<=", abs(yaw) <= lim.max_yaw_deg, True,
-                     "" if abs(yaw) <= lim.max_yaw_deg else "head turned too far sideways"),
-        QualityCheck("pitch", abs(pitch), "degrees (approx.)", lim.max_pitch_deg, "<=", abs(pitch) <= lim.max_pitch_deg,
-                     True, "" if abs(pitch) <= lim.max_pitch_deg else "head tilted too far up or down"),
+        QualityCheck(
+            "face_size",
+            iod,
+            "px between eyes",
+            lim.min_iod_px,
+            ">=",
+            iod >= lim.min_iod_px,
+            True,
+            "" if iod >= lim.min_iod_px else "face too small for screening",
+        ),
+        QualityCheck(
+            "blur",
+            blur,
+            "Laplacian variance",
+            lim.min_blur,
+            ">=",
+            blur >= lim.min_blur,
+            True,
+            "" if blur >= lim.min_blur else "face too blurred",
+        ),
+        QualityCheck(
+            "brightness_low",
+            bright,
+            "mean grey level",
+            lim.min_brightness,
+            ">=",
+            bright >= lim.min_brightness,
+            False,
+            "" if bright >= lim.min_brightness else "face too dark",
+        ),
+        QualityCheck(
+            "brightness_high",
+            bright,
+            "mean grey level",
+            lim.max_brightness,
+            "<=",
+            bright <= lim.max_brightness,
+            False,
+            "" if bright <= lim.max_brightness else "face over-exposed",
+        ),
+        QualityCheck(
+            "clipped",
+            clipped,
+            "fraction of pixels",
+            lim.max_clipped,
+            "<=",
+            clipped <= lim.max_clipped,
+            False,
+            "" if clipped <= lim.max_clipped else "many clipped pixels (too dark or too bright)",
+        ),
+        QualityCheck(
+            "roll",
+            abs(roll),
+            "degrees",
+            lim.max_roll_deg,
+            "<=",
+            abs(roll) <= lim.max_roll_deg,
+            False,
+            ""
+            if abs(roll) <= lim.max_roll_deg
+            else "head strongly tilted (corrected by alignment)",
+        ),
+        QualityCheck(
+            "yaw",
+            abs(yaw),
+            "degrees (approx.)",
+            lim.max_yaw_deg,
+            "<=",
+            abs(yaw) <= lim.max_yaw_deg,
+            True,
+            "" if abs(yaw) <= lim.max_yaw_deg else "head turned too far sideways",
+        ),
+        QualityCheck(
+            "pitch",
+            abs(pitch),
+            "degrees (approx.)",
+            lim.max_pitch_deg,
+            "<=",
+            abs(pitch) <= lim.max_pitch_deg,
+            True,
+            "" if abs(pitch) <= lim.max_pitch_deg else "head tilted too far up or down",
+        ),
     ]

@@ -36,7 +36,9 @@ class QualityCheck:
 @dataclass
 class FaceInfo:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in original-photo pixels
-    landmarks: np.ndarray  # (5, 2): left eye, right eye, nose, left mouth, right mouth (image left/right)
+    landmarks: (
+        np.ndarray
+    )  # (5, 2): left eye, right eye, nose, left mouth, right mouth (image left/right)
     score: float
 
     @property
@@ -53,6 +55,8 @@ class FaceInfo:
         """Coordinates divided by ``scale``: displayed-photo pixels -> full-resolution pixels."""
         return {
             "box": [round(float(v) / scale, 1) for v in self.box],
-            "landmarks": [[round(float(x) / scale, 1), round(float(y) / scale, 1)] for x, y in self.landmarks],
+            "landmarks": [
+                [round(float(x) / scale, 1), round(float(y) / scale, 1)] for x, y in self.landmarks
+            ],
             "score": round(float(self.score), 4),
         }

@@ -9,13 +9,18 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QToolBar
 
 from dysmorph_desk import __version__
-
-from dysmorph_desk.utils import paths
 from dysmorph_desk.gui.qtutil import icon
+from dysmorph_desk.utils import paths
 
 
-def _action(win: QMainWindow, text: str, slot, shortcut: str | None = None,
-            tip: str = "", icon_name: str = "") -> QAction:
+def _action(
+    win: QMainWindow,
+    text: str,
+    slot,
+    shortcut: str | None = None,
+    tip: str = "",
+    icon_name: str = "",
+) -> QAction:
     act = QAction(icon(icon_name) if icon_name else QIcon(), text, win)
     if shortcut is not None:
         act.setShortcut(QKeySequence(shortcut))
@@ -33,32 +38,83 @@ def open_log_folder() -> None:
 
 
 def about(win) -> None:
-    win.dialogs.info(win, "About DysmorphDesk", f"DysmorphDesk {__version__}\nAn offline screening aid — "
-                     "not a diagnosis. Results must be reviewed by a qualified clinician.")
+    win.dialogs.info(
+        win,
+        "About DysmorphDesk",
+        f"DysmorphDesk {__version__}\nAn offline screening aid — "
+        "not a diagnosis. Results must be reviewed by a qualified clinician.",
+    )
 
 
 def build_actions(win) -> SimpleNamespace:
     a = SimpleNamespace()
-    a.open = _action(win, "&Open photo…", win.open_dialog, "Ctrl+O",
-                     "Open a photo to screen", "open")
-    a.paste = _action(win, "&Paste photo", win.paste, "Ctrl+V",
-                      "Screen the image (or image file) on the clipboard", "paste")
-    a.export = _action(win, "&Export PDF report…", win.export_pdf, "Ctrl+E",
-                       "Save the screening report as a PDF", "export")
+    a.open = _action(
+        win, "&Open photo…", win.open_dialog, "Ctrl+O", "Open a photo to screen", "open"
+    )
+    a.paste = _action(
+        win,
+        "&Paste photo",
+        win.paste,
+        "Ctrl+V",
+        "Screen the image (or image file) on the clipboard",
+        "paste",
+    )
+    a.export = _action(
+        win,
+        "&Export PDF report…",
+        win.export_pdf,
+        "Ctrl+E",
+        "Save the screening report as a PDF",
+        "export",
+    )
     a.quit = _action(win, "&Quit", win.close, "Ctrl+Q", "Quit DysmorphDesk")
-    a.camera = _action(win, "Start/stop &camera", win.toggle_camera, "Ctrl+Shift+K",
-                       "Start or stop the live camera preview", "camera")
+    a.camera = _action(
+        win,
+        "Start/stop &camera",
+        win.toggle_camera,
+        "Ctrl+Shift+K",
+        "Start or stop the live camera preview",
+        "camera",
+    )
     a.capture = win.camera_panel.capture_action
     a.cancel = _action(win, "&Cancel", win.cancel, "Esc", "Stop the running screening", "cancel")
-    a.landmarks = _action(win, "Place &landmarks by hand", win.place_landmarks, "Ctrl+L",
-                          "Click eyes, nose and mouth corners yourself when no face is found", "landmarks")
-    a.next_face = _action(win, "Next &face", win.next_face, "Ctrl+F", "Screen the next detected face")
-    a.models = _action(win, "&Models…", win.open_model_manager, "Ctrl+M",
-                       "Installed models: import, view cards, choose which run", "models")
-    a.settings = _action(win, "&Settings…", win.open_settings, "Ctrl+,", "Clinic, report and device settings",
-                         "settings")
-    a.tabs = [_action(win, f"Show {name}", lambda i=i: win.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}",
-                      f"Show the {name.lower()}") for i, name in enumerate(("Photo", "Camera", "Heatmap", "Comparison"))]
+    a.landmarks = _action(
+        win,
+        "Place &landmarks by hand",
+        win.place_landmarks,
+        "Ctrl+L",
+        "Click eyes, nose and mouth corners yourself when no face is found",
+        "landmarks",
+    )
+    a.next_face = _action(
+        win, "Next &face", win.next_face, "Ctrl+F", "Screen the next detected face"
+    )
+    a.models = _action(
+        win,
+        "&Models…",
+        win.open_model_manager,
+        "Ctrl+M",
+        "Installed models: import, view cards, choose which run",
+        "models",
+    )
+    a.settings = _action(
+        win,
+        "&Settings…",
+        win.open_settings,
+        "Ctrl+,",
+        "Clinic, report and device settings",
+        "settings",
+    )
+    a.tabs = [
+        _action(
+            win,
+            f"Show {name}",
+            lambda i=i: win.tabs.setCurrentIndex(i),
+            f"Ctrl+{i + 1}",
+            f"Show the {name.lower()}",
+        )
+        for i, name in enumerate(("Photo", "Camera", "Heatmap", "Comparison"))
+    ]
     a.logs = _action(win, "Open &log folder", open_log_folder, None, "Where errors are logged")
     a.about = _action(win, "&About DysmorphDesk", lambda: about(win), "F1", "", "info")
     a.export.setEnabled(False)

@@ -21,7 +21,9 @@ class _Timings:
 
     def mark(self, event: str, **extra) -> None:
         if self.enabled:
-            print(json.dumps({"event": event, "t": time.time(), **extra}), file=sys.stderr, flush=True)
+            print(
+                json.dumps({"event": event, "t": time.time(), **extra}), file=sys.stderr, flush=True
+            )
 
 
 def _install_excepthook(window_getter) -> None:
@@ -33,15 +35,23 @@ def _install_excepthook(window_getter) -> None:
         window = window_getter()
         if window is not None:
             try:
-                window.dialogs.error(window, "Unexpected error", f"{exc_type.__name__}: {exc}", details)
+                window.dialogs.error(
+                    window, "Unexpected error", f"{exc_type.__name__}: {exc}", details
+                )
             except Exception:  # never recurse from the hook
                 log.exception("the error dialog failed")
 
     sys.excepthook = hook
 
 
-def run_app(photo: Path | None = None, models: list[str] | None = None, device: str | None = None,
-            *, exit_after_results: bool = False, timings: bool = False) -> int:
+def run_app(
+    photo: Path | None = None,
+    models: list[str] | None = None,
+    device: str | None = None,
+    *,
+    exit_after_results: bool = False,
+    timings: bool = False,
+) -> int:
     marks = _Timings(timings)
     marks.mark("main")
     from dysmorph_desk.engine.spawn import spawn_worker

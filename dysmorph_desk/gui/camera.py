@@ -12,6 +12,7 @@ worker is busy are simply not sent, and the last box is drawn until a new one co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from dysmorph_desk.engine import protocol as p
+from dysmorph_desk.faces.types import FaceInfo
 from dysmorph_desk.gui.frames import (
     NO_CAMERA,
     CameraUnavailable,
@@ -42,7 +44,6 @@ from dysmorph_desk.gui.frames import (
     probe_cameras,
 )
 from dysmorph_desk.gui.qtutil import icon, to_qimage
-from dysmorph_desk.faces.types import FaceInfo
 
 log = logging.getLogger(__name__)
 SourceFactory = Callable[[], FrameSource]
@@ -137,7 +138,9 @@ class FrameView(QWidget):
         painter.fillRect(self.rect(), QColor("#202020"))
         if self.image is None:
             painter.setPen(Qt.GlobalColor.white)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.text)
+            painter.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.text
+            )
             return
         w, h = self.frame_size
         s = min(self.width() / w, self.height() / h)
@@ -147,12 +150,19 @@ class FrameView(QWidget):
         painter.setPen(QPen(QColor("#00C853") if ok else QColor("#FFAB00"), 3))
         for face in self.faces[:1]:
             x0, y0, x1, y1 = face.box
-            painter.drawRect(QRectF(target.x() + x0 * s, target.y() + y0 * s, (x1 - x0) * s, (y1 - y0) * s))
+            painter.drawRect(
+                QRectF(target.x() + x0 * s, target.y() + y0 * s, (x1 - x0) * s, (y1 - y0) * s)
+            )
         if self.hint:
-            painter.fillRect(QRectF(target.x(), target.bottom() - 30, target.width(), 30), QColor(0, 0, 0, 160))
+            painter.fillRect(
+                QRectF(target.x(), target.bottom() - 30, target.width(), 30), QColor(0, 0, 0, 160)
+            )
             painter.setPen(QColor("#FFD54F"))
-            painter.drawText(QRectF(target.x() + 8, target.bottom() - 30, target.width() - 16, 30),
-                             Qt.AlignmentFlag.AlignVCenter, self.hint)
+            painter.drawText(
+                QRectF(target.x() + 8, target.bottom() - 30, target.width() - 16, 30),
+                Qt.AlignmentFlag.AlignVCenter,
+                self.hint,
+            )
 
 
 class CameraPanel(QWidget):
@@ -160,8 +170,14 @@ class CameraPanel(QWidget):
     failed = Signal(str)  # no camera, or it stopped
     running_changed = Signal(bool)
 
-    def __init__(self, engine, open_video: Callable[[], str | None] | None = None,
-                 parent: QWidget | None = None, *, probe: CameraProbe | None = None) -> None:
+    def __init__(
+        self,
+        engine,
+        open_video: Callable[[], str | None] | None = None,
+        parent: QWidget | None = None,
+        *,
+        probe: CameraProbe | None = None,
+    ) -> None:
         super().__init__(parent)
         self.engine = engine
         self._open_video = open_video
@@ -184,7 +200,9 @@ class CameraPanel(QWidget):
         self.camera_box.setToolTip("Which camera to use (or play a video file)")
         self.camera_box.setAccessibleName("Camera")
         # Sized for "Camera 1", not for the longest entry: keeps the window's minimum width.
-        self.camera_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.camera_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.camera_box.setMinimumContentsLength(9)
         self.refresh_action = QAction("&Refresh", self)
         self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
@@ -280,10 +298,8 @@ class CameraPanel(QWidget):
             except Exception as exc:  # a driver error: a message, not a crash
                 log.warning("looking for cameras failed", exc_info=True)
                 found = f"looking for cameras failed ({type(exc).__name__}: {exc})"
-            try:
+            with contextlib.suppress(RuntimeError):  # the panel was closed meanwhile
                 relay.done.emit(gen, found)
-            except RuntimeError:  # the panel was closed meanwhile
-                pass
 
         self._fill_camera_box()
         if not self.running:
@@ -304,7 +320,9 @@ class CameraPanel(QWidget):
                 self.status.setText(error)
             elif self.cameras:
                 n = len(self.cameras)
-                self.status.setText(f"{n} camera{'s' if n > 1 else ''} found. Press Start (Ctrl+Shift+K).")
+                self.status.setText(
+                    f"{n} camera{'s' if n > 1 else ''} found. Press Start (Ctrl+Shift+K)."
+                )
                 if self.view.image is None:
                     self.view.text = CAMERA_OFF
                     self.view.update()
@@ -325,8 +343,10 @@ class CameraPanel(QWidget):
         self.camera_box.clear()
         if self.probing or self.cameras is None:
             self.camera_box.addItem("Looking for cameras…", None)
-        indices = sorted(set(self.cameras or []) | ({self._running_index} if self.running and
-                                                    self._running_index is not None else set()))
+        indices = sorted(
+            set(self.cameras or [])
+            | ({self._running_index} if self.running and self._running_index is not None else set())
+        )
         for i in indices:
             self.camera_box.addItem(f"Camera {i + 1}", i)
         if not indices and not self.probing and self.cameras is not None:
@@ -422,7 +442,9 @@ class CameraPanel(QWidget):
             self.detections += 1
             self.view.faces = reply.value.faces
             self.view.hint = reply.value.hint
-            self.status.setText(f"Live. {reply.value.hint or 'Face looks good'} — press Space to capture.")
+            self.status.setText(
+                f"Live. {reply.value.hint or 'Face looks good'} — press Space to capture."
+            )
         else:
             self.status.setText(f"Face tracking unavailable: {reply.error}")
 

@@ -94,13 +94,21 @@ class CasePanel(QGroupBox):
 
     def _update_warning(self) -> None:
         age = self.case().age_months
-        outside = [f"{name} ({lo:g}–{hi:g} months)" for name, (lo, hi) in self._ranges.items()
-                   if age is not None and not lo <= age <= hi]
+        outside = [
+            f"{name} ({lo:g}–{hi:g} months)"
+            for name, (lo, hi) in self._ranges.items()
+            if age is not None and not lo <= age <= hi
+        ]
         if outside:
-            self.age_warning.setText(f"⚠ Age {age:g} months is outside the validated range of "
-                                     + ", ".join(outside) + "; such models will not assess this case.")
+            self.age_warning.setText(
+                f"⚠ Age {age:g} months is outside the validated range of "
+                + ", ".join(outside)
+                + "; such models will not assess this case."
+            )
         elif age is None and self._ranges:
-            self.age_warning.setText("Age not given: the models' validated age ranges cannot be checked.")
+            self.age_warning.setText(
+                "Age not given: the models' validated age ranges cannot be checked."
+            )
         self.age_warning.setVisible(bool(outside) or (age is None and bool(self._ranges)))
         self.age_warning.setProperty("outside", bool(outside))
 

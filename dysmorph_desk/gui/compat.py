@@ -49,7 +49,9 @@ def protect_singletons() -> bool:
     for obj in _SINGLETONS:
         refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt: the first field of PyObject
         refcnt.value += _BUMP
-    log.info("the Qt bindings leak references to None/True/False (PySide6 6.12 on Python 3.11); worked around")
+    log.info(
+        "the Qt bindings leak references to None/True/False (PySide6 6.12 on Python 3.11); worked around"
+    )
     return True
 
 

@@ -26,7 +26,9 @@ from dysmorph_desk import __version__
 from dysmorph_desk.utils import paths
 
 log = logging.getLogger(__name__)
-PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.heic *.heif *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"
+PHOTO_FILTER = (
+    "Photos (*.jpg *.jpeg *.png *.heic *.heif *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"
+)
 BUNDLE_FILTER = "DysmorphDesk bundles (*.ddbundle);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
 
@@ -83,7 +85,9 @@ class Dialogs:
         return path or None
 
     def open_video(self, parent: QWidget | None) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(parent, "Open video", "", "Videos (*.avi *.mp4 *.mov *.mkv);;All (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            parent, "Open video", "", "Videos (*.avi *.mp4 *.mov *.mkv);;All (*)"
+        )
         return path or None
 
     def open_bundle(self, parent: QWidget | None) -> str | None:
@@ -98,15 +102,22 @@ class Dialogs:
         return QFileDialog.getExistingDirectory(parent, title, folder) or None
 
     def save_report(self, parent: QWidget | None, default: Path) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(parent, "Export PDF report", str(default), "PDF (*.pdf)")
+        path, _ = QFileDialog.getSaveFileName(
+            parent, "Export PDF report", str(default), "PDF (*.pdf)"
+        )
         if path and not path.lower().endswith(".pdf"):
             path += ".pdf"
         return path or None
 
     def report_saved(self, parent: QWidget | None, path: str) -> bool:
         """Tell the user where the report went; True when they want to open it now."""
-        box = QMessageBox(QMessageBox.Icon.Information, "Report exported", f"The report was saved to\n{path}",
-                          QMessageBox.StandardButton.Close, parent)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Report exported",
+            f"The report was saved to\n{path}",
+            QMessageBox.StandardButton.Close,
+            parent,
+        )
         open_button = box.addButton("Open PDF", QMessageBox.ButtonRole.AcceptRole)
         box.exec()
         return box.clickedButton() is open_button

@@ -237,7 +237,9 @@ class EngineClient(EngineBase):
         self._teardown(kill=True)
         now = time.monotonic()
         self._deaths.append(now)
-        give_up = not self._restart or (len(self._deaths) == MAX_RESTARTS and now - self._deaths[0] < RESTART_WINDOW_S)
+        give_up = not self._restart or (
+            len(self._deaths) == MAX_RESTARTS and now - self._deaths[0] < RESTART_WINDOW_S
+        )
         how = f"exit code {code}" if code is not None else "no exit code"
         message = f"The screening engine stopped unexpectedly ({how})."
         log.error("engine worker died (%s)", how)
@@ -317,8 +319,9 @@ class InProcessEngine(EngineBase):
             env = self._queue.popleft()
             if isinstance(env.body, p.Shutdown):
                 continue
-            reply = self.core.handle(env.req_id, env.body, self._dispatch,
-                                     lambda rid=env.req_id: rid in self._cancelled)
+            reply = self.core.handle(
+                env.req_id, env.body, self._dispatch, lambda rid=env.req_id: rid in self._cancelled
+            )
             self._dispatch(reply)
 
     def shutdown(self, timeout: float = 0.0) -> None:

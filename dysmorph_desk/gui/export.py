@@ -21,15 +21,23 @@ def default_report_path(settings: Settings, case: CaseInfo) -> Path:
     folder = Path(settings.report_folder) if settings.report_folder else Path.home()
     if not folder.is_dir():
         folder = Path.home()
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", case.patient_id).strip("-") or datetime.now().strftime("%Y%m%d-%H%M")
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", case.patient_id).strip("-") or datetime.now().strftime(
+        "%Y%m%d-%H%M"
+    )
     return folder / f"screening-{stem}.pdf"
 
 
 def report_fields(settings: Settings, colormap: str, opacity: float) -> dict:
     """``ReportSettings`` fields for the worker (the GUI process does not import reportlab)."""
-    return {"clinic_name": settings.clinic_name, "clinic_address": settings.clinic_address,
-            "logo_path": settings.logo_path, "paper": settings.paper, "prevalence": settings.prevalence,
-            "colormap": colormap, "opacity": opacity}
+    return {
+        "clinic_name": settings.clinic_name,
+        "clinic_address": settings.clinic_address,
+        "logo_path": settings.logo_path,
+        "paper": settings.paper,
+        "prevalence": settings.prevalence,
+        "colormap": colormap,
+        "opacity": opacity,
+    }
 
 
 def mime_payload(mime: QMimeData | None, image: QImage | None = None) -> str | np.ndarray | None:

@@ -93,8 +93,12 @@ def _release(cap: Any) -> None:
         log.debug("release failed", exc_info=True)
 
 
-def probe_cameras(indices: Sequence[int] = range(PROBE_SLOTS), *, timeout: float = PROBE_TIMEOUT_S,
-                  open_camera: Callable[[int], Any] = _open_capture) -> list[int]:
+def probe_cameras(
+    indices: Sequence[int] = range(PROBE_SLOTS),
+    *,
+    timeout: float = PROBE_TIMEOUT_S,
+    open_camera: Callable[[int], Any] = _open_capture,
+) -> list[int]:
     """The camera indices that open, in order. Blocking: call it off the UI thread.
 
     Each camera is opened (``open_camera(i)``, by default ``cv2.VideoCapture(i)`` with OpenCV's log
@@ -195,7 +199,9 @@ class VideoFileSource:
 class GeneratedSource:
     """Frames from memory (a list or any iterable of RGB arrays), paced at ``fps``."""
 
-    def __init__(self, frames: Iterable[np.ndarray], fps: float | None = 30.0, loop: bool = False) -> None:
+    def __init__(
+        self, frames: Iterable[np.ndarray], fps: float | None = 30.0, loop: bool = False
+    ) -> None:
         self._frames = list(frames) if loop else None
         self._iter = iter(self._frames if loop else frames)
         self.fps = fps

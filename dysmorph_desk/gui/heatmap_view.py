@@ -22,13 +22,21 @@ from PySide6.QtWidgets import (
 )
 
 from dysmorph_desk.explain.cam import CAM_METHODS
+from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS, overlay_heatmap
 from dysmorph_desk.gui.qtutil import ScaledImage
 from dysmorph_desk.gui.results_view import status_badge
-from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS, overlay_heatmap
 from dysmorph_desk.screening.results import ModelResult, ScreeningResult
 
-CAM_LABELS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "xgradcam": "XGrad-CAM",
-              "layercam": "LayerCAM", "eigencam": "EigenCAM", "scorecam": "Score-CAM (slow)", "none": "None"}
+CAM_LABELS = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "hirescam": "HiResCAM",
+    "xgradcam": "XGrad-CAM",
+    "layercam": "LayerCAM",
+    "eigencam": "EigenCAM",
+    "scorecam": "Score-CAM (slow)",
+    "none": "None",
+}
 
 
 def heat_is_empty(heat: np.ndarray | None) -> bool:
@@ -36,15 +44,18 @@ def heat_is_empty(heat: np.ndarray | None) -> bool:
     return heat is None or not np.isfinite(heat).any() or float(np.nanmax(heat)) <= 1e-6
 
 
-def render_overlay(result: ScreeningResult, model: ModelResult, base: str, colormap: str,
-                   opacity: float) -> np.ndarray | None:
+def render_overlay(
+    result: ScreeningResult, model: ModelResult, base: str, colormap: str, opacity: float
+) -> np.ndarray | None:
     """The picture to show for one model: heatmap over the aligned face or the photo."""
     if base == "photo":
         if result.photo is None:
             return None
         if heat_is_empty(model.heatmap_photo):
             return result.photo
-        return overlay_heatmap(result.photo, model.heatmap_photo, colormap, opacity, weight_by_heat=True)
+        return overlay_heatmap(
+            result.photo, model.heatmap_photo, colormap, opacity, weight_by_heat=True
+        )
     if model.aligned_face is None:
         return None
     if heat_is_empty(model.heatmap_aligned):
@@ -53,11 +64,18 @@ def render_overlay(result: ScreeningResult, model: ModelResult, base: str, color
 
 
 class HeatmapView(QWidget):
-    cam_changed = Signal(str, str)  # method ("none" for no heatmap), target class id ("" = predicted)
+    cam_changed = Signal(
+        str, str
+    )  # method ("none" for no heatmap), target class id ("" = predicted)
     display_changed = Signal()  # colormap, opacity or base changed
 
-    def __init__(self, colormap: str = "jet", opacity: float = 0.45, cam_method: str = "gradcam",
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        colormap: str = "jet",
+        opacity: float = 0.45,
+        cam_method: str = "gradcam",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.result: ScreeningResult | None = None
         self._updating = True  # no rendering until every widget exists
@@ -67,27 +85,37 @@ class HeatmapView(QWidget):
         self.base_box = QComboBox()
         self.base_box.addItem("Aligned face", "aligned")
         self.base_box.addItem("Original photo", "photo")
-        self.base_box.setToolTip("Draw the heatmap over the aligned face the model saw, or over the photo")
+        self.base_box.setToolTip(
+            "Draw the heatmap over the aligned face the model saw, or over the photo"
+        )
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(100 * opacity))
         self.opacity.setToolTip("Heatmap opacity")
         self.opacity.setAccessibleName("Heatmap opacity")
         self.colormap_box = QComboBox()
-        self.colormap_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colormap_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.colormap_box.setMinimumContentsLength(12)
         self.colormap_box.setToolTip("Colour scale of the heatmap")
         self.safe_only = QCheckBox("Colour-blind-safe colours")
-        self.safe_only.setToolTip(f"Only offer colour scales readable with colour blindness ({', '.join(COLORBLIND_SAFE)})")
+        self.safe_only.setToolTip(
+            f"Only offer colour scales readable with colour blindness ({', '.join(COLORBLIND_SAFE)})"
+        )
         self.safe_only.setChecked(colormap in COLORBLIND_SAFE)
         self.method_box = QComboBox()
         for m in (*CAM_METHODS, "none"):
             self.method_box.addItem(CAM_LABELS.get(m, m), m)
         self.method_box.setCurrentIndex(max(0, self.method_box.findData(cam_method or "none")))
-        self.method_box.setToolTip("How the heatmap is computed (changing it screens the photo again)")
+        self.method_box.setToolTip(
+            "How the heatmap is computed (changing it screens the photo again)"
+        )
         self.target_box = QComboBox()
         self.target_box.addItem("Predicted class", "")
-        self.target_box.setToolTip("Which class the heatmap explains (changing it screens the photo again)")
+        self.target_box.setToolTip(
+            "Which class the heatmap explains (changing it screens the photo again)"
+        )
         form.addRow("&Model:", self.model_box)
         form.addRow("&Show on:", self.base_box)
         form.addRow("&Opacity:", self.opacity)
@@ -95,8 +123,14 @@ class HeatmapView(QWidget):
         form.addRow("", self.safe_only)
         form.addRow("M&ethod:", self.method_box)
         form.addRow("&Target class:", self.target_box)
-        for label_field in (self.model_box, self.base_box, self.opacity, self.colormap_box, self.method_box,
-                            self.target_box):
+        for label_field in (
+            self.model_box,
+            self.base_box,
+            self.opacity,
+            self.colormap_box,
+            self.method_box,
+            self.target_box,
+        ):
             lbl = form.labelForField(label_field)
             if lbl is not None:
                 lbl.setBuddy(label_field)
@@ -207,18 +241,24 @@ class HeatmapView(QWidget):
             self.image.set_image(None, "No heatmap yet.")
             self.caption.setText("")
             return
-        self.image.set_image(render_overlay(self.result, model, self.base, self.colormap, self.alpha),
-                             "Nothing to show.")
+        self.image.set_image(
+            render_overlay(self.result, model, self.base, self.colormap, self.alpha),
+            "Nothing to show.",
+        )
         if model.heatmap_aligned is None:
             why = model.cannot_assess_reason if not model.assessable else "no heatmap method chosen"
             self.caption.setText(f"No heatmap for {model.model}: {why}.")
         elif heat_is_empty(model.heatmap_aligned):
-            self.caption.setText(f"The {CAM_LABELS.get(model.cam_method, model.cam_method)} heatmap of {model.model} "
-                                 "is empty for this class: no region of the face raised it.")
+            self.caption.setText(
+                f"The {CAM_LABELS.get(model.cam_method, model.cam_method)} heatmap of {model.model} "
+                "is empty for this class: no region of the face raised it."
+            )
         else:
             target = model.class_names.get(model.cam_target, model.cam_target)
-            self.caption.setText(f"{CAM_LABELS.get(model.cam_method, model.cam_method)} of {model.model} "
-                                 f"for the class “{target}”. Warm colours mark the regions that raised it.")
+            self.caption.setText(
+                f"{CAM_LABELS.get(model.cam_method, model.cam_method)} of {model.model} "
+                f"for the class “{target}”. Warm colours mark the regions that raised it."
+            )
 
 
 class ComparisonView(QScrollArea):
@@ -255,8 +295,12 @@ class ComparisonView(QScrollArea):
             lay.addWidget(img, 1)
             if model.assessable and model.probabilities:
                 text = "<br>".join(
-                    f"{escape(model.class_names.get(c, c))}: <b>{100 * p:.1f} %</b>" for c, p in model.probabilities.items())
-                text += "<br>" + ("<b style='color:#B00020'>flagged</b>" if model.flagged else "not flagged")
+                    f"{escape(model.class_names.get(c, c))}: <b>{100 * p:.1f} %</b>"
+                    for c, p in model.probabilities.items()
+                )
+                text += "<br>" + (
+                    "<b style='color:#B00020'>flagged</b>" if model.flagged else "not flagged"
+                )
             else:
                 text = f"<span style='color:#B00020'>Cannot assess: {escape(model.cannot_assess_reason or '')}</span>"
             probs = QLabel(text)

@@ -15,13 +15,13 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMainWindow
 
 from dysmorph_desk.engine import protocol as p
+from dysmorph_desk.faces.types import FaceInfo
 from dysmorph_desk.gui.actions import build_actions
 from dysmorph_desk.gui.dialogs import Dialogs
 from dysmorph_desk.gui.export import default_report_path, mime_payload, report_fields
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.recent import RecentFiles
 from dysmorph_desk.gui.window_layout import build_layout, restore_geometry, save_geometry
-from dysmorph_desk.faces.types import FaceInfo
 from dysmorph_desk.screening.results import ScreeningResult
 from dysmorph_desk.settings import Settings
 
@@ -33,8 +33,14 @@ class MainWindow(QMainWindow):
     result_shown = Signal(object)  # ScreeningResult, once it is on screen
     screen_failed = Signal(str)
 
-    def __init__(self, engine, settings: Settings | None = None, dialogs: Dialogs | None = None,
-                 models: list[str] | None = None, device: str | None = None) -> None:
+    def __init__(
+        self,
+        engine,
+        settings: Settings | None = None,
+        dialogs: Dialogs | None = None,
+        models: list[str] | None = None,
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         self.engine, self.dialogs = engine, dialogs or Dialogs()
         self.settings = settings or Settings.load()
@@ -81,7 +87,9 @@ class MainWindow(QMainWindow):
             self.dialogs.error(self, "Open photo", "The file does not exist or is not a file.")
             return
         self.recent.add(path)
-        log.info("opening a photo%s", f" ({path.name})" if self.settings.remember_photo_names else "")
+        log.info(
+            "opening a photo%s", f" ({path.name})" if self.settings.remember_photo_names else ""
+        )
         self._new_photo(str(path))
 
     def screen_frame(self, rgb: np.ndarray) -> None:
@@ -140,9 +148,16 @@ class MainWindow(QMainWindow):
             return
         if self._screen_id is not None:
             self.engine.cancel(self._screen_id)
-        req = p.Screen(self.source, self.photo_key, self.case_panel.case(), face_index=face_index,
-                       cam_method=self.heatmap.cam_method, cam_target=self.heatmap.cam_target,
-                       force_assess=self.force_box.isChecked(), manual_landmarks=self._manual)
+        req = p.Screen(
+            self.source,
+            self.photo_key,
+            self.case_panel.case(),
+            face_index=face_index,
+            cam_method=self.heatmap.cam_method,
+            cam_target=self.heatmap.cam_target,
+            force_assess=self.force_box.isChecked(),
+            manual_landmarks=self._manual,
+        )
         self._t_submit = time.perf_counter()
         self._screen_id = self.engine.submit(req)
         self._on_state(self.engine.state)  # show the busy state and Cancel for this request
@@ -172,8 +187,10 @@ class MainWindow(QMainWindow):
             self.face_label.setText("Landmark placement cancelled.")
         elif n < 5:
             prefix = "No face found. " if not self.faces else ""
-            self.face_label.setText(f"{prefix}Place the landmarks by hand: click the "
-                                    f"{self.photo_view.next_landmark_name()} ({n + 1} of 5).")
+            self.face_label.setText(
+                f"{prefix}Place the landmarks by hand: click the "
+                f"{self.photo_view.next_landmark_name()} ({n + 1} of 5)."
+            )
 
     def _on_landmarks(self, points: np.ndarray) -> None:
         self._manual = points / self.photo_scale  # displayed-photo pixels -> original pixels
@@ -189,7 +206,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelling…", 3000)
 
     def _on_age_changed(self) -> None:
-        if self.result is not None and self.case_panel.case().age_months != self.result.case.age_months:
+        if (
+            self.result is not None
+            and self.case_panel.case().age_months != self.result.case.age_months
+        ):
             self.rescreen()
 
     # -- engine messages ---------------------------------------------------------------------------
@@ -238,8 +258,13 @@ class MainWindow(QMainWindow):
         self.results_view.set_result(self.result)
         self.heatmap.set_result(self.result)
         self._refresh_comparison()
-        self.case_panel.set_age_ranges({r.model: r.card.age_range_months for r in self.result.results
-                                        if r.card.age_range_months})
+        self.case_panel.set_age_ranges(
+            {
+                r.model: r.card.age_range_months
+                for r in self.result.results
+                if r.card.age_range_months
+            }
+        )
         self._update_banner()
         self.actions_.export.setEnabled(True)
         self.statusBar().showMessage(f"Screened in {1000 * self.last_screen_seconds:.0f} ms.", 5000)
@@ -259,8 +284,10 @@ class MainWindow(QMainWindow):
         n = len(self.faces)
         if n > 1:
             chosen = self.result.face_index if self.result else 1
-            self.face_label.setText(f"{n} faces found; screening face {chosen} (green). Click another face "
-                                    "to screen it instead (Ctrl+F: next face).")
+            self.face_label.setText(
+                f"{n} faces found; screening face {chosen} (green). Click another face "
+                "to screen it instead (Ctrl+F: next face)."
+            )
         elif n == 1:
             self.face_label.setText("One face found.")
         elif self._manual is None:
@@ -270,15 +297,22 @@ class MainWindow(QMainWindow):
         self.compare.set_result(self.result, self.heatmap.colormap, self.heatmap.alpha)
 
     def _update_banner(self) -> None:
-        statuses = [b.status for b in (self.engine.configured.bundles if self.engine.configured else [])]
+        statuses = [
+            b.status for b in (self.engine.configured.bundles if self.engine.configured else [])
+        ]
         if self.result is not None:
             statuses += [r.card.status for r in self.result.results]
         self.banner.setVisible("demonstration" in statuses)
 
     def _on_state(self, state: str) -> None:
         busy = state in ("busy", "starting")
-        labels = {"starting": "Loading models…", "ready": "Ready", "busy": "Working…",
-                  "dead": "Engine stopped", "stopped": "Engine stopped"}
+        labels = {
+            "starting": "Loading models…",
+            "ready": "Ready",
+            "busy": "Working…",
+            "dead": "Engine stopped",
+            "stopped": "Engine stopped",
+        }
         self.engine_label.setText(labels.get(state, state))
         self.progress.setVisible(busy)
         if busy:
@@ -295,14 +329,23 @@ class MainWindow(QMainWindow):
         if errors:
             text = "Some models could not be loaded: " + "; ".join(errors)
             if conf is not None and not conf.bundles:
-                text = "No model is loaded: " + "; ".join(errors) + ". Import a model in Tools ▸ Models."
+                text = (
+                    "No model is loaded: "
+                    + "; ".join(errors)
+                    + ". Import a model in Tools ▸ Models."
+                )
             self.statusBar().showMessage(text, 15000)
             if self.result is None:
                 self.results_view.set_message(text, error=True)
 
     def configure_engine(self) -> None:
-        self._config_id = self.engine.configure(p.Configure(
-            list(self.models), self._device or self.settings.device, int(self.settings.max_megapixels * 1_000_000)))
+        self._config_id = self.engine.configure(
+            p.Configure(
+                list(self.models),
+                self._device or self.settings.device,
+                int(self.settings.max_megapixels * 1_000_000),
+            )
+        )
 
     # -- export ------------------------------------------------------------------------------------
 
@@ -313,20 +356,30 @@ class MainWindow(QMainWindow):
         case = self.case_panel.case()
         if case.age_months != self.result.case.age_months:
             self.rescreen()
-            self.dialogs.info(self, "Export", "The age changed, so the photo is screened again. Export once the "
-                              "results are updated.")
+            self.dialogs.info(
+                self,
+                "Export",
+                "The age changed, so the photo is screened again. Export once the "
+                "results are updated.",
+            )
             return
         path = self.dialogs.save_report(self, default_report_path(self.settings, case))
         if not path:
             return
         report = report_fields(self.settings, self.heatmap.colormap, self.heatmap.alpha)
-        self._export_id = self.engine.submit(p.ExportReport(replace(self.result, case=case), str(path), report))
+        self._export_id = self.engine.submit(
+            p.ExportReport(replace(self.result, case=case), str(path), report)
+        )
         self.statusBar().showMessage("Writing the report…")
 
     def _on_exported(self, reply: p.Reply) -> None:
         if not reply.ok:
-            self.dialogs.error(self, "Export PDF", f"The report was not written: {reply.error}",
-                               "" if reply.user_error else reply.details)
+            self.dialogs.error(
+                self,
+                "Export PDF",
+                f"The report was not written: {reply.error}",
+                "" if reply.user_error else reply.details,
+            )
             return
         self.statusBar().showMessage("Report exported.", 5000)
         if self.dialogs.report_saved(self, reply.value):
@@ -364,7 +417,9 @@ class MainWindow(QMainWindow):
         self.recent.set_enabled(new.remember_photo_names)
         self.heatmap.set_colormap(new.colormap)
         if new.cam_method != old.cam_method:
-            self.heatmap.method_box.setCurrentIndex(max(0, self.heatmap.method_box.findData(new.cam_method)))
+            self.heatmap.method_box.setCurrentIndex(
+                max(0, self.heatmap.method_box.findData(new.cam_method))
+            )
         if not self.case_panel.operator.text():
             self.case_panel.operator.setText(new.operator)
         if new.device != old.device:

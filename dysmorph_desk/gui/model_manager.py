@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk.utils import paths
 from dysmorph_desk.bundles.format import BUNDLE_SUFFIX, BundleInfo, find_bundles, read_header
-from dysmorph_desk.errors import BundleError
 from dysmorph_desk.engine import protocol as p
+from dysmorph_desk.errors import BundleError
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.results_view import card_html
+from dysmorph_desk.utils import paths
 
 log = logging.getLogger(__name__)
 METRIC_KEYS = ("auc", "recall", "sensitivity", "specificity", "accuracy")
@@ -37,7 +37,9 @@ COLUMNS = ("Use", "Name", "Status", "Classes", "Validation", "Source")
 
 def metrics_text(info: BundleInfo) -> str:
     m = info.card.validation_metrics or {}
-    parts = [f"{k} {v:.2f}" for k, v in m.items() if k in METRIC_KEYS and isinstance(v, (int, float))]
+    parts = [
+        f"{k} {v:.2f}" for k, v in m.items() if k in METRIC_KEYS and isinstance(v, (int, float))
+    ]
     return ", ".join(parts) or "none reported"
 
 
@@ -46,7 +48,9 @@ class CardDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Model card — {info.name}")
         browser = QTextBrowser()
-        browser.setHtml(card_html(info.card, info.sha256) + f"<p>File: {info.path.name} ({info.source})</p>")
+        browser.setHtml(
+            card_html(info.card, info.sha256) + f"<p>File: {info.path.name} ({info.source})</p>"
+        )
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -82,18 +86,24 @@ class ModelManager(QDialog):
         import_button.setToolTip("Install a .ddbundle file (its SHA-256 is verified first)")
         import_button.clicked.connect(lambda: self.import_bundle())
         card_button = QPushButton(icon("info"), "View &card")
-        card_button.setToolTip("Show the selected model's card: intended use, training data, validation")
+        card_button.setToolTip(
+            "Show the selected model's card: intended use, training data, validation"
+        )
         card_button.clicked.connect(self.view_card)
         row = QHBoxLayout()
         row.addWidget(import_button)
         row.addWidget(card_button)
         row.addStretch(1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Use checked models")
         buttons.accepted.connect(self.apply)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Check the models that screen each photo. Hover a status for the model card."))
+        layout.addWidget(
+            QLabel("Check the models that screen each photo. Hover a status for the model card.")
+        )
         layout.addWidget(self.table, 1)
         layout.addLayout(row)
         layout.addWidget(self.status)
@@ -107,12 +117,23 @@ class ModelManager(QDialog):
         self.table.setRowCount(len(self.infos))
         for r, info in enumerate(self.infos):
             use = QTableWidgetItem()
-            use.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            use.setCheckState(Qt.CheckState.Checked if info.name in self._selected else Qt.CheckState.Unchecked)
+            use.setFlags(
+                Qt.ItemFlag.ItemIsUserCheckable
+                | Qt.ItemFlag.ItemIsEnabled
+                | Qt.ItemFlag.ItemIsSelectable
+            )
+            use.setCheckState(
+                Qt.CheckState.Checked if info.name in self._selected else Qt.CheckState.Unchecked
+            )
             use.setToolTip("Run this model on each photo")
             self.table.setItem(r, 0, use)
-            cells = (info.name, info.card.status_label, ", ".join(c.display_name for c in info.card.classes),
-                     metrics_text(info), info.source)
+            cells = (
+                info.name,
+                info.card.status_label,
+                ", ".join(c.display_name for c in info.card.classes),
+                metrics_text(info),
+                info.source,
+            )
             for c, text in enumerate(cells, start=1):
                 item = QTableWidgetItem(text)
                 item.setToolTip(card_html(info.card, info.sha256))
@@ -121,12 +142,17 @@ class ModelManager(QDialog):
             self.status.setText("No model bundles are installed. Import a .ddbundle file.")
 
     def checked(self) -> list[str]:
-        return [info.name for r, info in enumerate(self.infos)
-                if self.table.item(r, 0).checkState() == Qt.CheckState.Checked]
+        return [
+            info.name
+            for r, info in enumerate(self.infos)
+            if self.table.item(r, 0).checkState() == Qt.CheckState.Checked
+        ]
 
     def set_checked(self, names: list[str]) -> None:
         for r, info in enumerate(self.infos):
-            self.table.item(r, 0).setCheckState(Qt.CheckState.Checked if info.name in names else Qt.CheckState.Unchecked)
+            self.table.item(r, 0).setCheckState(
+                Qt.CheckState.Checked if info.name in names else Qt.CheckState.Unchecked
+            )
 
     def current_info(self) -> BundleInfo | None:
         row = self.table.currentRow()
@@ -159,14 +185,18 @@ class ModelManager(QDialog):
         if not path:
             return None
         try:
-            header = read_header(path)  # cheap: refuses non-bundles before the engine loads anything
+            header = read_header(
+                path
+            )  # cheap: refuses non-bundles before the engine loads anything
         except BundleError as exc:
             self.dialogs.error(self, "Import refused", f"The bundle was refused: {exc}")
             return None
         dest = paths.user_models_dir() / f"{header.name}{BUNDLE_SUFFIX}"
         force = False
         if dest.exists():
-            if not self.dialogs.confirm(self, "Replace model?", f"A model named {header.name} is installed. Replace it?"):
+            if not self.dialogs.confirm(
+                self, "Replace model?", f"A model named {header.name} is installed. Replace it?"
+            ):
                 return None
             force = True
         self.status.setText(f"Verifying {Path(path).name}…")
@@ -183,4 +213,6 @@ class ModelManager(QDialog):
             self.bundles_changed.emit()
         else:
             self.status.setText(f"Refused: {reply.error}")
-            self.dialogs.error(self, "Import refused", f"The bundle was refused: {reply.error}", reply.details)
+            self.dialogs.error(
+                self, "Import refused", f"The bundle was refused: {reply.error}", reply.details
+            )

@@ -8,13 +8,20 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from dysmorph_desk.gui.qtutil import to_pixmap
 from dysmorph_desk.faces.types import FaceInfo
+from dysmorph_desk.gui.qtutil import to_pixmap
 
 # Image left/right, in the order the core expects them.
-LANDMARK_NAMES = ("eye on the left of the picture", "eye on the right of the picture", "nose tip",
-                  "mouth corner on the left", "mouth corner on the right")
-EMPTY_TEXT = "Open a photo (Ctrl+O), paste one (Ctrl+V), drop a file here,\nor capture one with the camera."
+LANDMARK_NAMES = (
+    "eye on the left of the picture",
+    "eye on the right of the picture",
+    "nose tip",
+    "mouth corner on the left",
+    "mouth corner on the right",
+)
+EMPTY_TEXT = (
+    "Open a photo (Ctrl+O), paste one (Ctrl+V), drop a file here,\nor capture one with the camera."
+)
 
 
 class PhotoView(QWidget):
@@ -110,8 +117,11 @@ class PhotoView(QWidget):
 
     def face_at(self, x: float, y: float) -> int:
         """1-based index of the smallest face box containing (x, y) in image pixels; 0 if none."""
-        hits = [(f.area, i + 1) for i, f in enumerate(self.faces)
-                if f.box[0] <= x <= f.box[2] and f.box[1] <= y <= f.box[3]]
+        hits = [
+            (f.area, i + 1)
+            for i, f in enumerate(self.faces)
+            if f.box[0] <= x <= f.box[2] and f.box[1] <= y <= f.box[3]
+        ]
         return min(hits)[1] if hits else 0
 
     # -- events ------------------------------------------------------------------------------------
@@ -144,7 +154,11 @@ class PhotoView(QWidget):
         if self.placing and event.key() == Qt.Key.Key_Backspace:
             self.undo_landmark()
             return
-        if self.faces and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_N) and event.modifiers() == Qt.KeyboardModifier.AltModifier:
+        if (
+            self.faces
+            and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_N)
+            and event.modifiers() == Qt.KeyboardModifier.AltModifier
+        ):
             self.face_clicked.emit(self.selected % len(self.faces) + 1)
             return
         super().keyPressEvent(event)
@@ -167,7 +181,10 @@ class PhotoView(QWidget):
             color = QColor("#00C853") if chosen else QColor("#FFD600")
             painter.setPen(QPen(color, 3 if chosen else 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            tl, br = self.to_widget(face.box[0], face.box[1]), self.to_widget(face.box[2], face.box[3])
+            tl, br = (
+                self.to_widget(face.box[0], face.box[1]),
+                self.to_widget(face.box[2], face.box[3]),
+            )
             painter.drawRect(QRectF(tl, br))
             if len(self.faces) > 1:
                 painter.drawText(tl + QPointF(4, -4), f"{i}")
@@ -185,6 +202,9 @@ class PhotoView(QWidget):
         if self.placing:
             painter.setPen(Qt.GlobalColor.white)
             painter.fillRect(QRectF(0, 0, self.width(), 28), QColor(0, 0, 0, 170))
-            painter.drawText(QRectF(8, 0, self.width() - 16, 28), Qt.AlignmentFlag.AlignVCenter,
-                             f"Click the {self.next_landmark_name()} ({len(self.manual_points) + 1} of 5)"
-                             " — Backspace undoes, Esc cancels")
+            painter.drawText(
+                QRectF(8, 0, self.width() - 16, 28),
+                Qt.AlignmentFlag.AlignVCenter,
+                f"Click the {self.next_landmark_name()} ({len(self.manual_points) + 1} of 5)"
+                " — Backspace undoes, Esc cancels",
+            )

@@ -19,7 +19,9 @@ from dysmorph_desk.utils.resources import resource
 
 def to_qimage(rgb: np.ndarray) -> QImage:
     """An RGB (or grey) uint8 array as a QImage that owns its pixels."""
-    arr = np.ascontiguousarray(rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2), dtype=np.uint8)
+    arr = np.ascontiguousarray(
+        rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2), dtype=np.uint8
+    )
     h, w = arr.shape[:2]
     if arr.shape[2] == 4:
         return QImage(arr.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
@@ -115,7 +117,10 @@ class ScaledImage(QLabel):
     def _rescale(self) -> None:
         if self._source is not None and not self._source.isNull():
             dpr = self.devicePixelRatioF()
-            pm = self._source.scaled(self.size() * dpr, Qt.AspectRatioMode.KeepAspectRatio,
-                                     Qt.TransformationMode.SmoothTransformation)
+            pm = self._source.scaled(
+                self.size() * dpr,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
             pm.setDevicePixelRatio(dpr)
             self.setPixmap(pm)

@@ -3,6 +3,7 @@ allows it (``Settings.remember_photo_names``); turning that off forgets the list
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -39,7 +40,9 @@ class RecentFiles:
         entry = str(Path(photo).resolve())
         items = [entry] + [x for x in self.items() if x != entry]
         try:
-            write_text_atomic(self.path(), json.dumps(items[:MAX_RECENT], indent=1, ensure_ascii=False))
+            write_text_atomic(
+                self.path(), json.dumps(items[:MAX_RECENT], indent=1, ensure_ascii=False)
+            )
         except OSError as exc:
             log.warning("recent files not saved (%s)", exc.__class__.__name__)
 
@@ -49,7 +52,5 @@ class RecentFiles:
             self.clear()
 
     def clear(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.path().unlink(missing_ok=True)
-        except OSError:
-            pass

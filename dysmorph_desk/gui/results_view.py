@@ -39,14 +39,30 @@ def card_html(card: ModelCard, sha256: str = "") -> str:
     rows = [
         ("Status", card.status_label),
         ("Architecture", card.architecture),
-        ("Classes", ", ".join(f"{c.display_name}{' (syndromic)' if c.syndromic else ''}" for c in card.classes)),
+        (
+            "Classes",
+            ", ".join(
+                f"{c.display_name}{' (syndromic)' if c.syndromic else ''}" for c in card.classes
+            ),
+        ),
         ("Threshold", f"{card.threshold:.2f} on the syndromic probability"),
-        ("Validated ages", f"{card.age_range_months[0]:g}–{card.age_range_months[1]:g} months"
-         if card.age_range_months else "not stated"),
+        (
+            "Validated ages",
+            f"{card.age_range_months[0]:g}–{card.age_range_months[1]:g} months"
+            if card.age_range_months
+            else "not stated",
+        ),
         ("Intended use", card.intended_use),
-        ("Training data", _fmt_metric(card.training_data.get("summary", card.training_data))
-         if isinstance(card.training_data, dict) else str(card.training_data)),
-        ("Validation", _fmt_metric(card.validation_metrics) if card.validation_metrics else "none reported"),
+        (
+            "Training data",
+            _fmt_metric(card.training_data.get("summary", card.training_data))
+            if isinstance(card.training_data, dict)
+            else str(card.training_data),
+        ),
+        (
+            "Validation",
+            _fmt_metric(card.validation_metrics) if card.validation_metrics else "none reported",
+        ),
     ]
     if card.description:
         rows.append(("Description", card.description))
@@ -59,7 +75,9 @@ def card_html(card: ModelCard, sha256: str = "") -> str:
 def status_badge(card: ModelCard, sha256: str = "") -> QLabel:
     badge = QLabel(card.status.capitalize())
     color = STATUS_COLORS.get(card.status, "#455A64")
-    badge.setStyleSheet(f"QLabel {{ background: {color}; color: white; border-radius: 6px; padding: 1px 8px; }}")
+    badge.setStyleSheet(
+        f"QLabel {{ background: {color}; color: white; border-radius: 6px; padding: 1px 8px; }}"
+    )
     badge.setToolTip(card_html(card, sha256))
     badge.setAccessibleName(f"Model status: {card.status_label}")
     return badge
@@ -107,11 +125,15 @@ class ModelResultWidget(QFrame):
         predicted = names.get(result.predicted, result.predicted)
         synd, thr = result.syndromic_probability, result.threshold
         if result.flagged:
-            text = (f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % ≥ "
-                    f"threshold {100 * thr:.1f} % → <b style='color:{FLAG_COLOR}'>flagged for clinical review</b>")
+            text = (
+                f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % ≥ "
+                f"threshold {100 * thr:.1f} % → <b style='color:{FLAG_COLOR}'>flagged for clinical review</b>"
+            )
         else:
-            text = (f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % &lt; "
-                    f"threshold {100 * thr:.1f} % → not flagged")
+            text = (
+                f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % &lt; "
+                f"threshold {100 * thr:.1f} % → not flagged"
+            )
         self.verdict = QLabel(text)
         self.verdict.setWordWrap(True)
         layout.addWidget(self.verdict)
@@ -127,7 +149,9 @@ class ResultsView(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps instead
+        self.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )  # text wraps instead
         self.setAccessibleName("Results")
         self.model_widgets: list[ModelResultWidget] = []
         self.quality_labels: list[QLabel] = []
@@ -171,8 +195,11 @@ class ResultsView(QScrollArea):
             label = QLabel(text)
             label.setWordWrap(True)
             label.setStyleSheet(color)
-            label.setToolTip("a hard check: when it fails the models cannot assess" if q.hard
-                             else "a soft check: a warning only")
+            label.setToolTip(
+                "a hard check: when it fails the models cannot assess"
+                if q.hard
+                else "a soft check: a warning only"
+            )
             self.quality_labels.append(label)
             qlay.addWidget(label)
         layout.addWidget(quality)

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 
 from dysmorph_desk.bundles.format import find_bundles
 from dysmorph_desk.explain.cam import CAM_METHODS
-from dysmorph_desk.gui.heatmap_view import CAM_LABELS
 from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS
+from dysmorph_desk.gui.heatmap_view import CAM_LABELS
 from dysmorph_desk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,9 @@ class SettingsDialog(QDialog):
         self.prevalence.setDecimals(3)
         self.prevalence.setSuffix(" %")
         self.prevalence.setValue(100 * settings.prevalence)
-        self.prevalence.setToolTip("Your clinic's prevalence, for the predictive values on the report")
+        self.prevalence.setToolTip(
+            "Your clinic's prevalence, for the predictive values on the report"
+        )
         self.models = QListWidget()
         self.models.setToolTip("Models that screen each photo when the app starts")
         self.models.setMaximumHeight(110)
@@ -74,7 +76,11 @@ class SettingsDialog(QDialog):
             item = QListWidgetItem(name if name in names else f"{name} (not installed)")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if name in settings.default_models else Qt.CheckState.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked
+                if name in settings.default_models
+                else Qt.CheckState.Unchecked
+            )
             self.models.addItem(item)
         self.cam = QComboBox()
         for m in (*CAM_METHODS, "none"):
@@ -108,7 +114,9 @@ class SettingsDialog(QDialog):
         form.addRow("&Report folder:", _path_row(self.folder, self._browse_folder))
         form.addRow("Default o&perator:", self.operator)
         form.addRow(self.remember)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -126,8 +134,11 @@ class SettingsDialog(QDialog):
             self.folder.setText(path)
 
     def values(self) -> Settings:
-        models = tuple(self.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models.count())
-                       if self.models.item(i).checkState() == Qt.CheckState.Checked)
+        models = tuple(
+            self.models.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.models.count())
+            if self.models.item(i).checkState() == Qt.CheckState.Checked
+        )
         return replace(
             self.settings,
             clinic_name=self.clinic.text().strip(),

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk.utils import paths
 from dysmorph_desk.bundles.cards import DEMO_LABEL
 from dysmorph_desk.gui.camera import CameraPanel
 from dysmorph_desk.gui.case_panel import CasePanel
@@ -24,12 +23,15 @@ from dysmorph_desk.gui.heatmap_view import ComparisonView, HeatmapView
 from dysmorph_desk.gui.photo_view import PhotoView
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.results_view import ResultsView
+from dysmorph_desk.utils import paths
 
 
 def build_layout(win) -> None:
     """Create the window's widgets as attributes of ``win`` and connect them to its slots."""
     win.banner = QLabel(f"⚠ {DEMO_LABEL[0].upper()}{DEMO_LABEL[1:]}")
-    win.banner.setStyleSheet("QLabel { background: #E65100; color: white; font-weight: bold; padding: 6px; }")
+    win.banner.setStyleSheet(
+        "QLabel { background: #E65100; color: white; font-weight: bold; padding: 6px; }"
+    )
     win.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
     win.banner.setAccessibleName("Demonstration model warning")
     win.banner.setVisible(False)
@@ -51,7 +53,9 @@ def build_layout(win) -> None:
     pl.addLayout(row)
     win.camera_panel = CameraPanel(win.engine, open_video=lambda: win.dialogs.open_video(win))
     win.camera_panel.captured.connect(win.screen_frame)
-    win.camera_panel.failed.connect(lambda msg: win.dialogs.info(win, "Camera", f"{msg[0].upper()}{msg[1:]}."))
+    win.camera_panel.failed.connect(
+        lambda msg: win.dialogs.info(win, "Camera", f"{msg[0].upper()}{msg[1:]}.")
+    )
     win.heatmap = HeatmapView(win.settings.colormap, win.settings.opacity, win.settings.cam_method)
     win.heatmap.cam_changed.connect(lambda *_: win.rescreen())
     win.heatmap.display_changed.connect(win._refresh_comparison)
@@ -64,8 +68,10 @@ def build_layout(win) -> None:
     win.case_panel = CasePanel(win.settings.operator)
     win.case_panel.age_changed.connect(win._on_age_changed)
     win.force_box = QCheckBox("Assess despite failed checks")
-    win.force_box.setToolTip("Give probabilities even when a hard quality check or the age check failed "
-                             "(the report says so)")
+    win.force_box.setToolTip(
+        "Give probabilities even when a hard quality check or the age check failed "
+        "(the report says so)"
+    )
     win.force_box.toggled.connect(lambda _on: win.rescreen())
     win.results_view = ResultsView()
     right = QWidget()

@@ -146,7 +146,12 @@ def vgg16_convhead(num_classes: int):
     return VGG16ConvHead(num_classes)
 
 
-_IRESNET = {"input_size": 112, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "source": "seed 001"}
+_IRESNET = {
+    "input_size": 112,
+    "mean": (0.5, 0.5, 0.5),
+    "std": (0.5, 0.5, 0.5),
+    "source": "seed 001",
+}
 
 
 @register(

@@ -39,7 +39,9 @@ class SharedBiLSTM(nn.Module):
 class UnsharedBiLSTM(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(input_size, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=True)
+        self.lstm = nn.LSTM(
+            input_size, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=True
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.lstm(x)[0]
@@ -47,7 +49,12 @@ class UnsharedBiLSTM(nn.Module):
 
 class MobileNetV2BiLSTM(nn.Module):
     def __init__(
-        self, num_classes: int, hidden_size: int = 128, num_layers: int = 2, dropout: float = 0.3, shared: bool = True
+        self,
+        num_classes: int,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.3,
+        shared: bool = True,
     ) -> None:
         super().__init__()
         self.features = mobilenet_v2(weights=None).features  # (B, 1280, 7, 7) at 224

@@ -32,7 +32,9 @@ def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
 class IBasicBlock(nn.Module):
     """BN - conv3x3 - BN - PReLU - conv3x3(stride) - BN, plus the (projected) identity."""
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(inplanes, eps=1e-5)
         self.conv1 = conv3x3(inplanes, planes)
@@ -53,8 +55,12 @@ class IResNet(nn.Module):
 
     fc_scale = 7 * 7  # the 112 input reaches layer4 at 7x7
 
-    def __init__(self, layers: tuple[int, int, int, int] = (3, 13, 30, 3), dropout: float = 0.0,
-                 num_features: int = 512) -> None:
+    def __init__(
+        self,
+        layers: tuple[int, int, int, int] = (3, 13, 30, 3),
+        dropout: float = 0.0,
+        num_features: int = 512,
+    ) -> None:
         super().__init__()
         self.inplanes = 64
         self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
@@ -101,7 +107,9 @@ class IResNet(nn.Module):
 class CosineHead(nn.Module):
     """s * cos(angle between embedding and each class vector): logits in [-s, s]."""
 
-    def __init__(self, num_classes: int, num_features: int = 512, scale: float = DEFAULT_SCALE) -> None:
+    def __init__(
+        self, num_classes: int, num_features: int = 512, scale: float = DEFAULT_SCALE
+    ) -> None:
         super().__init__()
         self.scale = scale
         self.weight = nn.Parameter(torch.empty(num_classes, num_features))
@@ -117,8 +125,13 @@ class CosineHead(nn.Module):
 class IResNetMargin(IResNet):
     """IResNet-100 + cosine head; ``margin_logits`` applies the ArcFace or CosFace margin."""
 
-    def __init__(self, num_classes: int, kind: MarginKind, scale: float = DEFAULT_SCALE,
-                 margin: float | None = None) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        kind: MarginKind,
+        scale: float = DEFAULT_SCALE,
+        margin: float | None = None,
+    ) -> None:
         super().__init__()
         if kind not in DEFAULT_MARGIN:
             raise ValueError(f"margin kind must be arcface or cosface, not {kind!r}")
@@ -145,6 +158,8 @@ class IResNetMargin(IResNet):
             with_margin = cos - self.margin
         else:
             theta = torch.acos(cos.clamp(-1.0 + 1e-7, 1.0 - 1e-7))  # finite gradient at +-1
-            with_margin = torch.where(cos > self._threshold, torch.cos(theta + self.margin), cos - self._fallback)
+            with_margin = torch.where(
+                cos > self._threshold, torch.cos(theta + self.margin), cos - self._fallback
+            )
         is_target = F.one_hot(target.long(), cos.shape[1]).bool()
         return torch.where(is_target, s * with_margin, logits.float())

@@ -95,7 +95,9 @@ def read_weights(path: Path) -> Mapping[str, object]:
         try:
             raw = load_file(path, device="cpu")
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise BundleError(f"{path.name}: unreadable safetensors file ({_first_line(exc)})") from None
+            raise BundleError(
+                f"{path.name}: unreadable safetensors file ({_first_line(exc)})"
+            ) from None
         # safetensors stores tensors sorted by name: restore numeric order (features.2 before features.10)
         return {k: raw[k] for k in sorted(raw, key=_natural_key)}
     try:
@@ -103,15 +105,29 @@ def read_weights(path: Path) -> Mapping[str, object]:
     except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
         if found is None:  # not a pickle the restricted loader can parse at all
-            raise BundleError(f"{path.name}: unreadable PyTorch weights file (not a checkpoint or damaged)") from None
+            raise BundleError(
+                f"{path.name}: unreadable PyTorch weights file (not a checkpoint or damaged)"
+            ) from None
         raise BundleError(
             f"{path.name}: refused: it holds a Python object ({found.group(1)}) besides tensors, and loading "
             f"it could run code; save a plain state_dict or .safetensors instead"
         ) from None
-    except (OSError, EOFError, RuntimeError, ValueError, TypeError, AttributeError, ImportError) as exc:
-        raise BundleError(f"{path.name}: unreadable PyTorch weights file ({_first_line(exc)})") from None
+    except (
+        OSError,
+        EOFError,
+        RuntimeError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+    ) as exc:
+        raise BundleError(
+            f"{path.name}: unreadable PyTorch weights file ({_first_line(exc)})"
+        ) from None
     if not isinstance(raw, Mapping):
-        raise BundleError(f"{path.name}: holds a {type(raw).__name__}, not a state_dict of named tensors")
+        raise BundleError(
+            f"{path.name}: holds a {type(raw).__name__}, not a state_dict of named tensors"
+        )
     return raw
 
 
@@ -133,7 +149,7 @@ def _strip_prefixes(key: str, known: Mapping[str, object]) -> str:
         prefix = next((p for p in PREFIXES if key.startswith(p)), None)
         if prefix is None:
             break
-        key = key[len(prefix):]
+        key = key[len(prefix) :]
     return key
 
 
@@ -152,8 +168,18 @@ def _match_by_name(
         else:
             loaded[name] = value
     missing = [k for k in expected if k not in loaded and k not in mismatched]
-    report = InitReport(path, BY_NAME, len(loaded), len(missing), len(unexpected), len(mismatched),
-                        missing, unexpected, mismatched, list(loaded))
+    report = InitReport(
+        path,
+        BY_NAME,
+        len(loaded),
+        len(missing),
+        len(unexpected),
+        len(mismatched),
+        missing,
+        unexpected,
+        mismatched,
+        list(loaded),
+    )
     return loaded, report
 
 
@@ -185,19 +211,32 @@ def _file_conv_sequence(tensors: Mapping[str, torch.Tensor]) -> list[str]:
 
 
 def _match_by_order(
-    model: nn.Module, expected: Mapping[str, torch.Tensor], tensors: Mapping[str, torch.Tensor], path: Path
+    model: nn.Module,
+    expected: Mapping[str, torch.Tensor],
+    tensors: Mapping[str, torch.Tensor],
+    path: Path,
 ) -> tuple[dict[str, torch.Tensor], InitReport]:
     loaded: dict[str, torch.Tensor] = {}
     used: set[str] = set()
-    for ours, theirs in zip(_conv_sequence(model), _file_conv_sequence(tensors)):
+    for ours, theirs in zip(_conv_sequence(model), _file_conv_sequence(tensors), strict=False):
         if tuple(expected[ours].shape) != tuple(tensors[theirs].shape):
             break  # the architectures diverge here; pairing further would be guesswork
         loaded[ours] = tensors[theirs]
         used.add(theirs)
     missing = [k for k in expected if k not in loaded]
     unexpected = [k for k in tensors if k not in used]
-    report = InitReport(path, BY_ORDER, len(loaded), len(missing), len(unexpected), 0,
-                        missing, unexpected, [], list(loaded))
+    report = InitReport(
+        path,
+        BY_ORDER,
+        len(loaded),
+        len(missing),
+        len(unexpected),
+        0,
+        missing,
+        unexpected,
+        [],
+        list(loaded),
+    )
     return loaded, report
 
 

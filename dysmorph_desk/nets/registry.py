@@ -54,7 +54,9 @@ def get_arch(name: str) -> ArchSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        raise KeyError(
+            f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 def create_model(name: str, num_classes: int) -> nn.Module:

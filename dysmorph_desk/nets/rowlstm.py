@@ -36,7 +36,12 @@ class Downscale(nn.Module):
 
 class RowBiLSTM(nn.Module):
     def __init__(
-        self, num_classes: int, size: int = 56, hidden_size: int = 128, num_layers: int = 2, dropout: float = 0.3
+        self,
+        num_classes: int,
+        size: int = 56,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.3,
     ) -> None:
         super().__init__()
         self.downscale = Downscale(size)

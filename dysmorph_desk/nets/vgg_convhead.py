@@ -19,12 +19,18 @@ from torchvision.models.vgg import cfgs, make_layers
 
 
 def _conv_bn_relu_drop(cin: int, cout: int, kernel: int, dropout: float) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout),
-            nn.ReLU(inplace=True), nn.Dropout(dropout)]
+    return [
+        nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+    ]
 
 
 class VGG16ConvHead(nn.Module):
-    def __init__(self, num_classes: int, width: int = 512, bottleneck: int = 256, dropout: float = 0.5) -> None:
+    def __init__(
+        self, num_classes: int, width: int = 512, bottleneck: int = 256, dropout: float = 0.5
+    ) -> None:
         super().__init__()
         self.features = make_layers(cfgs["D"])  # vgg16().features: (B, 512, 7, 7) at 224
         self.head = nn.Sequential(

@@ -15,6 +15,7 @@ keeps a typical report well under 500 KB and its rendering well under a second.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
@@ -53,8 +54,8 @@ from reportlab.platypus import (
 from dysmorph_desk.bundles.cards import predictive_values
 from dysmorph_desk.errors import UsageError
 from dysmorph_desk.explain.overlay import COLORMAPS, overlay_heatmap
-from dysmorph_desk.utils.resources import as_path, font_file
 from dysmorph_desk.screening.results import ModelResult, ScreeningResult
+from dysmorph_desk.utils.resources import as_path, font_file
 
 log = logging.getLogger(__name__)
 
@@ -799,7 +800,7 @@ def _models(
 ) -> list[Flowable]:
     out: list[Flowable] = [Paragraph("Model results", st["h2"])]
     if not result.results:
-        return out + [_p("No model was run.", st["body"])]
+        return [*out, _p("No model was run.", st["body"])]
     label_w = 30 * mm
     per_table = min(len(result.results), MODELS_PER_TABLE)
     for start in range(0, len(result.results), MODELS_PER_TABLE):
@@ -831,7 +832,7 @@ def _models(
         f"prevalence of {format_percent(s.prevalence)}, a setting of this report (the population "
         "this clinic screens), not the prevalence in the model's validation data."
     )
-    return out + [_p(note, st["small"]), Spacer(1, 2)]
+    return [*out, _p(note, st["small"]), Spacer(1, 2)]
 
 
 def _quality(
@@ -1019,10 +1020,8 @@ def render_report(
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, out_path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
     try:  # make the rename itself durable; not possible on every platform/filesystem
         dir_fd = os.open(folder, os.O_RDONLY)

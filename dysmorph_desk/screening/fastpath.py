@@ -37,7 +37,9 @@ def inference_model(bundle) -> Any:
                 fast = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
                 fast(example)
         except Exception:  # tracing is an optimisation only; eager is always correct
-            log.warning("could not freeze %s for inference; using eager mode", bundle.name, exc_info=True)
+            log.warning(
+                "could not freeze %s for inference; using eager mode", bundle.name, exc_info=True
+            )
             fast = bundle.model
         _cache[key] = fast
         return fast

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from dysmorph_desk.bundles.format import LoadedBundle
 from dysmorph_desk.bundles.cards import DEMO_LABEL
+from dysmorph_desk.bundles.format import LoadedBundle
 from dysmorph_desk.errors import FaceRefused, Interrupted, UsageError
 from dysmorph_desk.faces.align import AlignedFace, align_face
 from dysmorph_desk.faces.detect import FaceDetector
-from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX, QualityLimits, assess_quality
 from dysmorph_desk.faces.image import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_WORKING_LONG_SIDE,
     LoadedImage,
     load_image,
 )
+from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX, QualityLimits, assess_quality
 from dysmorph_desk.faces.types import FaceInfo
 from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
 
@@ -47,7 +47,13 @@ class ScreenOptions:
 def to_tensor(aligned: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str):
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(aligned)).to(device).permute(2, 0, 1).float().div_(255.0)
+    x = (
+        torch.from_numpy(np.ascontiguousarray(aligned))
+        .to(device)
+        .permute(2, 0, 1)
+        .float()
+        .div_(255.0)
+    )
     m = torch.tensor(mean, device=device).view(3, 1, 1)
     s = torch.tensor(std, device=device).view(3, 1, 1)
     return ((x - m) / s).unsqueeze(0)
@@ -90,8 +96,12 @@ class Screener:
                 raise Interrupted("screening cancelled")
 
         report("loading", 0.0)
-        image = source if isinstance(source, LoadedImage) else load_image(
-            source, max_pixels=opt.max_pixels, working_long_side=opt.working_long_side
+        image = (
+            source
+            if isinstance(source, LoadedImage)
+            else load_image(
+                source, max_pixels=opt.max_pixels, working_long_side=opt.working_long_side
+            )
         )
         check_cancel()
         report("detecting", 0.1)
@@ -101,14 +111,22 @@ class Screener:
             x0, y0 = lm.min(0)
             x1, y1 = lm.max(0)
             pad = 0.6 * float(np.linalg.norm(lm[1] - lm[0]))
-            faces = [FaceInfo(box=(x0 - pad, y0 - pad, x1 + pad, y1 + pad), landmarks=lm, score=float("nan"))]
+            faces = [
+                FaceInfo(
+                    box=(x0 - pad, y0 - pad, x1 + pad, y1 + pad), landmarks=lm, score=float("nan")
+                )
+            ]
             warnings.append("landmarks placed by hand (face detection not used)")
         elif faces is None:
             faces = self.find_faces(image)
         if not faces:
-            raise FaceRefused("no face found (place the five landmarks by hand in the app, or use a frontal photo)")
+            raise FaceRefused(
+                "no face found (place the five landmarks by hand in the app, or use a frontal photo)"
+            )
         if not 1 <= opt.face_index <= len(faces):
-            raise FaceRefused(f"face {opt.face_index} was asked for, but {len(faces)} face(s) were found")
+            raise FaceRefused(
+                f"face {opt.face_index} was asked for, but {len(faces)} face(s) were found"
+            )
         face = faces[opt.face_index - 1]
         iod_full = face.size / image.scale
         if iod_full < MIN_FACE_IOD_PX:
@@ -117,7 +135,9 @@ class Screener:
             )
         if len(faces) > 1:
             which = "the largest" if opt.face_index == 1 else f"number {opt.face_index} by size"
-            warnings.append(f"{len(faces)} faces detected; screened {which} (choose another with --face N)")
+            warnings.append(
+                f"{len(faces)} faces detected; screened {which} (choose another with --face N)"
+            )
 
         aligned: dict[int, AlignedFace] = {224: align_face(image.rgb, face.landmarks, 224)}
         quality = assess_quality(face, image.scale, aligned[224].image, opt.limits)
@@ -128,7 +148,11 @@ class Screener:
         for i, bundle in enumerate(self.bundles):
             check_cancel()
             report(f"model {bundle.name}", 0.2 + 0.8 * i / len(self.bundles))
-            results.append(self._run_model(bundle, image, face, aligned, hard, case, opt, warnings, should_cancel))
+            results.append(
+                self._run_model(
+                    bundle, image, face, aligned, hard, case, opt, warnings, should_cancel
+                )
+            )
         report("done", 1.0)
         return ScreeningResult(
             photo_sha256=image.sha256,
@@ -166,39 +190,69 @@ class Screener:
                 warnings.append(note)
         size = card.input_size
         if size not in aligned:
-            aligned[size] = align_face(image.rgb, face.landmarks, size, np.asarray(card.alignment_template["points"]))
+            aligned[size] = align_face(
+                image.rgb, face.landmarks, size, np.asarray(card.alignment_template["points"])
+            )
         face_img = aligned[size]
         reasons = list(hard_failures)
         if card.age_range_months is not None:
             lo, hi = card.age_range_months
             if case.age_months is None:
-                warnings.append(f"{bundle.name}: age not given; the model is validated for {lo:g}-{hi:g} months")
+                warnings.append(
+                    f"{bundle.name}: age not given; the model is validated for {lo:g}-{hi:g} months"
+                )
             elif not lo <= case.age_months <= hi:
-                reasons.append(f"age {case.age_months:g} months is outside the validated range {lo:g}-{hi:g} months")
-        base = {"model": bundle.name, "card": card, "bundle_sha256": bundle.sha256, "aligned_face": face_img.image,
-                "align_matrix": face_img.matrix}
+                reasons.append(
+                    f"age {case.age_months:g} months is outside the validated range {lo:g}-{hi:g} months"
+                )
+        base = {
+            "model": bundle.name,
+            "card": card,
+            "bundle_sha256": bundle.sha256,
+            "aligned_face": face_img.image,
+            "align_matrix": face_img.matrix,
+        }
         if reasons and not opt.force_assess:
-            return ModelResult(**base, probabilities=None, predicted=None, syndromic_probability=None, flagged=None,
-                               assessable=False, cannot_assess_reason="; ".join(reasons),
-                               seconds=time.perf_counter() - t0)
+            return ModelResult(
+                **base,
+                probabilities=None,
+                predicted=None,
+                syndromic_probability=None,
+                flagged=None,
+                assessable=False,
+                cannot_assess_reason="; ".join(reasons),
+                seconds=time.perf_counter() - t0,
+            )
         if reasons:
-            warnings.append(f"{bundle.name}: assessed despite {'; '.join(reasons)} (--force-assess)")
+            warnings.append(
+                f"{bundle.name}: assessed despite {'; '.join(reasons)} (--force-assess)"
+            )
 
         x = to_tensor(face_img.image, card.mean, card.std, bundle.device)
         target = None
         if opt.cam_target is not None:
             if opt.cam_target not in card.class_ids:
-                raise UsageError(f"class {opt.cam_target!r} is not a class of {bundle.name} ({', '.join(card.class_ids)})")
+                raise UsageError(
+                    f"class {opt.cam_target!r} is not a class of {bundle.name} ({', '.join(card.class_ids)})"
+                )
             target = card.class_ids.index(opt.cam_target)
         heat = heat_photo = None
         if opt.cam_method:
             spec = get_arch(card.architecture)
-            cam = compute_cam(bundle.model, spec.target_layer(bundle.model), x, opt.cam_method, target,
-                              should_cancel=should_cancel)
+            cam = compute_cam(
+                bundle.model,
+                spec.target_layer(bundle.model),
+                x,
+                opt.cam_method,
+                target,
+                should_cancel=should_cancel,
+            )
             logits = cam.logits
             heat = cam.heat
             if cam.empty:
-                warnings.append(f"{bundle.name}: the {opt.cam_method} heatmap is empty for this class")
+                warnings.append(
+                    f"{bundle.name}: the {opt.cam_method} heatmap is empty for this class"
+                )
             heat_photo = face_img.to_photo(heat, image.rgb.shape)
         else:
             import torch
@@ -210,10 +264,14 @@ class Screener:
         probs = softmax(logits, card.temperature)
         ids = card.class_ids
         synd = float(sum(probs[i] for i in card.syndromic_indices))
-        cam_target = None if not opt.cam_method else ids[target if target is not None else int(np.argmax(probs))]
+        cam_target = (
+            None
+            if not opt.cam_method
+            else ids[target if target is not None else int(np.argmax(probs))]
+        )
         return ModelResult(
             **base,
-            probabilities={c: float(p) for c, p in zip(ids, probs)},
+            probabilities={c: float(p) for c, p in zip(ids, probs, strict=False)},
             predicted=ids[int(np.argmax(probs))],
             syndromic_probability=synd,
             flagged=synd >= card.threshold,

@@ -37,10 +37,6 @@ class CaseInfo:
             raise ValueError("age in months must be between 0 and 1440")
 
 
-
-
-
-
 @dataclass
 class ModelResult:
     """What one model says about one face."""
@@ -57,7 +53,9 @@ class ModelResult:
     forced_assessment: bool = False
     cam_method: str | None = None
     cam_target: str | None = None
-    aligned_face: np.ndarray | None = None  # uint8 (S, S, 3), the model's input before normalisation
+    aligned_face: np.ndarray | None = (
+        None  # uint8 (S, S, 3), the model's input before normalisation
+    )
     heatmap_aligned: np.ndarray | None = None  # float32 (S, S) in [0, 1]
     heatmap_photo: np.ndarray | None = None  # float32 (H, W) in [0, 1], on the displayed photo
     align_matrix: np.ndarray | None = None  # 2x3, displayed-photo pixels -> aligned-face pixels
@@ -72,7 +70,9 @@ class ModelResult:
         return {c.id: c.display_name for c in self.card.classes}
 
     def to_json(self) -> dict[str, Any]:
-        rnd = (lambda v: None if v is None else round(float(v), 6))
+        def rnd(v: float | None) -> float | None:
+            return None if v is None else round(float(v), 6)
+
         return {
             "model": self.model,
             "model_status": self.card.status,

@@ -9,4 +9,11 @@ from dysmorph_desk.training.config import Augment, TrainConfig
 from dysmorph_desk.training.loop import fit_temperature
 from dysmorph_desk.training.splits import grouped_kfold, grouped_split, plan_folds
 
-__all__ = ["Augment", "TrainConfig", "fit_temperature", "grouped_kfold", "grouped_split", "plan_folds"]
+__all__ = [
+    "Augment",
+    "TrainConfig",
+    "fit_temperature",
+    "grouped_kfold",
+    "grouped_split",
+    "plan_folds",
+]

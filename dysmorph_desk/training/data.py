@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.errors import DataError, InputRefused
+from dysmorph_desk.training.datasets import Sample
 
 Say = Callable[[str], None]
 
@@ -40,34 +40,48 @@ class FaceSet:
 
     def patients_per_class(self) -> dict[str, int]:
         y, groups = self.y, self.groups
-        return {c: len({g for g, yy in zip(groups, y) if yy == i}) for i, c in enumerate(self.classes)}
+        return {
+            c: len({g for g, yy in zip(groups, y, strict=False) if yy == i})
+            for i, c in enumerate(self.classes)
+        }
 
     def summary(self) -> str:
         per = self.patients_per_class()
-        return (f"{len(self.samples)} photos of {len(set(self.groups))} patients ("
-                + ", ".join(f"{c}: {n}" for c, n in per.items()) + " patients)")
+        return (
+            f"{len(self.samples)} photos of {len(set(self.groups))} patients ("
+            + ", ".join(f"{c}: {n}" for c, n in per.items())
+            + " patients)"
+        )
 
 
-def resolve_classes(samples: list[Sample], positive: tuple[str, ...] | list[str]) -> tuple[list[str], list[str]]:
+def resolve_classes(
+    samples: list[Sample], positive: tuple[str, ...] | list[str]
+) -> tuple[list[str], list[str]]:
     """Sorted class ids and the syndromic ones (``--positive``; default: all but ``control``)."""
     classes = sorted({s.label for s in samples})
     if len(classes) < 2:
         raise DataError(f"need at least 2 classes, found {classes}")
     pos = list(positive) or ([c for c in classes if c != "control"] if "control" in classes else [])
     if not pos:
-        raise DataError(f"name the syndromic class(es) with --positive (classes: {', '.join(classes)})")
+        raise DataError(
+            f"name the syndromic class(es) with --positive (classes: {', '.join(classes)})"
+        )
     unknown = [p for p in pos if p not in classes]
     if unknown:
-        raise DataError(f"--positive {', '.join(unknown)} is not a class of the data (classes: {', '.join(classes)})")
+        raise DataError(
+            f"--positive {', '.join(unknown)} is not a class of the data (classes: {', '.join(classes)})"
+        )
     if len(pos) == len(classes):
-        raise DataError("every class is marked syndromic: at least one class must be the comparison group")
+        raise DataError(
+            "every class is marked syndromic: at least one class must be the comparison group"
+        )
     return classes, pos
 
 
 def prepare_faces(samples: list[Sample], size: int, say: Say | None = None):
     """Aligned faces for every sample that has one (cached); the others listed with the reason."""
-    from dysmorph_desk.training.facecache import aligned_face_for
     from dysmorph_desk.faces.detect import FaceDetector
+    from dysmorph_desk.training.facecache import aligned_face_for
 
     detector = FaceDetector()
     faces, kept, skipped = [], [], []
@@ -120,11 +134,15 @@ def load_faceset(samples: list[Sample], size: int, positive=(), say: Say | None 
     for path, reason in skipped:
         say(f"skipped {path.name}: {reason}")
     if skipped:
-        say(f"{len(skipped)} of {len(samples)} photos had no usable face and are left out (listed in metrics.json)")
+        say(
+            f"{len(skipped)} of {len(samples)} photos had no usable face and are left out (listed in metrics.json)"
+        )
     kept, merged = merge_duplicate_photos(kept)
     if merged:
-        say(f"{merged} patient id(s) share identical photo files with another id; they are kept together "
-            f"in every split (so a duplicate never sits on both sides)")
+        say(
+            f"{merged} patient id(s) share identical photo files with another id; they are kept together "
+            f"in every split (so a duplicate never sits on both sides)"
+        )
     fs = FaceSet(faces, kept, classes, pos, skipped)
     missing = [c for c, n in fs.patients_per_class().items() if n == 0]
     if missing:

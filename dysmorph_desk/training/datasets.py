@@ -55,7 +55,9 @@ def _read_csv(csv_path: Path, root: Path) -> list[Sample]:
     if not rows:
         raise DataError(f"{csv_path.name}: no rows")
     if not {"path", "label"} <= set(rows[0]):
-        raise DataError(f"{csv_path.name}: needs columns path and label (optional: patient_id, age_months, sex, ethnicity)")
+        raise DataError(
+            f"{csv_path.name}: needs columns path and label (optional: patient_id, age_months, sex, ethnicity)"
+        )
     samples = []
     for n, row in enumerate(rows, start=2):
         if not row.get("path") or not row.get("label"):
@@ -63,8 +65,16 @@ def _read_csv(csv_path: Path, root: Path) -> list[Sample]:
         path = Path(row["path"])
         path = path if path.is_absolute() else root / path
         pid = (row.get("patient_id") or "").strip() or f"photo:{row['path'].strip()}"
-        samples.append(Sample(path, row["label"].strip(), pid, _float(row.get("age_months"), f"{csv_path.name}, line {n}: "),
-                              (row.get("sex") or "").strip() or None, (row.get("ethnicity") or "").strip() or None))
+        samples.append(
+            Sample(
+                path,
+                row["label"].strip(),
+                pid,
+                _float(row.get("age_months"), f"{csv_path.name}, line {n}: "),
+                (row.get("sex") or "").strip() or None,
+                (row.get("ethnicity") or "").strip() or None,
+            )
+        )
     if not any(row.get("patient_id") for row in rows):
         log.warning("no patient_id column: every photo is treated as a different patient")
     return samples
@@ -78,5 +88,7 @@ def _read_folders(root: Path) -> list[Sample]:
                 samples.append(Sample(f, folder.name, f"photo:{folder.name}/{f.name}"))
     if not samples:
         raise DataError(f"{root}: no class folders with images (or a labels.csv)")
-    log.warning("class-per-folder data has no patient ids: every photo is treated as a different patient")
+    log.warning(
+        "class-per-folder data has no patient ids: every photo is treated as a different patient"
+    )
     return samples

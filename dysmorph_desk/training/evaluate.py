@@ -15,16 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from dysmorph_desk.utils.atomic import write_text_atomic
-from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.errors import DataError
+from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.training.metrics import METRIC_KEYS, binary_metrics
+from dysmorph_desk.utils.atomic import write_text_atomic
 
 Say = Callable[[str], None]
 
 
-def read_readers(path: Path, samples: list[Sample], data_root: Path,
-                 classes: list[str]) -> tuple[dict[str, dict[int, str]], list[str]]:
+def read_readers(
+    path: Path, samples: list[Sample], data_root: Path, classes: list[str]
+) -> tuple[dict[str, dict[int, str]], list[str]]:
     """``{reader: {sample index: call}}`` and the unmatched image names (a blank call means not
     rated); images are matched by their path as listed in the data
     (relative to its folder) or, when unambiguous, by file name."""
@@ -43,7 +44,11 @@ def read_readers(path: Path, samples: list[Sample], data_root: Path,
     calls: dict[str, dict[int, str]] = {}
     unknown_images, bad_calls = [], []
     for n, row in enumerate(rows, start=2):
-        image, reader, call = (row.get("image") or "").strip(), (row.get("reader") or "").strip(), (row.get("call") or "").strip()
+        image, reader, call = (
+            (row.get("image") or "").strip(),
+            (row.get("reader") or "").strip(),
+            (row.get("call") or "").strip(),
+        )
         if not image or not reader:
             raise DataError(f"{Path(path).name}, line {n}: empty image or reader")
         if not call:  # the reader did not rate this photo
@@ -59,22 +64,38 @@ def read_readers(path: Path, samples: list[Sample], data_root: Path,
             unknown_images.append(image)
             continue
         if idx in calls.get(reader, {}):
-            raise DataError(f"{Path(path).name}, line {n}: reader {reader!r} rated this image twice")
+            raise DataError(
+                f"{Path(path).name}, line {n}: reader {reader!r} rated this image twice"
+            )
         calls.setdefault(reader, {})[idx] = call
     if bad_calls:
-        raise DataError(f"{Path(path).name}: calls must be class ids ({', '.join(classes)}); "
-                        f"{len(bad_calls)} are not, e.g. {bad_calls[0]}")
+        raise DataError(
+            f"{Path(path).name}: calls must be class ids ({', '.join(classes)}); "
+            f"{len(bad_calls)} are not, e.g. {bad_calls[0]}"
+        )
     if not calls:
-        raise DataError(f"{Path(path).name}: no call matches an image of the test data with a usable face")
+        raise DataError(
+            f"{Path(path).name}: no call matches an image of the test data with a usable face"
+        )
     return calls, unknown_images
 
 
-def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Path, readers: Path | None = None,
-             prevalence: float = 0.01, n_boot: int = 1000, seed: int = 0, device: str = "auto",
-             say: Say | None = None) -> dict[str, Any]:
+def evaluate(
+    bundle_ref: str,
+    samples: list[Sample],
+    out: Path,
+    *,
+    data_root: Path,
+    readers: Path | None = None,
+    prevalence: float = 0.01,
+    n_boot: int = 1000,
+    seed: int = 0,
+    device: str = "auto",
+    say: Say | None = None,
+) -> dict[str, Any]:
+    from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
     from dysmorph_desk.training import evaluation as ev
     from dysmorph_desk.training import plots
-    from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
     from dysmorph_desk.training.crossval import skipped_list
     from dysmorph_desk.training.data import load_faceset
     from dysmorph_desk.training.loop import make_runtime, predict_logits, softmax
@@ -88,35 +109,59 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
     classes = card.class_ids
     unknown = sorted({s.label for s in samples} - set(classes))
     if unknown:
-        raise DataError(f"the test data has classes the model does not know: {', '.join(unknown)} "
-                        f"(model classes: {', '.join(classes)})")
+        raise DataError(
+            f"the test data has classes the model does not know: {', '.join(unknown)} "
+            f"(model classes: {', '.join(classes)})"
+        )
     positive = [c.id for c in card.classes if c.syndromic]
     present = {s.label for s in samples}
     if not present & set(positive) or not present - set(positive):
-        raise DataError(f"the test data needs syndromic ({', '.join(positive)}) and non-syndromic photos "
-                        f"for ROC metrics; it has only {', '.join(sorted(present))}")
+        raise DataError(
+            f"the test data needs syndromic ({', '.join(positive)}) and non-syndromic photos "
+            f"for ROC metrics; it has only {', '.join(sorted(present))}"
+        )
     fs = load_faceset(samples, card.input_size, [c for c in positive if c in present], say)
-    fs.classes, fs.positive = classes, positive  # the model's classes, not just those present in the data
+    fs.classes, fs.positive = (
+        classes,
+        positive,
+    )  # the model's classes, not just those present in the data
     y, is_pos = fs.y, fs.is_positive
     if is_pos.all() or not is_pos.any():
-        raise DataError("the test data needs both syndromic and non-syndromic photos for ROC metrics")
+        raise DataError(
+            "the test data needs both syndromic and non-syndromic photos for ROC metrics"
+        )
     logits = predict_logits(bundle.model, fs.faces, card.mean, card.std, rt)
     probs = softmax(logits, card.temperature)
     p = probs[:, fs.positive_idx].sum(1)
     m = binary_metrics(is_pos, p, card.threshold)
     by_patient = len(set(fs.groups)) < len(fs.groups)
-    band = ev.roc_band(is_pos, p, n_boot=n_boot, seed=seed, groups=fs.groups if by_patient else None)
-    attributes = {"age_band": [ev.age_band(s.age_months) for s in fs.samples], "sex": [s.sex for s in fs.samples],
-                  "ethnicity": [s.ethnicity for s in fs.samples]}
+    band = ev.roc_band(
+        is_pos, p, n_boot=n_boot, seed=seed, groups=fs.groups if by_patient else None
+    )
+    attributes = {
+        "age_band": [ev.age_band(s.age_months) for s in fs.samples],
+        "sex": [s.sex for s in fs.samples],
+        "ethnicity": [s.ethnicity for s in fs.samples],
+    }
     result: dict[str, Any] = {
-        "model": card.name, "architecture": card.architecture, "status": card.status, "bundle_sha256": bundle.sha256,
-        "threshold": card.threshold, "temperature": card.temperature,
-        "n_photos": len(fs.samples), "n_patients": len(set(fs.groups)), "classes": classes, "positive": positive,
+        "model": card.name,
+        "architecture": card.architecture,
+        "status": card.status,
+        "bundle_sha256": bundle.sha256,
+        "threshold": card.threshold,
+        "temperature": card.temperature,
+        "n_photos": len(fs.samples),
+        "n_patients": len(set(fs.groups)),
+        "classes": classes,
+        "positive": positive,
         "metrics": {k: m[k] for k in (*METRIC_KEYS, "tp", "fp", "fn", "tn", "n")},
         "auc_ci95": list(band.auc_ci),
         "auc_ci95_method": f"{'patient' if by_patient else 'photo'}-level stratified bootstrap, {band.n_boot} resamples",
         "multiclass": ev.multiclass_metrics(y, probs, classes),
-        "calibration": {"ece": ev.expected_calibration_error(is_pos, p), "reliability": ev.reliability_table(is_pos, p).to_dict()},
+        "calibration": {
+            "ece": ev.expected_calibration_error(is_pos, p),
+            "reliability": ev.reliability_table(is_pos, p).to_dict(),
+        },
         "subgroups": ev.subgroup_metrics(is_pos, p, p >= card.threshold, attributes),
         "at_prevalence": ev.at_prevalence(m["recall"], m["specificity"], prevalence),
         "roc": band.to_dict(),
@@ -127,8 +172,10 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
     if readers is not None:
         calls, unmatched = read_readers(readers, fs.samples, data_root, classes)
         if unmatched:
-            say(f"{len(unmatched)} reader call(s) name images that are not in the test data or have no usable "
-                f"face; they are left out")
+            say(
+                f"{len(unmatched)} reader call(s) name images that are not in the test data or have no usable "
+                f"face; they are left out"
+            )
         points = []
         for reader, reader_calls in calls.items():
             idx = np.array(sorted(reader_calls))
@@ -137,24 +184,47 @@ def evaluate(bundle_ref: str, samples: list[Sample], out: Path, *, data_root: Pa
             points.append(pt)
             comparable = np.isfinite(pt.sensitivity) and np.isfinite(pt.specificity)
             position = ev.compare_reader_to_band(pt, band) if comparable else "not comparable"
-            reader_rows.append({**pt.to_dict(), "position": position,
-                                "accuracy": float(np.mean(called == is_pos[idx])),
-                                "model_on_same_images": {k: binary_metrics(is_pos[idx], p[idx], card.threshold)[k]
-                                                         for k in ("recall", "specificity", "accuracy")}})
+            reader_rows.append(
+                {
+                    **pt.to_dict(),
+                    "position": position,
+                    "accuracy": float(np.mean(called == is_pos[idx])),
+                    "model_on_same_images": {
+                        k: binary_metrics(is_pos[idx], p[idx], card.threshold)[k]
+                        for k in ("recall", "specificity", "accuracy")
+                    },
+                }
+            )
         result["unmatched_reader_rows"] = len(unmatched)
         result["readers"] = reader_rows
         outside = [r["reader"] for r in reader_rows if r["position"] in ("above", "below")]
-        say("readers outside the model's 95% ROC band: " + (", ".join(outside) if outside else "none"))
+        say(
+            "readers outside the model's 95% ROC band: "
+            + (", ".join(outside) if outside else "none")
+        )
     out.mkdir(parents=True, exist_ok=True)
-    plots.plot_roc(out / "roc.png", band, title=f"ROC of {card.name} on the test data",
-                   readers=[(pt, r["position"]) for pt, r in zip(points, reader_rows)
-                            if r["position"] != "not comparable"] or None,
-                   subtitle=f"{card.status_label}; 95% band from {band.n_boot} bootstrap resamples")
+    plots.plot_roc(
+        out / "roc.png",
+        band,
+        title=f"ROC of {card.name} on the test data",
+        readers=[
+            (pt, r["position"])
+            for pt, r in zip(points, reader_rows, strict=False)
+            if r["position"] != "not comparable"
+        ]
+        or None,
+        subtitle=f"{card.status_label}; 95% band from {band.n_boot} bootstrap resamples",
+    )
     pred = p >= card.threshold
-    plots.plot_confusion(out / "confusion.png",
-                         [[int(np.sum(~is_pos & ~pred)), int(np.sum(~is_pos & pred))],
-                          [int(np.sum(is_pos & ~pred)), int(np.sum(is_pos & pred))]],
-                         ["not syndromic", "syndromic"], title=f"{card.name} at its threshold {card.threshold:.3f}")
+    plots.plot_confusion(
+        out / "confusion.png",
+        [
+            [int(np.sum(~is_pos & ~pred)), int(np.sum(~is_pos & pred))],
+            [int(np.sum(is_pos & ~pred)), int(np.sum(is_pos & pred))],
+        ],
+        ["not syndromic", "syndromic"],
+        title=f"{card.name} at its threshold {card.threshold:.3f}",
+    )
     write_json(out / "evaluation.json", result)
     write_text_atomic(out / "evaluation.md", evaluation_table(result))
     return result
@@ -170,24 +240,55 @@ def evaluation_table(r: dict[str, Any]) -> str:
     if r["status"] == "demonstration":
         lines += [f"**{DEMO_LABEL.capitalize()}.**", ""]
     lines += [
-             (f"{r['n_photos']} photos of {r['n_patients']} patients; threshold {r['threshold']:.3f}, "
-             f"temperature {r['temperature']:.3f} (from the bundle)."), ""]
+        (
+            f"{r['n_photos']} photos of {r['n_patients']} patients; threshold {r['threshold']:.3f}, "
+            f"temperature {r['temperature']:.3f} (from the bundle)."
+        ),
+        "",
+    ]
     lines += _header([NAMES[k] for k in METRIC_KEYS] + ["AUC 95% CI"])
     lo, hi = r["auc_ci95"]
     lines.append(_row([_f(m[k]) for k in METRIC_KEYS] + [f"{_f(lo)}–{_f(hi)}"]))
     prev = r["at_prevalence"]
-    lines += ["", (f"At a prevalence of {prev['prevalence']:.2%}: PPV {_f(prev['ppv'], 3)}, NPV {_f(prev['npv'], 3)}. "
-              f"Expected calibration error {_f(r['calibration']['ece'], 3)}.")]
+    lines += [
+        "",
+        (
+            f"At a prevalence of {prev['prevalence']:.2%}: PPV {_f(prev['ppv'], 3)}, NPV {_f(prev['npv'], 3)}. "
+            f"Expected calibration error {_f(r['calibration']['ece'], 3)}."
+        ),
+    ]
     if r.get("readers"):
         lines += ["", "## Readers on the model's ROC (seed 003, Fig. 4)", ""]
-        lines += _header(["Reader", "Images", "Sensitivity", "Specificity", "Accuracy", "Against the model's 95% band",
-                          "Model sens./spec. on the same images"])
-        words = {"inside": "inside (no significant difference)", "above": "above (reader better)",
-                 "below": "below (model better)",
-                 "not comparable": "not comparable (the reader saw only one class)"}
+        lines += _header(
+            [
+                "Reader",
+                "Images",
+                "Sensitivity",
+                "Specificity",
+                "Accuracy",
+                "Against the model's 95% band",
+                "Model sens./spec. on the same images",
+            ]
+        )
+        words = {
+            "inside": "inside (no significant difference)",
+            "above": "above (reader better)",
+            "below": "below (model better)",
+            "not comparable": "not comparable (the reader saw only one class)",
+        }
         for rr in r["readers"]:
             ms = rr["model_on_same_images"]
-            lines.append(_row([rr["reader"], str(rr["n"]), _f(rr["sensitivity"], 3), _f(rr["specificity"], 3),
-                               _f(rr["accuracy"], 3), words.get(rr["position"], rr["position"]),
-                               f"{_f(ms['recall'], 3)} / {_f(ms['specificity'], 3)}"]))
+            lines.append(
+                _row(
+                    [
+                        rr["reader"],
+                        str(rr["n"]),
+                        _f(rr["sensitivity"], 3),
+                        _f(rr["specificity"], 3),
+                        _f(rr["accuracy"], 3),
+                        words.get(rr["position"], rr["position"]),
+                        f"{_f(ms['recall'], 3)} / {_f(ms['specificity'], 3)}",
+                    ]
+                )
+            )
     return "\n".join(lines) + "\n"

@@ -58,8 +58,9 @@ def _check_level(level: float) -> None:
 
 def _check_boot(n_boot: int) -> None:
     if n_boot < MIN_BOOT:
-        raise ValueError(f"n_boot must be at least {MIN_BOOT} (the seed study used 200), "
-                         f"not {n_boot}")
+        raise ValueError(
+            f"n_boot must be at least {MIN_BOOT} (the seed study used 200), not {n_boot}"
+        )
 
 
 def _percentiles(level: float) -> tuple[float, float]:
@@ -92,8 +93,9 @@ class _RocData:
             self.pos_clusters = _clusters(g[y == 1])
             self.neg_clusters = _clusters(g[y == 0])
 
-    def curve(self, pos_idx: np.ndarray | None = None,
-              neg_idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def curve(
+        self, pos_idx: np.ndarray | None = None, neg_idx: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(fpr, tpr) at each distinct threshold, (0, 0) to (1, 1); resampled when indices given."""
         pr = self.pos_rank if pos_idx is None else self.pos_rank[pos_idx]
         nr = self.neg_rank if neg_idx is None else self.neg_rank[neg_idx]
@@ -147,8 +149,14 @@ def _prepare(y_true: Any, scores: Any, groups: Sequence[str] | None = None) -> _
     return _RocData(y, s, groups)
 
 
-def bootstrap_auc_ci(y_true: Any, scores: Any, n_boot: int = 1000, seed: int = 0,
-                     level: float = 0.95, groups: Sequence[str] | None = None) -> tuple[float, float]:
+def bootstrap_auc_ci(
+    y_true: Any,
+    scores: Any,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    groups: Sequence[str] | None = None,
+) -> tuple[float, float]:
     """Percentile CI of the ROC AUC from a stratified bootstrap (as pROC's ``ci.auc`` default).
 
     Deterministic for a seed, and the same resamples as ``roc_band`` with that seed, so the
@@ -190,8 +198,15 @@ class RocBand:
         }
 
 
-def roc_band(y_true: Any, scores: Any, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-             grid_points: int = 101, groups: Sequence[str] | None = None) -> RocBand:
+def roc_band(
+    y_true: Any,
+    scores: Any,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    grid_points: int = 101,
+    groups: Sequence[str] | None = None,
+) -> RocBand:
     """ROC with a pointwise 95 % band, to judge readers' points against (seed study, Fig. 4).
 
     At each grid FPR the curve is the highest TPR reached at an FPR no larger than it (a
@@ -328,8 +343,10 @@ def multiclass_metrics(y: Any, probs: Any, class_ids: Sequence[str]) -> dict[str
     per_class: dict[str, dict[str, Any]] = {}
     for k, cid in enumerate(class_ids):
         m = metrics_from_predictions(labels == k, pred == k, pr[:, k])
-        per_class[cid] = {"support": int(np.sum(labels == k)),
-                          **{key: m[key] for key in _PER_CLASS_KEYS}}
+        per_class[cid] = {
+            "support": int(np.sum(labels == k)),
+            **{key: m[key] for key in _PER_CLASS_KEYS},
+        }
     macro = {}
     for key in _PER_CLASS_KEYS:
         values = [per_class[c][key] for c in class_ids if not math.isnan(per_class[c][key])]
@@ -372,8 +389,12 @@ def _value_order(value: Any) -> tuple[int, str]:
     return (AGE_BANDS.index(value), "") if value in AGE_BANDS else (len(AGE_BANDS), str(value))
 
 
-def subgroup_metrics(y_true_binary: Any, p: Any, predicted_binary: Any,
-                     attributes: Mapping[str, Sequence[str | None]]) -> dict[str, dict[str, dict]]:
+def subgroup_metrics(
+    y_true_binary: Any,
+    p: Any,
+    predicted_binary: Any,
+    attributes: Mapping[str, Sequence[str | None]],
+) -> dict[str, dict[str, dict]]:
     """Metrics within each value of each attribute (age band, sex, ethnicity, ...).
 
     Predictions are passed in rather than a threshold because in pooled cross-validation each fold
@@ -401,9 +422,12 @@ def subgroup_metrics(y_true_binary: Any, p: Any, predicted_binary: Any,
         for value in present:
             mask = np.array([v == value for v in values])
             m = metrics_from_predictions(y[mask], pred[mask], prob[mask])
-            groups[value] = {"n": int(mask.sum()), "n_positive": int(y[mask].sum()),
-                             **{k: m[k] for k in _SUBGROUP_KEYS},
-                             **{k: int(m[k]) for k in ("tp", "fp", "fn", "tn")}}
+            groups[value] = {
+                "n": int(mask.sum()),
+                "n_positive": int(y[mask].sum()),
+                **{k: m[k] for k in _SUBGROUP_KEYS},
+                **{k: int(m[k]) for k in ("tp", "fp", "fn", "tn")},
+            }
         out[name] = groups
     return out
 
@@ -412,8 +436,9 @@ def subgroup_metrics(y_true_binary: Any, p: Any, predicted_binary: Any,
 # folds
 
 
-def summarise_folds(fold_metrics: Sequence[Mapping[str, Any]],
-                    keys: Sequence[str] = METRIC_KEYS) -> tuple[dict[str, float], dict[str, float]]:
+def summarise_folds(
+    fold_metrics: Sequence[Mapping[str, Any]], keys: Sequence[str] = METRIC_KEYS
+) -> tuple[dict[str, float], dict[str, float]]:
     """Mean and sample SD (ddof=1) of each metric across folds, as reported "0.886 ± 0.021".
 
     nan values (e.g. AUC of a one-class fold) and missing keys are skipped per key; a key with no
@@ -451,13 +476,21 @@ class ReaderPoint:
         return 1.0 - self.specificity
 
     def to_dict(self) -> dict[str, Any]:
-        return {"reader": self.reader, "n": self.n, "sensitivity": self.sensitivity,
-                "specificity": self.specificity, "tp": self.tp, "fp": self.fp, "fn": self.fn,
-                "tn": self.tn}
+        return {
+            "reader": self.reader,
+            "n": self.n,
+            "sensitivity": self.sensitivity,
+            "specificity": self.specificity,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+        }
 
 
-def reader_points(y_true_binary: Any,
-                  calls_binary_by_reader: Mapping[str, Any]) -> list[ReaderPoint]:
+def reader_points(
+    y_true_binary: Any, calls_binary_by_reader: Mapping[str, Any]
+) -> list[ReaderPoint]:
     """Sensitivity/specificity of each reader's binary calls (1 = syndromic).
 
     A nan call means the reader did not rate that photo; it is left out of that reader's counts.
@@ -475,17 +508,23 @@ def reader_points(y_true_binary: Any,
         yt, yc = y[rated].astype(bool), c[rated].astype(bool)
         tp, fp = int(np.sum(yt & yc)), int(np.sum(~yt & yc))
         fn, tn = int(np.sum(yt & ~yc)), int(np.sum(~yt & ~yc))
-        points.append(ReaderPoint(
-            reader=str(reader), n=int(rated.sum()),
-            sensitivity=tp / (tp + fn) if tp + fn else float("nan"),
-            specificity=tn / (tn + fp) if tn + fp else float("nan"),
-            tp=tp, fp=fp, fn=fn, tn=tn,
-        ))
+        points.append(
+            ReaderPoint(
+                reader=str(reader),
+                n=int(rated.sum()),
+                sensitivity=tp / (tp + fn) if tp + fn else float("nan"),
+                specificity=tn / (tn + fp) if tn + fp else float("nan"),
+                tp=tp,
+                fp=fp,
+                fn=fn,
+                tn=tn,
+            )
+        )
     return points
 
 
 def compare_reader_to_band(point: ReaderPoint, band: RocBand) -> str:
-    """"above" (reader better than the model), "below" (model better) or "inside" the band.
+    """ "above" (reader better than the model), "below" (model better) or "inside" the band.
 
     The seed study's criterion: a reader's point outside the model's 95 % ROC band differs
     significantly. The band edges are interpolated linearly at the reader's FPR.
@@ -511,5 +550,10 @@ def at_prevalence(sensitivity: float, specificity: float, prevalence: float) -> 
     if not 0.0 <= prevalence <= 1.0:
         raise ValueError(f"prevalence must lie in [0, 1], not {prevalence}")
     ppv, npv = predictive_values(sensitivity, specificity, prevalence)
-    return {"prevalence": float(prevalence), "sensitivity": float(sensitivity),
-            "specificity": float(specificity), "ppv": float(ppv), "npv": float(npv)}
+    return {
+        "prevalence": float(prevalence),
+        "sensitivity": float(sensitivity),
+        "specificity": float(specificity),
+        "ppv": float(ppv),
+        "npv": float(npv),
+    }

@@ -14,13 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dysmorph_desk.utils import paths
-from dysmorph_desk.utils.atomic import write_bytes_atomic
 from dysmorph_desk.errors import InputRefused
 from dysmorph_desk.faces.align import TEMPLATE_NAME, align_face
 from dysmorph_desk.faces.detect import FaceDetector
-from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX
 from dysmorph_desk.faces.image import load_image
+from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX
+from dysmorph_desk.utils import paths
+from dysmorph_desk.utils.atomic import write_bytes_atomic
 
 
 def _key(photo_sha: str, size: int) -> Path:

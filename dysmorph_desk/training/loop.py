@@ -57,8 +57,11 @@ class Runtime:
     def autocast(self):
         import torch
 
-        return torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32,
-                              enabled=self.amp_dtype is not None)
+        return torch.autocast(
+            self.device_type,
+            dtype=self.amp_dtype or torch.float32,
+            enabled=self.amp_dtype is not None,
+        )
 
 
 def cpu_has_native_bf16() -> bool:
@@ -74,8 +77,8 @@ def make_runtime(device_pref: str = "auto", precision: str = "auto") -> Runtime:
     """Device and precision, and the DDP process group when launched by torchrun."""
     import torch
 
-    from dysmorph_desk.utils.devices import pick_device
     from dysmorph_desk.errors import UsageError
+    from dysmorph_desk.utils.devices import pick_device
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -91,7 +94,13 @@ def make_runtime(device_pref: str = "auto", precision: str = "auto") -> Runtime:
             device = f"cuda:{local}"
     kind = device.split(":")[0]
     if precision == "auto":
-        amp = torch.float16 if kind == "cuda" else torch.bfloat16 if kind == "cpu" and cpu_has_native_bf16() else None
+        amp = (
+            torch.float16
+            if kind == "cuda"
+            else torch.bfloat16
+            if kind == "cpu" and cpu_has_native_bf16()
+            else None
+        )
     elif precision == "fp32":
         amp = None
     elif precision == "bf16":
@@ -100,7 +109,9 @@ def make_runtime(device_pref: str = "auto", precision: str = "auto") -> Runtime:
         amp = torch.bfloat16
     elif precision == "fp16":
         if kind != "cuda":
-            raise UsageError("fp16 mixed precision needs CUDA; use --precision fp32 (or bf16 on a CPU with AVX512-BF16)")
+            raise UsageError(
+                "fp16 mixed precision needs CUDA; use --precision fp32 (or bf16 on a CPU with AVX512-BF16)"
+            )
         amp = torch.float16
     else:
         raise UsageError(f"unknown precision {precision!r}")
@@ -126,10 +137,13 @@ def augment_batch(x, aug: Augment, gen):
     sc = 1.0 / u(1 - aug.scale, 1 + aug.scale)
     tx, ty = u(-aug.crop, aug.crop) * 2, u(-aug.crop, aug.crop) * 2
     flip = torch.where(u(0, 1) < 0.5, -1.0, 1.0) if aug.hflip else torch.ones(b, device=dev)
-    theta = torch.stack([
-        torch.stack([sc * torch.cos(ang) * flip, -sc * torch.sin(ang), tx], 1),
-        torch.stack([sc * torch.sin(ang) * flip, sc * torch.cos(ang), ty], 1),
-    ], 1)
+    theta = torch.stack(
+        [
+            torch.stack([sc * torch.cos(ang) * flip, -sc * torch.sin(ang), tx], 1),
+            torch.stack([sc * torch.sin(ang) * flip, sc * torch.cos(ang), ty], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     x = x * u(1 - aug.brightness, 1 + aug.brightness).view(b, 1, 1, 1)
@@ -148,7 +162,9 @@ def normalise(x, mean, std):
 def to_batch(faces: np.ndarray, device: str):
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(faces)).to(device).permute(0, 3, 1, 2).float() / 255
+    return (
+        torch.from_numpy(np.ascontiguousarray(faces)).to(device).permute(0, 3, 1, 2).float() / 255
+    )
 
 
 def predict_logits(model, faces: np.ndarray, mean, std, rt: Runtime, batch: int = 32) -> np.ndarray:
@@ -170,8 +186,9 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     return counts.sum() / (n_classes * np.maximum(counts, 1))
 
 
-def epoch_order(train_idx: np.ndarray, y: np.ndarray, balance: str, rng: np.random.Generator,
-                n_classes: int) -> np.ndarray:
+def epoch_order(
+    train_idx: np.ndarray, y: np.ndarray, balance: str, rng: np.random.Generator, n_classes: int
+) -> np.ndarray:
     """This epoch's photo order: a permutation, or class-balanced draws with replacement."""
     if balance == "sampler":
         w = class_weights(y[train_idx], n_classes)[y[train_idx]]
@@ -216,7 +233,13 @@ def _load_checkpoint(path: Path) -> dict[str, Any] | None:
         return None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:  # torn or foreign: start over
+    except (
+        OSError,
+        RuntimeError,
+        ValueError,
+        EOFError,
+        pickle.UnpicklingError,
+    ) as exc:  # torn or foreign: start over
         log.warning("ignoring unreadable checkpoint %s: %s", path, exc)
         return None
 
@@ -225,9 +248,21 @@ def _unwrap(model):
     return getattr(model, "module", model)
 
 
-def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
-                n_classes: int, rt: Runtime, *, label: str = "", checkpoint: Path | None = None,
-                fixed_epochs: int | None = None, say: Say | None = None, show_bars: bool = True) -> Trained:
+def train_model(
+    cfg: TrainConfig,
+    faces: np.ndarray,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    n_classes: int,
+    rt: Runtime,
+    *,
+    label: str = "",
+    checkpoint: Path | None = None,
+    fixed_epochs: int | None = None,
+    say: Say | None = None,
+    show_bars: bool = True,
+) -> Trained:
     """Train ``cfg.arch`` with early stopping on validation loss (or for ``fixed_epochs`` with no
     validation part); returns the best weights. Each finished epoch is checkpointed, so an
     interrupted run resumes at the next epoch with the same random state."""
@@ -259,8 +294,13 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
     model = model.to(rt.device).to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    weights = torch.tensor(class_weights(y[train_idx], n_classes) if cfg.balance == "weighted-loss"
-                           else np.ones(n_classes), dtype=torch.float32, device=rt.device)
+    weights = torch.tensor(
+        class_weights(y[train_idx], n_classes)
+        if cfg.balance == "weighted-loss"
+        else np.ones(n_classes),
+        dtype=torch.float32,
+        device=rt.device,
+    )
     opt_cls = torch.optim.RMSprop if cfg.optimizer == "rmsprop" else torch.optim.Adam
     opt = opt_cls([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     scaler = torch.amp.GradScaler(rt.device_type, enabled=rt.amp_dtype == torch.float16)
@@ -291,14 +331,21 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
     if rt.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[rt.device] if rt.device_type == "cuda" else None)
+        net = DistributedDataParallel(
+            model, device_ids=[rt.device] if rt.device_type == "cuda" else None
+        )
     margin = getattr(model, "margin_logits", None)
     t_start = time.perf_counter()
     for epoch in range(start_epoch, epochs + 1):
         net.train()
         keep_frozen_in_eval(frozen)
         t0, seen, total = time.perf_counter(), 0, 0.0
-        order = shard(epoch_order(train_idx, y, cfg.balance, rng, n_classes), rt.rank, rt.world, cfg.batch_size)
+        order = shard(
+            epoch_order(train_idx, y, cfg.balance, rng, n_classes),
+            rt.rank,
+            rt.world,
+            cfg.batch_size,
+        )
         bar = Bar(f"{label} epoch {epoch}/{epochs}", len(order), enabled=show_bars and rt.is_main)
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
@@ -314,8 +361,10 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
                         logits = margin(logits, target)
                     loss = F.cross_entropy(logits, target, weight=weights)
             except torch.OutOfMemoryError:
-                raise ModelError(f"out of memory on {rt.device} at batch size {cfg.batch_size}; "
-                                 f"try a smaller --batch-size") from None
+                raise ModelError(
+                    f"out of memory on {rt.device} at batch size {cfg.batch_size}; "
+                    f"try a smaller --batch-size"
+                ) from None
             if not torch.isfinite(loss):
                 if scaler.is_enabled():  # fp16: the scaler skips this step and lowers its scale
                     opt.zero_grad(set_to_none=True)
@@ -323,8 +372,10 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
                     scaler.step(opt)
                     scaler.update()
                     continue
-                raise ModelError(f"{label or 'training'} diverged (loss is not finite) in epoch {epoch}; "
-                                 f"try a lower --lr or --precision fp32")
+                raise ModelError(
+                    f"{label or 'training'} diverged (loss is not finite) in epoch {epoch}; "
+                    f"try a lower --lr or --precision fp32"
+                )
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -334,52 +385,89 @@ def train_model(cfg: TrainConfig, faces: np.ndarray, y: np.ndarray, train_idx: n
             bar.update(len(idx))
         bar.close()
         dt = time.perf_counter() - t0
-        row = {"epoch": epoch, "train_loss": total / max(seen, 1), "images_per_s": seen * rt.world / dt if dt else 0.0}
+        row = {
+            "epoch": epoch,
+            "train_loss": total / max(seen, 1),
+            "images_per_s": seen * rt.world / dt if dt else 0.0,
+        }
         if rt.world > 1:
             _sync_after_epoch(model)
         if len(val_idx):
             val_logits = predict_logits(model, faces[val_idx], spec.mean, spec.std, rt)
-            val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(y[val_idx]),
-                                             weight=weights.cpu()))
+            val_loss = float(
+                F.cross_entropy(
+                    torch.from_numpy(val_logits), torch.from_numpy(y[val_idx]), weight=weights.cpu()
+                )
+            )
             val_acc = float(np.mean(val_logits.argmax(1) == y[val_idx]))
-            if rt.world > 1:  # every process takes the first one's numbers: same early-stopping decisions
+            if (
+                rt.world > 1
+            ):  # every process takes the first one's numbers: same early-stopping decisions
                 val_loss, val_acc = _from_first_process([val_loss, val_acc], rt)
             if not np.isfinite(val_loss):
-                raise ModelError(f"{label or 'training'}: validation loss is not finite after epoch {epoch}; "
-                                 f"try a lower --lr or --precision fp32")
+                raise ModelError(
+                    f"{label or 'training'}: validation loss is not finite after epoch {epoch}; "
+                    f"try a lower --lr or --precision fp32"
+                )
             row["val_loss"], row["val_accuracy"] = val_loss, val_acc
         history.append(row)
         stop = False
         if "val_loss" in row:
             if row["val_loss"] < best_loss - 1e-4:
                 best_loss, best_epoch, stale = row["val_loss"], epoch, 0
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                best_state = {
+                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                }
             else:
                 stale += 1
                 stop = stale >= cfg.patience
         else:
             best_epoch = epoch
         if checkpoint is not None and rt.is_main:
-            _save_checkpoint(checkpoint, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                "torch_gen": gen.get_state(), "torch_global": torch.get_rng_state(),
-                "numpy_rng": rng.bit_generator.state, "history": history,
-                "best": best_state, "best_loss": best_loss, "best_epoch": best_epoch, "stale": stale,
-                "runtime_s": spent + time.perf_counter() - t_start, "stopped": stop,
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                "cuda_rng": torch.cuda.get_rng_state_all() if rt.device_type == "cuda" else None,
-            })
-        say(f"{label} epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}"
-            + (f", val loss {row['val_loss']:.4f}, val acc {row['val_accuracy']:.3f}" if "val_loss" in row else "")
-            + f", {row['images_per_s']:.1f} img/s")
+            _save_checkpoint(
+                checkpoint,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "epoch": epoch,
+                    "torch_gen": gen.get_state(),
+                    "torch_global": torch.get_rng_state(),
+                    "numpy_rng": rng.bit_generator.state,
+                    "history": history,
+                    "best": best_state,
+                    "best_loss": best_loss,
+                    "best_epoch": best_epoch,
+                    "stale": stale,
+                    "runtime_s": spent + time.perf_counter() - t_start,
+                    "stopped": stop,
+                    "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                    "cuda_rng": torch.cuda.get_rng_state_all()
+                    if rt.device_type == "cuda"
+                    else None,
+                },
+            )
+        say(
+            f"{label} epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}"
+            + (
+                f", val loss {row['val_loss']:.4f}, val acc {row['val_accuracy']:.3f}"
+                if "val_loss" in row
+                else ""
+            )
+            + f", {row['images_per_s']:.1f} img/s"
+        )
         if stop:
             say(f"{label}: early stopping after epoch {epoch} (best epoch {best_epoch})")
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return Trained(model=model, history=history, best_epoch=best_epoch or len(history),
-                   runtime_s=spent + time.perf_counter() - t_start, resumed_from=resumed_from)
+    return Trained(
+        model=model,
+        history=history,
+        best_epoch=best_epoch or len(history),
+        runtime_s=spent + time.perf_counter() - t_start,
+        resumed_from=resumed_from,
+    )
 
 
 def _sync_after_epoch(model) -> None:

@@ -10,21 +10,28 @@ METRIC_KEYS = ("accuracy", "recall", "specificity", "precision", "f1", "mcc", "k
 def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[int, int, int, int]:
     """(tp, fp, fn, tn) with 1 = syndromic."""
     y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
-    return (int(np.sum(y_true & y_pred)), int(np.sum(~y_true & y_pred)),
-            int(np.sum(y_true & ~y_pred)), int(np.sum(~y_true & ~y_pred)))
+    return (
+        int(np.sum(y_true & y_pred)),
+        int(np.sum(~y_true & y_pred)),
+        int(np.sum(y_true & ~y_pred)),
+        int(np.sum(~y_true & ~y_pred)),
+    )
 
 
 def _div(a: float, b: float) -> float:
     return float(a / b) if b else 0.0
 
 
-def binary_metrics(y_true: np.ndarray, p_syndromic: np.ndarray, threshold: float) -> dict[str, float]:
+def binary_metrics(
+    y_true: np.ndarray, p_syndromic: np.ndarray, threshold: float
+) -> dict[str, float]:
     p = np.asarray(p_syndromic, dtype=np.float64)
     return metrics_from_predictions(y_true, p >= threshold, p)
 
 
-def metrics_from_predictions(y_true: np.ndarray, predicted: np.ndarray,
-                             scores: np.ndarray | None = None) -> dict[str, float]:
+def metrics_from_predictions(
+    y_true: np.ndarray, predicted: np.ndarray, scores: np.ndarray | None = None
+) -> dict[str, float]:
     """Screening metrics from given predicted labels (1 = syndromic).
 
     Split out of ``binary_metrics`` because pooled cross-validation and subgroup analyses carry
@@ -49,8 +56,21 @@ def metrics_from_predictions(y_true: np.ndarray, predicted: np.ndarray,
         auc = float(roc_auc_score(y_true, np.asarray(scores, dtype=np.float64)))
     else:
         auc = float("nan")
-    return {"accuracy": acc, "recall": rec, "specificity": spec, "precision": prec, "f1": f1, "mcc": mcc,
-            "kappa": kappa, "auc": auc, "tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": n}
+    return {
+        "accuracy": acc,
+        "recall": rec,
+        "specificity": spec,
+        "precision": prec,
+        "f1": f1,
+        "mcc": mcc,
+        "kappa": kappa,
+        "auc": auc,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "n": n,
+    }
 
 
 def youden_threshold(y_true: np.ndarray, p_syndromic: np.ndarray) -> float:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dysmorph_desk.utils.atomic import write_bytes_atomic
 from dysmorph_desk.training.evaluation import ReaderPoint, ReliabilityTable, RocBand
+from dysmorph_desk.utils.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -65,9 +65,14 @@ def _finite(x: Any) -> bool:
         return False
 
 
-def plot_roc(path: str | Path, band: RocBand, *, title: str,
-             readers: Sequence[tuple[ReaderPoint, str]] | None = None,
-             subtitle: str | None = None) -> Path:
+def plot_roc(
+    path: str | Path,
+    band: RocBand,
+    *,
+    title: str,
+    readers: Sequence[tuple[ReaderPoint, str]] | None = None,
+    subtitle: str | None = None,
+) -> Path:
     """The model's ROC with its bootstrap band and readers' points (seed study, Fig. 4).
 
     ``readers`` pairs each point with its verdict from ``compare_reader_to_band`` ("above",
@@ -77,24 +82,42 @@ def plot_roc(path: str | Path, band: RocBand, *, title: str,
     ax = fig.add_subplot()
     pct = round(band.level * 100)
     lo, hi = band.auc_ci
-    ax.fill_between(band.fpr_grid, band.tpr_low, band.tpr_high, color=PALETTE[0], alpha=0.2,
-                    linewidth=0, label=f"{pct}% CI band ({band.n_boot} bootstrap resamples)")
-    ax.plot(band.fpr_grid, band.tpr, color=PALETTE[0], linewidth=2,
-            label=f"model, AUC {band.auc:.3f} ({pct}% CI {lo:.3f}–{hi:.3f})")
+    ax.fill_between(
+        band.fpr_grid,
+        band.tpr_low,
+        band.tpr_high,
+        color=PALETTE[0],
+        alpha=0.2,
+        linewidth=0,
+        label=f"{pct}% CI band ({band.n_boot} bootstrap resamples)",
+    )
+    ax.plot(
+        band.fpr_grid,
+        band.tpr,
+        color=PALETTE[0],
+        linewidth=2,
+        label=f"model, AUC {band.auc:.3f} ({pct}% CI {lo:.3f}–{hi:.3f})",
+    )
     ax.plot([0, 1], [0, 1], linestyle="--", color="#999999", linewidth=1, label="chance")
     for point, verdict in readers or ():
         if not (_finite(point.sensitivity) and _finite(point.specificity)):
             continue
         colour = VERDICT_COLOURS.get(verdict, "#000000")
         x, y = 1.0 - point.specificity, point.sensitivity
-        ax.scatter([x], [y], s=45, marker="D", color=colour, edgecolor="black", linewidth=0.6,
-                   zorder=5)
+        ax.scatter(
+            [x], [y], s=45, marker="D", color=colour, edgecolor="black", linewidth=0.6, zorder=5
+        )
         right = x > 0.7  # keep the label inside the axes
-        ax.annotate(f"{point.reader} ({verdict})", (x, y),
-                    xytext=(-7 if right else 7, -10 if y > 0.9 else 4), textcoords="offset points",
-                    fontsize=8, color=colour, ha="right" if right else "left",
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7,
-                          "linewidth": 0})
+        ax.annotate(
+            f"{point.reader} ({verdict})",
+            (x, y),
+            xytext=(-7 if right else 7, -10 if y > 0.9 else 4),
+            textcoords="offset points",
+            fontsize=8,
+            color=colour,
+            ha="right" if right else "left",
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7, "linewidth": 0},
+        )
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("equal")
@@ -110,8 +133,9 @@ def plot_roc(path: str | Path, band: RocBand, *, title: str,
     return _save(fig, path)
 
 
-def plot_confusion(path: str | Path, matrix: Any, class_names: Sequence[str], *,
-                   title: str) -> Path:
+def plot_confusion(
+    path: str | Path, matrix: Any, class_names: Sequence[str], *, title: str
+) -> Path:
     """Counts per (true, predicted) cell: rows are true classes, columns predicted ones."""
     cm = np.asarray(matrix, dtype=np.int64)
     n = len(class_names)
@@ -127,8 +151,12 @@ def plot_confusion(path: str | Path, matrix: Any, class_names: Sequence[str], *,
             # cividis is dark at the low end: light text there, dark text on the bright end
             colour = "black" if cm[i, j] > 0.6 * top else "white"
             ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", color=colour, fontsize=10)
-    ax.set_xticks(range(n), labels=list(class_names), rotation=45 if n > 3 else 0,
-                  ha="right" if n > 3 else "center")
+    ax.set_xticks(
+        range(n),
+        labels=list(class_names),
+        rotation=45 if n > 3 else 0,
+        ha="right" if n > 3 else "center",
+    )
     ax.set_yticks(range(n), labels=list(class_names))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -148,8 +176,9 @@ def _series(history: Sequence[dict], key: str) -> tuple[list[float], list[float]
     return xs, ys
 
 
-def plot_training_curves(path: str | Path, histories: Sequence[Sequence[dict]], *,
-                         title: str) -> Path:
+def plot_training_curves(
+    path: str | Path, histories: Sequence[Sequence[dict]], *, title: str
+) -> Path:
     """Loss (train solid, validation dashed) and validation accuracy per fold against epoch.
 
     Entries lacking a key, or holding None/nan, are skipped for that key only, so a history
@@ -165,23 +194,38 @@ def plot_training_curves(path: str | Path, histories: Sequence[Sequence[dict]], 
         for key, style in (("train_loss", "-"), ("val_loss", "--")):
             xs, ys = _series(history, key)
             if xs:
-                ax_loss.plot(xs, ys, linestyle=style, color=colour,
-                             marker="." if len(xs) < 30 else None, label=None if labelled else fold)
+                ax_loss.plot(
+                    xs,
+                    ys,
+                    linestyle=style,
+                    color=colour,
+                    marker="." if len(xs) < 30 else None,
+                    label=None if labelled else fold,
+                )
                 drew_loss = labelled = True
         xs, ys = _series(history, "val_accuracy")
         if xs:
             ax_acc.plot(xs, ys, color=colour, marker="." if len(xs) < 30 else None, label=fold)
             drew_acc = True
-    for ax, drew, ylabel, name in ((ax_loss, drew_loss, "loss", "loss"),
-                                   (ax_acc, drew_acc, "validation accuracy", "accuracy")):
+    for ax, drew, ylabel, name in (
+        (ax_loss, drew_loss, "loss", "loss"),
+        (ax_acc, drew_acc, "validation accuracy", "accuracy"),
+    ):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(True, linewidth=0.4, alpha=0.5)
         if drew:
             ax.legend(fontsize=7, ncols=2 if len(histories) > 5 else 1)
         else:
-            ax.text(0.5, 0.5, f"no {name} recorded", ha="center", va="center",
-                    transform=ax.transAxes, color="#777777")
+            ax.text(
+                0.5,
+                0.5,
+                f"no {name} recorded",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="#777777",
+            )
     if drew_acc:
         ax_acc.set_ylim(-0.02, 1.02)
     ax_loss.set_title("loss (solid: train, dashed: validation)", fontsize=9)
@@ -199,8 +243,9 @@ def plot_reliability(path: str | Path, table: ReliabilityTable, *, title: str) -
     used = counts > 0
     mean_p = np.asarray(table.mean_p, dtype=np.float64)[used]
     rate = np.asarray(table.observed_rate, dtype=np.float64)[used]
-    ax.plot([0, 1], [0, 1], linestyle="--", color="#999999", linewidth=1,
-            label="perfect calibration")
+    ax.plot(
+        [0, 1], [0, 1], linestyle="--", color="#999999", linewidth=1, label="perfect calibration"
+    )
     ece = f"{table.ece:.3f}" if _finite(table.ece) else "n/a"
     ax.plot(mean_p, rate, color=PALETTE[0], marker="o", label=f"model (ECE {ece})")
     ax.set_xlim(0, 1)
@@ -209,8 +254,9 @@ def plot_reliability(path: str | Path, table: ReliabilityTable, *, title: str) -
     ax.grid(True, linewidth=0.4, alpha=0.5)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=12)
-    ax_hist.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=PALETTE[1],
-                edgecolor="white")
+    ax_hist.bar(
+        edges[:-1], counts, width=np.diff(edges), align="edge", color=PALETTE[1], edgecolor="white"
+    )
     ax_hist.set_xlabel("predicted probability of a syndrome")
     ax_hist.set_ylabel("photos")
     return _save(fig, path)

@@ -21,8 +21,15 @@ def fmt_duration(seconds: float) -> str:
 class Bar:
     """Counts images through a stage; ``update(n)`` after each batch, ``close()`` at the end."""
 
-    def __init__(self, label: str, total: int, *, stream: TextIO | None = None, enabled: bool = True,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.label, self.total, self.done = label, max(total, 1), 0
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled

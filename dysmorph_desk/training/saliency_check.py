@@ -20,8 +20,8 @@ import numpy as np
 
 from dysmorph_desk.bundles.format import LoadedBundle
 from dysmorph_desk.errors import InputRefused
-from dysmorph_desk.screening.results import CaseInfo
 from dysmorph_desk.screening.pipeline import Screener, ScreenOptions
+from dysmorph_desk.screening.results import CaseInfo
 
 
 @dataclass
@@ -37,13 +37,17 @@ def _peak_hits(screener: Screener, items: list[tuple[Path, Path]], method: str):
     hits, chance, heats = [], [], []
     for photo, mask_path in items:
         try:
-            r = screener.screen(photo, CaseInfo(), ScreenOptions(cam_method=method, force_assess=True))
+            r = screener.screen(
+                photo, CaseInfo(), ScreenOptions(cam_method=method, force_assess=True)
+            )
         except InputRefused:
             continue
         m = r.results[0]
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
         if r.photo_scale != 1.0:
-            mask = cv2.resize(mask, (r.photo.shape[1], r.photo.shape[0]), interpolation=cv2.INTER_NEAREST)
+            mask = cv2.resize(
+                mask, (r.photo.shape[1], r.photo.shape[0]), interpolation=cv2.INTER_NEAREST
+            )
         s = m.heatmap_aligned.shape[0]
         mask_aligned = cv2.warpAffine(mask, m.align_matrix, (s, s), flags=cv2.INTER_NEAREST) > 127
         y, x = np.unravel_index(int(np.argmax(m.heatmap_aligned)), m.heatmap_aligned.shape)
@@ -60,7 +64,10 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def syndromic_items(data: Path, limit: int | None = None) -> list[tuple[Path, Path]]:
-    rows = [r for r in csv.DictReader((data / "labels.csv").open()) if r["label"] == "syndromic_like"]
+    rows = [
+        r for r in csv.DictReader((data / "labels.csv").open()) if r["label"] == "syndromic_like"
+    ]
+
     def mask_of(rel: str) -> Path:
         return data / (rel.replace("images/", "masks/", 1).rsplit(".", 1)[0] + ".png")
 
@@ -68,8 +75,14 @@ def syndromic_items(data: Path, limit: int | None = None) -> list[tuple[Path, Pa
     return items[:limit] if limit else items
 
 
-def saliency_report(bundle: LoadedBundle, data: Path, *, method: str = "gradcam", limit: int | None = None,
-                    seed: int = 0) -> SaliencyReport:
+def saliency_report(
+    bundle: LoadedBundle,
+    data: Path,
+    *,
+    method: str = "gradcam",
+    limit: int | None = None,
+    seed: int = 0,
+) -> SaliencyReport:
     import copy
 
     import torch
@@ -86,4 +99,6 @@ def saliency_report(bundle: LoadedBundle, data: Path, *, method: str = "gradcam"
     r_hits, _, r_heats = _peak_hits(Screener([rand]), items, method)
     n = min(len(heats), len(r_heats))
     rho = float(np.mean([_spearman(heats[i], r_heats[i]) for i in range(n)])) if n else float("nan")
-    return SaliencyReport(len(hits), float(np.mean(hits)), float(np.mean(chance)), float(np.mean(r_hits)), rho)
+    return SaliencyReport(
+        len(hits), float(np.mean(hits)), float(np.mean(chance)), float(np.mean(r_hits)), rho
+    )

@@ -27,7 +27,7 @@ class FoldPlan:
 
 def _patients_by_class(labels: np.ndarray, groups: list[str]) -> dict[int, list[str]]:
     first: dict[str, int] = {}
-    for g, y in zip(groups, labels):
+    for g, y in zip(groups, labels, strict=False):
         first.setdefault(g, int(y))
     by_class: dict[int, list[str]] = {}
     for g, y in first.items():
@@ -35,7 +35,9 @@ def _patients_by_class(labels: np.ndarray, groups: list[str]) -> dict[int, list[
     return {y: sorted(gs) for y, gs in sorted(by_class.items())}
 
 
-def grouped_split(labels: np.ndarray, groups: list[str], fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
+def grouped_split(
+    labels: np.ndarray, groups: list[str], fractions: tuple[float, ...], seed: int
+) -> list[np.ndarray]:
     """Stratified split by patient into parts of the given fractions; a class with at least as
     many patients as parts has one in every part (so a threshold can be fitted on validation)."""
     rng = np.random.default_rng(seed)
@@ -96,20 +98,33 @@ def check_enough_patients(per_class_patients: dict[str, int], folds: int, protoc
     if protocol == "holdout":
         folds = 1
     elif protocol == "3:1:1" and folds < 3:
-        raise DataError("the 3:1:1 protocol needs at least 3 folds (train, validation and test parts)")
+        raise DataError(
+            "the 3:1:1 protocol needs at least 3 folds (train, validation and test parts)"
+        )
     need = min_patients_per_class(folds, protocol)
     short = {c: n for c, n in per_class_patients.items() if n < need}
     if short:
         listing = ", ".join(f"{c}: {n}" for c, n in sorted(short.items()))
-        what = {"kfold": f"{folds} folds with an inner validation split",
-                "3:1:1": f"{folds} folds of train/validation/test 3:1:1",
-                "holdout": "one train/validation/test split"}[protocol]
-        raise DataError(f"too few patients for {what}: {listing} (need at least {need} patients in every class; "
-                        f"use fewer --folds or add data)")
+        what = {
+            "kfold": f"{folds} folds with an inner validation split",
+            "3:1:1": f"{folds} folds of train/validation/test 3:1:1",
+            "holdout": "one train/validation/test split",
+        }[protocol]
+        raise DataError(
+            f"too few patients for {what}: {listing} (need at least {need} patients in every class; "
+            f"use fewer --folds or add data)"
+        )
 
 
-def plan_folds(labels: np.ndarray, groups: list[str], *, folds: int, protocol: str = "kfold",
-               val_fraction: float = 0.15, seed: int = 0) -> list[FoldPlan]:
+def plan_folds(
+    labels: np.ndarray,
+    groups: list[str],
+    *,
+    folds: int,
+    protocol: str = "kfold",
+    val_fraction: float = 0.15,
+    seed: int = 0,
+) -> list[FoldPlan]:
     """The folds of a cross-validation run.
 
     ``kfold``: fold k is the test part; an inner grouped, stratified ``val_fraction`` of the rest
@@ -141,8 +156,9 @@ def plan_folds(labels: np.ndarray, groups: list[str], *, folds: int, protocol: s
     return plans
 
 
-def _inner_split(labels: np.ndarray, groups: list[str], rest: np.ndarray, fraction: float,
-                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _inner_split(
+    labels: np.ndarray, groups: list[str], rest: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Grouped, stratified validation part of a fold's training photos: at least one patient per
     class (when the class has two or more), so the threshold can be chosen on it."""
     rng = np.random.default_rng(seed)

@@ -75,10 +75,18 @@ MASK_DILATE_PX = 3
 # A portrait that is not listed is detected at run time.
 _KNOWN_LANDMARKS: dict[str, list[list[float]]] = {
     "2418889d0d83962d51facc3832b55cf1849690018a1e873d1c551146555cd02f": [  # astronaut.png
-        [204.78, 100.61], [248.15, 103.66], [225.75, 128.09], [202.16, 139.35], [245.95, 141.92],
+        [204.78, 100.61],
+        [248.15, 103.66],
+        [225.75, 128.09],
+        [202.16, 139.35],
+        [245.95, 141.92],
     ],
     "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130": [  # grace_hopper.jpg
-        [222.65, 191.15], [310.24, 185.39], [268.66, 238.33], [233.45, 277.55], [307.14, 274.19],
+        [222.65, 191.15],
+        [310.24, 185.39],
+        [268.66, 238.33],
+        [233.45, 277.55],
+        [307.14, 274.19],
     ],
 }
 
@@ -124,7 +132,9 @@ class Warp:
         for b in self.bumps:
             dx = pts[..., 0] - np.float32(b.centre[0])
             dy = pts[..., 1] - np.float32(b.centre[1])
-            g = np.exp(-0.5 * ((dx / np.float32(b.sigma[0])) ** 2 + (dy / np.float32(b.sigma[1])) ** 2))
+            g = np.exp(
+                -0.5 * ((dx / np.float32(b.sigma[0])) ** 2 + (dy / np.float32(b.sigma[1])) ** 2)
+            )
             (a, bb), (c, d) = b.linear
             out[..., 0] += g * (np.float32(b.shift[0]) + np.float32(a) * dx + np.float32(bb) * dy)
             out[..., 1] += g * (np.float32(b.shift[1]) + np.float32(c) * dx + np.float32(d) * dy)
@@ -177,8 +187,13 @@ def _invert_field(field: np.ndarray, points: np.ndarray, iterations: int = 5) ->
     p = np.asarray(points, dtype=np.float32)
     q = p.copy()
     for _ in range(iterations):
-        d = cv2.remap(field, q[..., 0], q[..., 1], interpolation=cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
+        d = cv2.remap(
+            field,
+            q[..., 0],
+            q[..., 1],
+            interpolation=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         q = p - d
     return q
 
@@ -190,8 +205,9 @@ def _mask_from_sources(grid: np.ndarray, sources: np.ndarray) -> np.ndarray:
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
 
 
-def warp_image(image: np.ndarray, warps: Sequence[Warp], class_warp_index: int | None = None
-               ) -> tuple[np.ndarray, np.ndarray | None]:
+def warp_image(
+    image: np.ndarray, warps: Sequence[Warp], class_warp_index: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply ``warps`` in order (first warp first) with one remap.
 
     Returns the warped image and, when ``class_warp_index`` is given, the changed-region mask of that
@@ -207,8 +223,13 @@ def warp_image(image: np.ndarray, warps: Sequence[Warp], class_warp_index: int |
         if i == class_warp_index:
             # Moved relative to what the later warps asked for, measured in this warp's frame.
             mask = _mask_from_sources(prev, src)
-    out = cv2.remap(image, src[..., 0], src[..., 1], interpolation=cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REFLECT_101)
+    out = cv2.remap(
+        image,
+        src[..., 0],
+        src[..., 1],
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
     return out, mask
 
 
@@ -268,7 +289,9 @@ _CONTROL_GAIN = 1.35
 _CONTROL_SIGMA_SCALE = 0.8
 
 
-def class_warp(label: str, landmarks: np.ndarray, strength: float, rng: np.random.Generator) -> Warp:
+def class_warp(
+    label: str, landmarks: np.ndarray, strength: float, rng: np.random.Generator
+) -> Warp:
     """The class-defining change for one identity, anchored at its canonical landmarks.
 
     ``strength`` in 0..1 sets the magnitude (0 = subtle end of each range); ``rng`` adds a +-15%
@@ -303,11 +326,13 @@ def class_warp(label: str, landmarks: np.ndarray, strength: float, rng: np.rando
         mid_c = mid + iod * _CONTROL_MIDLINE[str(rng.choice(sorted(_CONTROL_MIDLINE)))] * ey
     # Image-left region: outward is -ex, and rotating by +theta lifts its outer (left) end; mirrored
     # for the image-right region.
-    return Warp((
-        _bump(left_c, eye_sigma, -shift * ex, _rot(theta) - np.eye(2)),
-        _bump(right_c, eye_sigma, shift * ex, _rot(-theta) - np.eye(2)),
-        _bump(mid_c, mid_sigma, linear=mid_linear),
-    ))
+    return Warp(
+        (
+            _bump(left_c, eye_sigma, -shift * ex, _rot(theta) - np.eye(2)),
+            _bump(right_c, eye_sigma, shift * ex, _rot(-theta) - np.eye(2)),
+            _bump(mid_c, mid_sigma, linear=mid_linear),
+        )
+    )
 
 
 def identity_warp(landmarks: np.ndarray, rng: np.random.Generator) -> Warp:
@@ -325,10 +350,17 @@ def identity_warp(landmarks: np.ndarray, rng: np.random.Generator) -> Warp:
         _bump(lm[1], (0.35 * iod, 0.30 * iod), spacing * ex + eye_h * ey),
         _bump(mid + iod * (-0.95 * ex + 0.7 * ey), (0.45 * iod, 0.6 * iod), -width * ex),
         _bump(mid + iod * (0.95 * ex + 0.7 * ey), (0.45 * iod, 0.6 * iod), width * ex),
-        _bump(mid, (0.30 * iod, 0.8 * nose_len),
-              linear=_local_linear(ex, ey, rng.uniform(-0.08, 0.08), rng.uniform(-0.11, 0.11))),
-        _bump(mouth, (0.5 * iod, 0.25 * iod), rng.uniform(-0.04, 0.04) * iod * ey,
-              _local_linear(ex, ey, rng.uniform(-0.12, 0.12), 0.0)),
+        _bump(
+            mid,
+            (0.30 * iod, 0.8 * nose_len),
+            linear=_local_linear(ex, ey, rng.uniform(-0.08, 0.08), rng.uniform(-0.11, 0.11)),
+        ),
+        _bump(
+            mouth,
+            (0.5 * iod, 0.25 * iod),
+            rng.uniform(-0.04, 0.04) * iod * ey,
+            _local_linear(ex, ey, rng.uniform(-0.12, 0.12), 0.0),
+        ),
         _bump(mid + 1.75 * iod * ey, (0.6 * iod, 0.45 * iod), rng.uniform(-0.07, 0.07) * iod * ey),
     ]
     return Warp(tuple(bumps))
@@ -365,8 +397,10 @@ def landmark_warp(landmarks: np.ndarray, targets: np.ndarray, sigma_iod: float =
     iod = float(np.linalg.norm(lm[1] - lm[0]))
     sigma = sigma_iod * iod
     d2 = ((lm[:, None, :] - lm[None, :, :]) ** 2).sum(-1)
-    shifts = np.linalg.solve(np.exp(-0.5 * d2 / sigma**2), np.asarray(targets, dtype=np.float64) - lm)
-    return Warp(tuple(_bump(c, (sigma, sigma), t) for c, t in zip(lm, shifts)))
+    shifts = np.linalg.solve(
+        np.exp(-0.5 * d2 / sigma**2), np.asarray(targets, dtype=np.float64) - lm
+    )
+    return Warp(tuple(_bump(c, (sigma, sigma), t) for c, t in zip(lm, shifts, strict=False)))
 
 
 def _to_canvas(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -378,8 +412,9 @@ def _to_canvas(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     src = rgb
     if scale < 0.8:
         src = cv2.GaussianBlur(rgb, (0, 0), sigmaX=0.35 / scale)
-    aligned = cv2.warpAffine(src, matrix, (CANVAS, CANVAS), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+    aligned = cv2.warpAffine(
+        src, matrix, (CANVAS, CANVAS), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    ).astype(np.float32)
     fit = landmark_warp(apply_matrix(matrix, landmarks), canonical_landmarks())
     return warp_image(aligned, [fit])[0]
 
@@ -389,7 +424,9 @@ def _mirror_halves(canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     xm = float(canonical_landmarks()[:2, 0].mean())
     xs = np.arange(CANVAS, dtype=np.float32)
     map_x = np.broadcast_to(2.0 * xm - xs, (CANVAS, CANVAS)).astype(np.float32)
-    map_y = np.broadcast_to(np.arange(CANVAS, dtype=np.float32)[:, None], (CANVAS, CANVAS)).astype(np.float32)
+    map_y = np.broadcast_to(np.arange(CANVAS, dtype=np.float32)[:, None], (CANVAS, CANVAS)).astype(
+        np.float32
+    )
     mirrored = cv2.remap(canvas, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     w = (1.0 / (1.0 + np.exp(-(xs - xm) / 2.0))).astype(np.float32)[None, :, None]
     return (1 - w) * canvas + w * mirrored, w * canvas + (1 - w) * mirrored
@@ -487,7 +524,7 @@ def make_identity(patient_id: str, label: str, rng: np.random.Generator) -> Iden
     change = class_warp(label, lm_ident, strength, rng)
     warped, mask = warp_image(face, [ident, change], class_warp_index=1)
     assert mask is not None
-    recipe = (f"{names[primary]} + {w_inner:.2f} inner / {w_outer:.2f} outer of {names[secondary]}")
+    recipe = f"{names[primary]} + {w_inner:.2f} inner / {w_outer:.2f} outer of {names[secondary]}"
     return Identity(
         patient_id=patient_id,
         label=label,
@@ -506,8 +543,10 @@ def make_identity(patient_id: str, label: str, rng: np.random.Generator) -> Iden
 
 
 def _ramp(angle: float, w: int, h: int) -> np.ndarray:
-    return (math.cos(angle) * np.linspace(-0.5, 0.5, w, dtype=np.float32)[None, :]
-            + math.sin(angle) * np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None])
+    return (
+        math.cos(angle) * np.linspace(-0.5, 0.5, w, dtype=np.float32)[None, :]
+        + math.sin(angle) * np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+    )
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
@@ -519,7 +558,9 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     base = rng.uniform(50, 210, size=3)
     base = base.mean() + rng.uniform(0.1, 0.5) * (base - base.mean())
     n = int(rng.integers(2, 6))
-    coarse = (base + rng.normal(0, 22, size=(n, n, 1)) + rng.normal(0, 6, size=(n, n, 3))).astype(np.float32)
+    coarse = (base + rng.normal(0, 22, size=(n, n, 1)) + rng.normal(0, 6, size=(n, n, 3))).astype(
+        np.float32
+    )
     small = cv2.resize(coarse, (sw, sh), interpolation=cv2.INTER_CUBIC)
     small += (rng.uniform(-50, 50) * _ramp(rng.uniform(0, 2 * math.pi), sw, sh))[..., None]
     fine = rng.normal(0, rng.uniform(2, 8), size=(sh, sw, 1)).astype(np.float32)
@@ -545,7 +586,9 @@ def _project(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
-def render_photo(identity: Identity, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def render_photo(
+    identity: Identity, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One photo of ``identity``: (uint8 RGB image, uint8 0/255 mask, (5,2) landmarks in the photo)."""
     w = int(rng.integers(PHOTO_SIDE[0], PHOTO_SIDE[1] + 1))
     h = int(rng.integers(PHOTO_SIDE[0], PHOTO_SIDE[1] + 1))
@@ -554,9 +597,12 @@ def render_photo(identity: Identity, rng: np.random.Generator) -> tuple[np.ndarr
     xm = float(mid[0])
 
     flip = np.array([[-1.0, 0, 2 * xm], [0, 1, 0], [0, 0, 1]]) if rng.random() < 0.5 else np.eye(3)
-    persp = _perspective(math.radians(rng.uniform(-YAW_DEG, YAW_DEG)),
-                         math.radians(rng.uniform(-PITCH_DEG, PITCH_DEG)),
-                         canonical_landmarks().mean(0), focal=500.0)
+    persp = _perspective(
+        math.radians(rng.uniform(-YAW_DEG, YAW_DEG)),
+        math.radians(rng.uniform(-PITCH_DEG, PITCH_DEG)),
+        canonical_landmarks().mean(0),
+        focal=500.0,
+    )
     roll = math.radians(rng.uniform(-ROLL_DEG, ROLL_DEG))
     scale = rng.uniform(*PHOTO_IOD_PX) / iod
     # Region that must stay in the photo: brows to chin, cheek to cheek.
@@ -580,12 +626,30 @@ def render_photo(identity: Identity, rng: np.random.Generator) -> tuple[np.ndarr
     canvas = identity.canvas
     if scale < 0.95:
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigmaX=0.4 / scale)
-    fg = cv2.warpPerspective(canvas.astype(np.float32), total, (w, h), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    alpha = cv2.warpPerspective(_matte("canvas"), total, (w, h), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    mask = cv2.warpPerspective(identity.mask, total, (w, h), flags=cv2.INTER_NEAREST,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    fg = cv2.warpPerspective(
+        canvas.astype(np.float32),
+        total,
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    alpha = cv2.warpPerspective(
+        _matte("canvas"),
+        total,
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    mask = cv2.warpPerspective(
+        identity.mask,
+        total,
+        (w, h),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
     bg = _background(rng, w, h)
     img = cv2.blendLinear(fg, bg, alpha, 1.0 - alpha)
 
@@ -595,7 +659,9 @@ def render_photo(identity: Identity, rng: np.random.Generator) -> tuple[np.ndarr
     ramp = 1.0 + np.float32(rng.uniform(0.0, 0.35)) * ramp
     gains = (rng.uniform(0.8, 1.15) * rng.uniform(0.92, 1.08, size=3)).astype(np.float32)
     contrast = np.float32(rng.uniform(0.8, 1.2))
-    gain_map = cv2.resize(ramp[..., None] * (contrast * gains), (w, h), interpolation=cv2.INTER_LINEAR)
+    gain_map = cv2.resize(
+        ramp[..., None] * (contrast * gains), (w, h), interpolation=cv2.INTER_LINEAR
+    )
     img *= gain_map
     img += (128.0 * (1.0 - contrast)) * gains + 0.5
     sigma = rng.uniform(*BLUR_SIGMA)
@@ -611,7 +677,9 @@ def render_photo(identity: Identity, rng: np.random.Generator) -> tuple[np.ndarr
 
 
 def _jpeg_bytes(rgb: np.ndarray, quality: int) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()
@@ -629,42 +697,44 @@ def _png_bytes(gray: np.ndarray) -> bytes:
 
 
 def _readme(summary_lines: list[str]) -> str:
-    return "\n".join([
-        "DysmorphDesk synthetic face dataset",
-        "===================================",
-        "",
-        "SYNTHETIC DATA FOR DEMONSTRATION ONLY. These are not photographs of patients and carry no",
-        "clinical information. Models trained on them demonstrate the software; they must never be",
-        "used to screen real people.",
-        "",
-        *summary_lines,
-        "",
-        "How it was made",
-        "---------------",
-        "Source faces: the two public-domain portraits bundled with DysmorphDesk (Eileen Collins, NASA;",
-        "Grace Hopper, U.S. Navy), aligned by their five landmarks into a canonical canvas, plus their",
-        "mirrored left and right half-faces. Each synthetic identity is a cross-dissolve of two of these",
-        "(separate weights for the inner face and the rest), a random colour/skin-tone shift and a small",
-        "random smooth warp (face width, eye spacing and height, nose length and width, mouth, chin).",
-        "",
-        "Class-defining change (a smooth displacement field of Gaussian-weighted local displacements):",
-        f"  syndromic_like: each eye region moved outward by {EYE_SHIFT_IOD[0]:.0%}-{EYE_SHIFT_IOD[1]:.0%} of the",
-        f"    inter-ocular distance and rotated {SLANT_DEG[0]:.0f}-{SLANT_DEG[1]:.0f} degrees outer corner up; the nose",
-        f"    shortened by {MIDFACE[0]:.0%}-{MIDFACE[1]:.0%} and widened (strength drawn per identity, +-15% jitter).",
-        "  control: displacements of the same kinds and magnitudes placed away from eyes and nose",
-        "    (a symmetric pair at temples, cheeks, jaw or ear/hair region, plus forehead or chin).",
-        "masks/ holds, for every image, the region whose geometry the class change moved by more than",
-        f"{MASK_THRESHOLD_PX:g} px in the canonical canvas (dilated by {MASK_DILATE_PX} px), warped like the image.",
-        "",
-        "Each identity is photographed several times: random roll (+-15 deg), size (inter-ocular",
-        "45-110 px), position, mild yaw/pitch, mirror, random background, lighting, blur, sensor noise",
-        "and JPEG quality 75-95. All photos of one identity share its patient_id and label.",
-        "age_months and sex are random metadata drawn independently of the face and of the label.",
-        "",
-        "Files: labels.csv (path,label,patient_id,age_months,sex), identities.csv (per-identity",
-        "strength and recipe), images/<class>/NNNNN.jpg, masks/<class>/NNNNN.png.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "DysmorphDesk synthetic face dataset",
+            "===================================",
+            "",
+            "SYNTHETIC DATA FOR DEMONSTRATION ONLY. These are not photographs of patients and carry no",
+            "clinical information. Models trained on them demonstrate the software; they must never be",
+            "used to screen real people.",
+            "",
+            *summary_lines,
+            "",
+            "How it was made",
+            "---------------",
+            "Source faces: the two public-domain portraits bundled with DysmorphDesk (Eileen Collins, NASA;",
+            "Grace Hopper, U.S. Navy), aligned by their five landmarks into a canonical canvas, plus their",
+            "mirrored left and right half-faces. Each synthetic identity is a cross-dissolve of two of these",
+            "(separate weights for the inner face and the rest), a random colour/skin-tone shift and a small",
+            "random smooth warp (face width, eye spacing and height, nose length and width, mouth, chin).",
+            "",
+            "Class-defining change (a smooth displacement field of Gaussian-weighted local displacements):",
+            f"  syndromic_like: each eye region moved outward by {EYE_SHIFT_IOD[0]:.0%}-{EYE_SHIFT_IOD[1]:.0%} of the",
+            f"    inter-ocular distance and rotated {SLANT_DEG[0]:.0f}-{SLANT_DEG[1]:.0f} degrees outer corner up; the nose",
+            f"    shortened by {MIDFACE[0]:.0%}-{MIDFACE[1]:.0%} and widened (strength drawn per identity, +-15% jitter).",
+            "  control: displacements of the same kinds and magnitudes placed away from eyes and nose",
+            "    (a symmetric pair at temples, cheeks, jaw or ear/hair region, plus forehead or chin).",
+            "masks/ holds, for every image, the region whose geometry the class change moved by more than",
+            f"{MASK_THRESHOLD_PX:g} px in the canonical canvas (dilated by {MASK_DILATE_PX} px), warped like the image.",
+            "",
+            "Each identity is photographed several times: random roll (+-15 deg), size (inter-ocular",
+            "45-110 px), position, mild yaw/pitch, mirror, random background, lighting, blur, sensor noise",
+            "and JPEG quality 75-95. All photos of one identity share its patient_id and label.",
+            "age_months and sex are random metadata drawn independently of the face and of the label.",
+            "",
+            "Files: labels.csv (path,label,patient_id,age_months,sex), identities.csv (per-identity",
+            "strength and recipe), images/<class>/NNNNN.jpg, masks/<class>/NNNNN.png.",
+            "",
+        ]
+    )
 
 
 def make_synthetic(
@@ -699,7 +769,7 @@ def make_synthetic(
     rows: list[list[str]] = []
     ident_rows: list[list[str]] = []
     index = 0
-    for k, (label, child) in enumerate(zip(labels, child_seeds)):
+    for k, (label, child) in enumerate(zip(labels, child_seeds, strict=False)):
         rng = np.random.default_rng(child)
         n_photos = min(photos_per_identity, remaining[label])
         remaining[label] -= n_photos
@@ -725,17 +795,30 @@ def make_synthetic(
         writer.writerow(["patient_id", "label", "strength", "recipe"])
         writer.writerows(ident_rows)
 
-    description = (f"{GENERATOR_VERSION}: {index} synthetic images of {len(labels)} identities "
-                   f"({per_class} per class, up to {photos_per_identity} photos per identity), seed {seed}; "
-                   "for demonstration only")
-    (out_dir / "README.txt").write_text(_readme([
-        f"Generator: {GENERATOR_VERSION} (dysmorph_desk.training.synthetic)",
-        f"Seed: {seed}",
-        f"Images: {index} ({per_class} per class: {', '.join(CLASSES)})",
-        f"Identities: {len(labels)} (up to {photos_per_identity} photos each)",
-    ]), encoding="utf-8")
-    return SyntheticSummary(out_dir=out_dir, n_images=index, n_identities=len(labels),
-                            per_class=per_class, seed=int(seed), description=description)
+    description = (
+        f"{GENERATOR_VERSION}: {index} synthetic images of {len(labels)} identities "
+        f"({per_class} per class, up to {photos_per_identity} photos per identity), seed {seed}; "
+        "for demonstration only"
+    )
+    (out_dir / "README.txt").write_text(
+        _readme(
+            [
+                f"Generator: {GENERATOR_VERSION} (dysmorph_desk.training.synthetic)",
+                f"Seed: {seed}",
+                f"Images: {index} ({per_class} per class: {', '.join(CLASSES)})",
+                f"Identities: {len(labels)} (up to {photos_per_identity} photos each)",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return SyntheticSummary(
+        out_dir=out_dir,
+        n_images=index,
+        n_identities=len(labels),
+        per_class=per_class,
+        seed=int(seed),
+        description=description,
+    )
 
 
 __all__ = [

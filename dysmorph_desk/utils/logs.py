@@ -24,7 +24,9 @@ def setup_logging(debug: bool = False) -> Path | None:
         folder = paths.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         log_file = folder / "dysmorph-desk.log"
-        fh = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        fh = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
         fh.setLevel(logging.DEBUG)
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(fh)

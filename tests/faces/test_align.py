@@ -18,7 +18,9 @@ from dysmorph_desk.faces.align import (
 
 def _similarity(angle_deg, scale, tx, ty):
     a = np.radians(angle_deg)
-    return np.array([[scale * np.cos(a), -scale * np.sin(a), tx], [scale * np.sin(a), scale * np.cos(a), ty]])
+    return np.array(
+        [[scale * np.cos(a), -scale * np.sin(a), tx], [scale * np.sin(a), scale * np.cos(a), ty]]
+    )
 
 
 def test_recovers_a_known_similarity():
@@ -60,4 +62,6 @@ def test_heatmap_goes_back_onto_the_photo_where_it_came_from():
     peak = np.unravel_index(np.argmax(back), back.shape)
     assert np.hypot(peak[1] - landmarks[0, 0], peak[0] - landmarks[0, 1]) < 4
     # and the inverse of the forward matrix maps aligned points back to photo points
-    assert np.allclose(apply_matrix(invert_matrix(aligned.matrix), TEMPLATE * 224), landmarks, atol=1e-6)
+    assert np.allclose(
+        apply_matrix(invert_matrix(aligned.matrix), TEMPLATE * 224), landmarks, atol=1e-6
+    )

@@ -23,7 +23,9 @@ def _face(landmarks):
 
 def test_frontal_template_has_no_rotation():
     roll, yaw, pitch = head_pose(TEMPLATE * 200)
-    assert abs(roll) < 0.5 and abs(yaw) < 1e-6 and abs(pitch) < 1e-6  # ArcFace eyes are 0.3° off level
+    assert (
+        abs(roll) < 0.5 and abs(yaw) < 1e-6 and abs(pitch) < 1e-6
+    )  # ArcFace eyes are 0.3° off level
 
 
 def test_roll_is_measured_and_is_never_a_hard_failure():
@@ -50,7 +52,11 @@ def test_nose_shift_reads_as_yaw_and_fails_hard_when_large():
 
 def test_blur_score_drops_with_blur():
     rng = np.random.default_rng(0)
-    img = cv2.resize(rng.integers(0, 255, (56, 56, 3), dtype=np.uint8), (224, 224), interpolation=cv2.INTER_NEAREST)
+    img = cv2.resize(
+        rng.integers(0, 255, (56, 56, 3), dtype=np.uint8),
+        (224, 224),
+        interpolation=cv2.INTER_NEAREST,
+    )
     assert blur_score(img) > blur_score(cv2.GaussianBlur(img, (0, 0), 4)) * 10
     assert blur_score(cv2.GaussianBlur(img, (0, 0), 6)) < QualityLimits().min_blur
 

@@ -38,7 +38,9 @@ def _normalise_json(value: Any) -> Any:
 
 
 def _normalise_text(text: str) -> str:
-    text = re.sub(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z| UTC)?", "<TIME>", text)
+    text = re.sub(
+        r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z| UTC)?", "<TIME>", text
+    )
     text = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "<DATE>", text)
     text = re.sub(r"DysmorphDesk \d+\.\d+\.\d+\S*", "DysmorphDesk <VERSION>", text)
     return text
@@ -62,7 +64,11 @@ def _close(a: Any, b: Any, where: str) -> list[str]:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         if math.isnan(a) and math.isnan(b):
             return []
-        return [] if math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL) else [f"{where}: {a!r} != {b!r}"]
+        return (
+            []
+            if math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+            else [f"{where}: {a!r} != {b!r}"]
+        )
     if isinstance(a, dict) and isinstance(b, dict):
         if set(a) != set(b):
             return [f"{where}: keys {sorted(set(a) ^ set(b))} differ"]
@@ -70,7 +76,11 @@ def _close(a: Any, b: Any, where: str) -> list[str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{where}: length {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _close(x, y, f"{where}[{i}]")]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _close(x, y, f"{where}[{i}]")
+        ]
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
 
 
@@ -97,14 +107,37 @@ def outputs(tmp_path_factory, portraits) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("golden")
     photos = [str(portraits[name]) for name in PHOTOS]
     stdout, stderr = io.StringIO(), io.StringIO()
-    args = ["screen", *photos, "--model", "all", "--out-dir", str(out), "--patient-id", "GOLD-0001",
-            "--age", "96", "--sex", "female", "--operator", "Dr Golden", "--notes", "golden test"]
+    args = [
+        "screen",
+        *photos,
+        "--model",
+        "all",
+        "--out-dir",
+        str(out),
+        "--patient-id",
+        "GOLD-0001",
+        "--age",
+        "96",
+        "--sex",
+        "female",
+        "--operator",
+        "Dr Golden",
+        "--notes",
+        "golden test",
+    ]
     with redirect_stdout(stdout), redirect_stderr(stderr):
         code = main(args)
-    facts: dict[str, Any] = {"exit_status": code, "stdout": _normalise_text(stdout.getvalue()), "photos": {}}
+    facts: dict[str, Any] = {
+        "exit_status": code,
+        "stdout": _normalise_text(stdout.getvalue()),
+        "photos": {},
+    }
     for name in PHOTOS:
         data = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
-        facts["photos"][name] = {"json": _normalise_json(data), "pdf": _pdf_facts(out / f"{name}.pdf")}
+        facts["photos"][name] = {
+            "json": _normalise_json(data),
+            "pdf": _pdf_facts(out / f"{name}.pdf"),
+        }
     return facts
 
 
@@ -112,7 +145,9 @@ def _golden(name: str, value: Any) -> Any:
     path = GOLDEN / f"{name}.json"
     if UPDATE:
         GOLDEN.mkdir(exist_ok=True)
-        path.write_text(json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        path.write_text(
+            json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 

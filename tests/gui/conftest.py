@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from dysmorph_desk.utils import paths
 from dysmorph_desk.gui.dialogs import Dialogs
 from dysmorph_desk.settings import Settings
+from dysmorph_desk.utils import paths
 
 
 class FakeDialogs(Dialogs):

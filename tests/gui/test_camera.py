@@ -77,7 +77,10 @@ def test_frame_sources(tmp_path, portraits):
     video = VideoFileSource(path)
     assert video.fps == 25
     first = video.read()
-    assert first.shape == (480, 640, 3) and abs(int(first[240, 320, 0]) - int(frames[0][240, 320, 0])) < 40
+    assert (
+        first.shape == (480, 640, 3)
+        and abs(int(first[240, 320, 0]) - int(frames[0][240, 320, 0])) < 40
+    )
     rest = 0
     while video.read() is not None:
         rest += 1
@@ -200,4 +203,7 @@ def test_probe_failure_is_a_message_not_a_crash(qtbot, window):
     panel.probe = broken
     window.tabs.setCurrentWidget(panel)
     _wait_probed(qtbot, panel)
-    assert "looking for cameras failed" in panel.status.text() and "Video file…" in panel.camera_choices()
+    assert (
+        "looking for cameras failed" in panel.status.text()
+        and "Video file…" in panel.camera_choices()
+    )

@@ -11,23 +11,33 @@ from pathlib import Path
 import numpy as np
 
 from dysmorph_desk.engine import protocol as p
-from dysmorph_desk.gui.engine import EngineClient
 from dysmorph_desk.engine.worker import WorkerCore
+from dysmorph_desk.gui.engine import EngineClient
 
 HERE = Path(__file__).resolve().parent
 
 
-def test_real_worker_end_to_end_and_no_torch_in_the_gui_process(installed_bundle, portraits, tmp_path):
+def test_real_worker_end_to_end_and_no_torch_in_the_gui_process(
+    installed_bundle, portraits, tmp_path
+):
     pdf = tmp_path / "e2e.pdf"
-    proc = subprocess.run([sys.executable, str(HERE / "_e2e_app.py"), str(portraits["grace_hopper"]), str(pdf)],
-                          check=False, capture_output=True, text=True, timeout=150, cwd=HERE.parents[1])
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_e2e_app.py"), str(portraits["grace_hopper"]), str(pdf)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        cwd=HERE.parents[1],
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert not out["errors"], out
     assert out["models"] == ["test-hybrid"] and out["heatmap"] and out["model_widgets"] == 1
     assert out["torch_in_gui_process"] is False
     assert pdf.read_bytes().startswith(b"%PDF") and out["pdf"] == str(pdf)
-    print(f"real worker: first result {out['seconds_to_result']} s, worst UI stall {out['worst_stall_ms']} ms")
+    print(
+        f"real worker: first result {out['seconds_to_result']} s, worst UI stall {out['worst_stall_ms']} ms"
+    )
 
 
 def test_a_crashed_worker_is_detected_and_restarted(qtbot):
@@ -54,15 +64,23 @@ def test_a_crashed_worker_is_detected_and_restarted(qtbot):
 def test_cancel_and_errors_in_the_worker_core(random_bundle, portraits):
     core = WorkerCore()
     sent = []
-    conf = core.handle(1, p.Configure([str(random_bundle), "no-such-model"]), sent.append, lambda: False)
+    conf = core.handle(
+        1, p.Configure([str(random_bundle), "no-such-model"]), sent.append, lambda: False
+    )
     assert conf.ok and [b.name for b in conf.value.bundles] == ["test-hybrid"]
     assert "no bundle named 'no-such-model'" in conf.value.errors[0]
-    cancelled = core.handle(2, p.Screen(str(portraits["grace_hopper"]), "a"), sent.append, lambda: True)
+    cancelled = core.handle(
+        2, p.Screen(str(portraits["grace_hopper"]), "a"), sent.append, lambda: True
+    )
     assert not cancelled.ok and cancelled.error_type == "Interrupted"
     calls = iter(range(1000))
-    late = core.handle(3, p.Screen(str(portraits["grace_hopper"]), "a"), sent.append, lambda: next(calls) >= 2)  # cancelled mid-way
+    late = core.handle(
+        3, p.Screen(str(portraits["grace_hopper"]), "a"), sent.append, lambda: next(calls) >= 2
+    )  # cancelled mid-way
     assert late.error_type == "Interrupted"
-    ok = core.handle(4, p.Screen(str(portraits["grace_hopper"]), "a", face_index=1), sent.append, lambda: False)
+    ok = core.handle(
+        4, p.Screen(str(portraits["grace_hopper"]), "a", face_index=1), sent.append, lambda: False
+    )
     assert ok.ok and len(ok.value.faces) == 1
     assert [type(m).__name__ for m in sent].count("PhotoReady") == 1  # decoded once, then cached
     bad = core.handle(5, p.Screen(b"not an image", "b"), sent.append, lambda: False)

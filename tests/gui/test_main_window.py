@@ -37,7 +37,10 @@ def test_open_photo_shows_results_and_heatmap(qtbot, window, portraits):
     hm.base_box.setCurrentIndex(hm.base_box.findData("photo"))
     assert hm.image.source_pixmap().size() != aligned  # now the whole photo
     hm.safe_only.setChecked(True)
-    assert {hm.colormap_box.itemData(i) for i in range(hm.colormap_box.count())} == {"viridis", "cividis"}
+    assert {hm.colormap_box.itemData(i) for i in range(hm.colormap_box.count())} == {
+        "viridis",
+        "cividis",
+    }
     hm.opacity.setValue(80)
     assert len(window.compare.cells) == 1
     # another CAM method screens again; "none" gives probabilities only
@@ -56,7 +59,9 @@ def test_several_faces_user_clicks_one(qtbot, window, portraits, tmp_path):
     x0, y0, x1, y1 = window.faces[1].box
     pos = view.to_widget((x0 + x1) / 2, (y0 + y1) / 2)
     with qtbot.waitSignal(window.result_shown, timeout=TIMEOUT):
-        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(round(pos.x()), round(pos.y())))
+        qtbot.mouseClick(
+            view, Qt.MouseButton.LeftButton, pos=QPoint(round(pos.x()), round(pos.y()))
+        )
     assert window.result.face_index == 2 and view.selected == 2
 
 
@@ -76,7 +81,9 @@ def test_no_face_lets_the_user_place_landmarks(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.result_shown, timeout=TIMEOUT):
         for x, y in points:
             pos = view.to_widget(x, y)
-            qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(round(pos.x()), round(pos.y())))
+            qtbot.mouseClick(
+                view, Qt.MouseButton.LeftButton, pos=QPoint(round(pos.x()), round(pos.y()))
+            )
     assert any("by hand" in w for w in window.result.warnings)
     assert np.allclose(window.result.face.landmarks, points, atol=2)
 
@@ -101,7 +108,9 @@ def test_export_pdf(qtbot, window, portraits, tmp_path):
     out = tmp_path / "report.pdf"
     window.dialogs.save_path = str(out)
     window.actions_.export.trigger()
-    qtbot.waitUntil(lambda: bool(window.dialogs.saved_reports or window.dialogs.errors), timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: bool(window.dialogs.saved_reports or window.dialogs.errors), timeout=TIMEOUT
+    )
     assert not window.dialogs.errors
     assert out.read_bytes().startswith(b"%PDF")
     text = "".join(page.extract_text() for page in PdfReader(out).pages)
@@ -115,8 +124,13 @@ def test_paste_image_data_and_drop_a_file(qtbot, window, portraits):
     assert window.result.faces_detected == 1
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(portraits["astronaut"]))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     with qtbot.waitSignal(window.result_shown, timeout=TIMEOUT):
         window.dropEvent(event)
     assert window.result.photo.shape[:2] == (512, 512)
@@ -126,7 +140,10 @@ def test_age_outside_validated_range(qtbot, window, portraits):
     open_and_wait(qtbot, window, portraits["grace_hopper"])
     with qtbot.waitSignal(window.result_shown, timeout=TIMEOUT):
         window.case_panel.age.setValue(300)
-    assert window.case_panel.age_warning.isVisible() and "6–144" in window.case_panel.age_warning.text()
+    assert (
+        window.case_panel.age_warning.isVisible()
+        and "6–144" in window.case_panel.age_warning.text()
+    )
     [card] = window.results_view.model_widgets
     assert card.verdict.text().startswith("Cannot assess: age 300 months is outside")
 
@@ -134,7 +151,11 @@ def test_age_outside_validated_range(qtbot, window, portraits):
 def test_photo_names_are_not_remembered_unless_allowed(qtbot, window, portraits):
     open_and_wait(qtbot, window, portraits["grace_hopper"])
     assert not window.recent.items() and not window.recent.path().exists()
-    logs = "".join(p.read_text() for p in paths.log_dir().glob("*.log")) if paths.log_dir().exists() else ""
+    logs = (
+        "".join(p.read_text() for p in paths.log_dir().glob("*.log"))
+        if paths.log_dir().exists()
+        else ""
+    )
     assert "grace_hopper" not in logs
     window.fill_recent_menu()
     assert "Off" in window.actions_.recent_menu.actions()[0].text()
@@ -149,14 +170,29 @@ def test_photo_names_are_not_remembered_unless_allowed(qtbot, window, portraits)
 
 def test_main_actions_have_shortcuts_and_tooltips(window):
     a = window.actions_
-    for action in (a.open, a.paste, a.export, a.camera, a.capture, a.cancel, a.landmarks, a.next_face, a.models,
-                   a.settings, a.quit, a.about, *a.tabs):
+    for action in (
+        a.open,
+        a.paste,
+        a.export,
+        a.camera,
+        a.capture,
+        a.cancel,
+        a.landmarks,
+        a.next_face,
+        a.models,
+        a.settings,
+        a.quit,
+        a.about,
+        *a.tabs,
+    ):
         assert not action.shortcut().isEmpty() and action.toolTip(), action.text()
     assert a.open.shortcut().toString() == "Ctrl+O" and a.export.shortcut().toString() == "Ctrl+E"
 
 
 def test_busy_state_cancel_and_unexpected_errors(qtbot, window, portraits, monkeypatch):
-    window.open_path(portraits["grace_hopper"])  # queued: the in-process engine runs it on the next event
+    window.open_path(
+        portraits["grace_hopper"]
+    )  # queued: the in-process engine runs it on the next event
     assert window.progress.isVisible() and window.cancel_button.isVisible()
     assert window.engine_label.text() == "Working…"
     with qtbot.waitSignal(window.engine.replied, timeout=TIMEOUT):
@@ -192,10 +228,15 @@ def test_heatmap_overlay_colours_and_empty_maps(qtbot, window, portraits):
     plain = render_overlay(result, model, "aligned", "viridis", 0.5)
     if heat_is_empty(model.heatmap_aligned):  # random weights often give an empty map: no tint then
         assert np.array_equal(plain, model.aligned_face)
-    ramp = np.tile(np.linspace(0, 1, model.aligned_face.shape[1], dtype=np.float32), (model.aligned_face.shape[0], 1))
+    ramp = np.tile(
+        np.linspace(0, 1, model.aligned_face.shape[1], dtype=np.float32),
+        (model.aligned_face.shape[0], 1),
+    )
     model.heatmap_aligned, model.heatmap_photo = ramp, np.ones(result.photo.shape[:2], np.float32)
     tinted = render_overlay(result, model, "aligned", "viridis", 0.5)
-    assert tinted.shape == model.aligned_face.shape and not np.array_equal(tinted, model.aligned_face)
+    assert tinted.shape == model.aligned_face.shape and not np.array_equal(
+        tinted, model.aligned_face
+    )
     assert not np.array_equal(render_overlay(result, model, "aligned", "jet", 0.5), tinted)
     assert render_overlay(result, model, "photo", "jet", 0.5).shape == result.photo.shape
     window.heatmap.render()

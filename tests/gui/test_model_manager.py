@@ -6,9 +6,9 @@ import shutil
 
 from PySide6.QtCore import Qt
 
-from dysmorph_desk.utils import paths
 from dysmorph_desk.gui.engine import InProcessEngine
 from dysmorph_desk.gui.model_manager import ModelManager
+from dysmorph_desk.utils import paths
 
 TIMEOUT = 30_000
 
@@ -32,11 +32,17 @@ def test_tampered_bundle_import_is_refused(qtbot, dialogs, random_bundle, tmp_pa
         assert manager.import_bundle(str(tampered)) is not None
     [(title, message, _details)] = dialogs.errors
     assert title == "Import refused" and "SHA-256 mismatch" in message
-    assert not list(paths.user_models_dir().glob("*.ddbundle")) if paths.user_models_dir().exists() else True
+    assert (
+        not list(paths.user_models_dir().glob("*.ddbundle"))
+        if paths.user_models_dir().exists()
+        else True
+    )
     from dysmorph_desk.bundles.format import find_bundles
 
     shipped = find_bundles()  # the tampered bundle was not added to them
-    assert manager.table.rowCount() == len(shipped) and "test-hybrid" not in {b.name for b in shipped}
+    assert manager.table.rowCount() == len(shipped) and "test-hybrid" not in {
+        b.name for b in shipped
+    }
 
     junk = tmp_path / "junk.ddbundle"
     junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
@@ -54,7 +60,10 @@ def test_import_view_card_and_choose_models(qtbot, dialogs, random_bundle):
     names = [manager.table.item(r, 1).text() for r in range(manager.table.rowCount())]
     assert "test-hybrid" in names
     row = names.index("test-hybrid")
-    assert "demonstration" in manager.table.item(row, 2).text() and "auc 0.90" in manager.table.item(row, 4).text()
+    assert (
+        "demonstration" in manager.table.item(row, 2).text()
+        and "auc 0.90" in manager.table.item(row, 4).text()
+    )
     manager.table.selectRow(row)
     card = manager.view_card()
     assert card is not None and card.isVisible()
@@ -74,7 +83,10 @@ def test_window_switches_models_through_the_manager(qtbot, window):
     assert manager.checked() == ["test-hybrid"]
     with qtbot.waitSignal(window.engine.replied, timeout=TIMEOUT):
         manager.apply()
-    assert window.models == ["test-hybrid"] and window.engine.configured.bundles[0].name == "test-hybrid"
+    assert (
+        window.models == ["test-hybrid"]
+        and window.engine.configured.bundles[0].name == "test-hybrid"
+    )
     manager.set_checked([])
     manager.apply()
     assert window.dialogs.errors[-1][1] == "Check at least one model."

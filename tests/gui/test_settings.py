@@ -21,8 +21,13 @@ def test_settings_persist(qtbot, dialogs, tmp_path):
     with qtbot.waitSignal(dialog.saved):
         dialog.save()
     loaded = Settings.load()
-    assert (loaded.clinic_name, loaded.paper, loaded.device, loaded.cam_method, loaded.colormap) == (
-        "Klinik Süd", "Letter", "cpu", "hirescam", "viridis")
+    assert (
+        loaded.clinic_name,
+        loaded.paper,
+        loaded.device,
+        loaded.cam_method,
+        loaded.colormap,
+    ) == ("Klinik Süd", "Letter", "cpu", "hirescam", "viridis")
     assert loaded.report_folder == str(tmp_path) and loaded.remember_photo_names
     again = SettingsDialog(Settings.load(), dialogs)
     qtbot.addWidget(again)

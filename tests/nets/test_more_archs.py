@@ -11,7 +11,14 @@ import torch
 
 from dysmorph_desk.nets import create_model, get_arch, list_archs
 
-NEW = ["mobilenet", "bilstm", "inception_v4", "vgg16_convhead", "iresnet100_arcface", "iresnet100_cosface"]
+NEW = [
+    "mobilenet",
+    "bilstm",
+    "inception_v4",
+    "vgg16_convhead",
+    "iresnet100_arcface",
+    "iresnet100_cosface",
+]
 LIGHT = ["mobilenet", "bilstm", "vgg16_convhead"]
 HEAVY = ["inception_v4", "iresnet100_arcface", "iresnet100_cosface"]
 SIZES = {"inception_v4": 299, "iresnet100_arcface": 112, "iresnet100_cosface": 112}
@@ -67,7 +74,11 @@ def test_forward_batch_of_two(name):
 def test_forward_heavy_at_its_input_size(name):
     m, size = model(name), SIZES[name]
     seen = {}
-    handle = get_arch(name).target_layer(m).register_forward_hook(lambda mod, i, o: seen.update(shape=o.shape))
+    handle = (
+        get_arch(name)
+        .target_layer(m)
+        .register_forward_hook(lambda mod, i, o: seen.update(shape=o.shape))
+    )
     try:
         with torch.no_grad():
             out = m(torch.randn(1, 3, size, size))
@@ -110,8 +121,12 @@ def test_vgg16_convhead_keeps_torchvision_feature_names_and_replaces_fc_by_convs
 
     with torch.device("meta"):  # no allocation, no init: only names and shapes
         tv = vgg16(weights=None).features.state_dict()
-    ours = {k: v for k, v in model("vgg16_convhead").state_dict().items() if k.startswith("features.")}
-    assert {k: tuple(v.shape) for k, v in ours.items()} == {f"features.{k}": tuple(v.shape) for k, v in tv.items()}
+    ours = {
+        k: v for k, v in model("vgg16_convhead").state_dict().items() if k.startswith("features.")
+    }
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {
+        f"features.{k}": tuple(v.shape) for k, v in tv.items()
+    }
     head = model("vgg16_convhead").head
     assert not any(isinstance(x, torch.nn.Linear) for x in head.modules())
     assert [x.p for x in head if isinstance(x, torch.nn.Dropout)] == [0.5, 0.5]
@@ -122,7 +137,11 @@ def test_inception_v4_block_counts_and_head():
     from dysmorph_desk.nets import inception_v4 as iv4
 
     kinds = [type(b).__name__ for b in model("inception_v4").features]
-    assert kinds.count("InceptionA") == 4 and kinds.count("InceptionB") == 7 and kinds.count("InceptionC") == 3
+    assert (
+        kinds.count("InceptionA") == 4
+        and kinds.count("InceptionB") == 7
+        and kinds.count("InceptionC") == 3
+    )
     assert kinds.index("ReductionA") == 10 and kinds.index("ReductionB") == 18
     m = model("inception_v4")
     assert isinstance(get_arch("inception_v4").target_layer(m), iv4.InceptionC)
@@ -132,11 +151,33 @@ def test_inception_v4_block_counts_and_head():
 def test_iresnet_has_insightface_parameter_names():
     sd = model("iresnet100_arcface").state_dict()
     tops = list(dict.fromkeys(k.split(".")[0] for k in sd))
-    assert tops == ["conv1", "bn1", "prelu", "layer1", "layer2", "layer3", "layer4", "bn2", "fc", "features", "head"]
-    assert [len(getattr(model("iresnet100_arcface"), f"layer{i}")) for i in range(1, 5)] == [3, 13, 30, 3]
+    assert tops == [
+        "conv1",
+        "bn1",
+        "prelu",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "bn2",
+        "fc",
+        "features",
+        "head",
+    ]
+    assert [len(getattr(model("iresnet100_arcface"), f"layer{i}")) for i in range(1, 5)] == [
+        3,
+        13,
+        30,
+        3,
+    ]
     assert tuple(sd["fc.weight"].shape) == (512, 512 * 7 * 7)
-    for key in ("layer3.29.bn3.running_var", "layer1.0.downsample.0.weight", "layer2.5.prelu.weight",
-                "features.running_mean", "head.weight"):
+    for key in (
+        "layer3.29.bn3.running_var",
+        "layer1.0.downsample.0.weight",
+        "layer2.5.prelu.weight",
+        "features.running_mean",
+        "head.weight",
+    ):
         assert key in sd
     assert tuple(sd["head.weight"].shape) == (3, 512)
 
@@ -180,7 +221,9 @@ def test_cosface_margin_on_target_column_only():
 def test_margin_logits_have_finite_gradients_at_cos_one():
     m = model("iresnet100_arcface")
     logits = torch.tensor([[64.0, -64.0]], requires_grad=True)
-    loss = torch.nn.functional.cross_entropy(m.margin_logits(logits, torch.tensor([0])), torch.tensor([0]))
+    loss = torch.nn.functional.cross_entropy(
+        m.margin_logits(logits, torch.tensor([0])), torch.tensor([0])
+    )
     loss.backward()
     assert torch.isfinite(logits.grad).all()
 

@@ -45,11 +45,16 @@ def test_torchvision_mobilenet_v2_features_load_into_the_hybrid(tmp_path, tv_mob
     assert all(torch.equal(ours[k], tv_mobilenet_v2[k]) for k in features)
     assert all(k.startswith(("sequence.", "classifier.")) for k in report.missing_keys)
     assert report.missing == len(ours) - len(features) == len(report.missing_keys)
-    assert sorted(report.unexpected_keys) == ["classifier.1.bias", "classifier.1.weight"] and report.unexpected == 2
+    assert (
+        sorted(report.unexpected_keys) == ["classifier.1.bias", "classifier.1.weight"]
+        and report.unexpected == 2
+    )
     assert report.shape_mismatched == 0
     assert all(torch.equal(ours[k], v) for k, v in before.items())  # the rest is untouched
     line = report.summary()
-    assert "\n" not in line and f"{len(features)} tensors matched" in line and "2 unexpected" in line
+    assert (
+        "\n" not in line and f"{len(features)} tensors matched" in line and "2 unexpected" in line
+    )
     assert "missing (sequence, classifier)" in line
 
 
@@ -85,7 +90,7 @@ def _vgg_face_style(tmp_path, suffix):
     convs = [m for m in make_layers(cfgs["D"]) if isinstance(m, torch.nn.Conv2d)]
     names = [f"conv{b}_{i}" for b, n in enumerate([2, 2, 3, 3, 3], 1) for i in range(1, n + 1)]
     state = {}
-    for name, conv in zip(names, convs):
+    for name, conv in zip(names, convs, strict=False):
         state[f"{name}.weight"], state[f"{name}.bias"] = conv.weight.detach(), conv.bias.detach()
     for fc, shape in (("fc6", (64, 32)), ("fc7", (64, 64)), ("fc8", (10, 64))):  # small stand-ins
         state[f"{fc}.weight"], state[f"{fc}.bias"] = torch.randn(shape), torch.randn(shape[0])
@@ -100,8 +105,12 @@ def test_renamed_vgg_conv_layers_load_in_order(tmp_path, suffix):
     assert report.mode == BY_ORDER and report.matched == 26
     convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
     for name, conv in zip(names, convs, strict=True):
-        assert torch.equal(conv.weight, state[f"{name}.weight"]) and torch.equal(conv.bias, state[f"{name}.bias"])
-    assert sorted(report.unexpected_keys) == sorted(f"fc{i}.{p}" for i in (6, 7, 8) for p in ("weight", "bias"))
+        assert torch.equal(conv.weight, state[f"{name}.weight"]) and torch.equal(
+            conv.bias, state[f"{name}.bias"]
+        )
+    assert sorted(report.unexpected_keys) == sorted(
+        f"fc{i}.{p}" for i in (6, 7, 8) for p in ("weight", "bias")
+    )
     assert report.missing_keys and all(k.startswith("head.") for k in report.missing_keys)
     assert "by order" in report.summary()
 
@@ -115,7 +124,9 @@ def test_order_fallback_stops_at_the_first_shape_mismatch(tmp_path):
         state[f"c{i}.weight"], state[f"c{i}.bias"] = conv.weight.detach(), conv.bias.detach()
     state["c3.weight"] = torch.zeros(7, 128, 3, 3)  # diverges here
     state["c4.weight"] = convs[4].weight.detach()
-    report = load_init_weights(create_model("vgg16_convhead", 2), _save(state, tmp_path / "partial.safetensors"))
+    report = load_init_weights(
+        create_model("vgg16_convhead", 2), _save(state, tmp_path / "partial.safetensors")
+    )
     assert report.mode == BY_ORDER and report.matched == 6
     assert sorted(report.unexpected_keys) == ["c3.weight", "c4.weight"]
 
@@ -133,16 +144,30 @@ def test_numbered_names_keep_numeric_order_from_safetensors(tmp_path):
 
 def test_insightface_backbone_loads_into_the_cosface_model(tmp_path):
     torch.manual_seed(7)
-    backbone = {k: v for k, v in create_model("iresnet100_arcface", 4).state_dict().items() if k != "head.weight"}
+    backbone = {
+        k: v
+        for k, v in create_model("iresnet100_arcface", 4).state_dict().items()
+        if k != "head.weight"
+    }
     path = tmp_path / "backbone.pth"
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in backbone.items()}, path)  # fp16 release
+    torch.save(
+        {k: v.half() if v.is_floating_point() else v for k, v in backbone.items()}, path
+    )  # fp16 release
     model = create_model("iresnet100_cosface", 3)
     head = model.head.weight.detach().clone()
     report = load_init_weights(model, path)
     assert report.mode == BY_NAME and report.matched == len(backbone)
-    assert report.missing_keys == ["head.weight"] and report.unexpected == report.shape_mismatched == 0
+    assert (
+        report.missing_keys == ["head.weight"] and report.unexpected == report.shape_mismatched == 0
+    )
     ours = model.state_dict()
-    for k in ("conv1.weight", "layer3.29.conv2.weight", "fc.weight", "features.running_var", "layer4.2.prelu.weight"):
+    for k in (
+        "conv1.weight",
+        "layer3.29.conv2.weight",
+        "fc.weight",
+        "features.running_var",
+        "layer4.2.prelu.weight",
+    ):
         assert torch.equal(ours[k], backbone[k].half().float())
     assert ours["conv1.weight"].dtype == torch.float32 and torch.equal(model.head.weight, head)
     assert not model.features.weight.requires_grad  # still insightface's frozen feature-BN scale

@@ -17,7 +17,9 @@ def test_class_weights_and_sampler_balance_a_rare_class():
     w = class_weights(y, 2)
     assert w[1] / w[0] == pytest.approx(19) and (w[y]).mean() == pytest.approx(1)
     order = epoch_order(np.arange(100), y, "sampler", np.random.default_rng(0), 2)
-    assert len(order) == 100 and 0.35 < y[order].mean() < 0.65  # rare class drawn about half the time
+    assert (
+        len(order) == 100 and 0.35 < y[order].mean() < 0.65
+    )  # rare class drawn about half the time
     perm = epoch_order(np.arange(100), y, "weighted-loss", np.random.default_rng(0), 2)
     assert sorted(perm) == list(range(100))
 
@@ -55,25 +57,55 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path):
     import torch
 
     faces, y = _tiny_faces()
-    cfg = TrainConfig(arch="mobilenetv2", epochs=2, batch_size=4, seed=3, patience=5,
-                      augment=Augment(rotation_deg=5, scale=0.05, crop=0.03))
+    cfg = TrainConfig(
+        arch="mobilenetv2",
+        epochs=2,
+        batch_size=4,
+        seed=3,
+        patience=5,
+        augment=Augment(rotation_deg=5, scale=0.05, crop=0.03),
+    )
     rt = make_runtime("cpu", "fp32")
     train, val = np.arange(8), np.arange(8, 12)
-    straight = train_model(cfg, faces, y, train, val, 2, rt, checkpoint=tmp_path / "a.pt", show_bars=False)
+    straight = train_model(
+        cfg, faces, y, train, val, 2, rt, checkpoint=tmp_path / "a.pt", show_bars=False
+    )
 
     def stop_after_first_epoch(message: str) -> None:
         if "epoch 1/2:" in message:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_model(cfg, faces, y, train, val, 2, rt, checkpoint=tmp_path / "b.pt", say=stop_after_first_epoch,
-                    show_bars=False)
+        train_model(
+            cfg,
+            faces,
+            y,
+            train,
+            val,
+            2,
+            rt,
+            checkpoint=tmp_path / "b.pt",
+            say=stop_after_first_epoch,
+            show_bars=False,
+        )
     messages = []
-    resumed = train_model(cfg, faces, y, train, val, 2, rt, checkpoint=tmp_path / "b.pt", say=messages.append,
-                          show_bars=False)
+    resumed = train_model(
+        cfg,
+        faces,
+        y,
+        train,
+        val,
+        2,
+        rt,
+        checkpoint=tmp_path / "b.pt",
+        say=messages.append,
+        show_bars=False,
+    )
     assert resumed.resumed_from == 1 and any("resuming after epoch 1" in m for m in messages)
     assert [h["epoch"] for h in resumed.history] == [1, 2]
-    assert resumed.history[1]["train_loss"] == pytest.approx(straight.history[1]["train_loss"], rel=1e-5)
+    assert resumed.history[1]["train_loss"] == pytest.approx(
+        straight.history[1]["train_loss"], rel=1e-5
+    )
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
 
@@ -83,9 +115,19 @@ def test_margin_models_train_with_their_margin_and_screen_with_scaled_cosines():
     import torch
 
     faces, y = _tiny_faces(n=4, size=112)
-    cfg = TrainConfig(arch="iresnet100_cosface", epochs=1, batch_size=4, augment=Augment(hflip=False))
-    trained = train_model(cfg, faces, y, np.arange(4), np.array([], dtype=int), 2, make_runtime("cpu", "fp32"),
-                          show_bars=False)
+    cfg = TrainConfig(
+        arch="iresnet100_cosface", epochs=1, batch_size=4, augment=Augment(hflip=False)
+    )
+    trained = train_model(
+        cfg,
+        faces,
+        y,
+        np.arange(4),
+        np.array([], dtype=int),
+        2,
+        make_runtime("cpu", "fp32"),
+        show_bars=False,
+    )
     model = trained.model
     assert np.isfinite(trained.history[0]["train_loss"])
     x = torch.randn(2, 3, 112, 112)
@@ -104,8 +146,19 @@ def test_a_diverging_run_stops_with_a_model_error(monkeypatch):
     from dysmorph_desk.training import loop
 
     real = loop.normalise
-    monkeypatch.setattr(loop, "normalise", lambda x, m, s: real(x, m, s) * float("nan"))  # as a blown-up net would
+    monkeypatch.setattr(
+        loop, "normalise", lambda x, m, s: real(x, m, s) * float("nan")
+    )  # as a blown-up net would
     faces, y = _tiny_faces(n=8, size=64)
     cfg = TrainConfig(arch="bilstm", epochs=3, batch_size=4, augment=Augment(hflip=False))
     with pytest.raises(ModelError, match="not finite"):
-        train_model(cfg, faces, y, np.arange(8), np.array([0, 1]), 2, make_runtime("cpu", "fp32"), show_bars=False)
+        train_model(
+            cfg,
+            faces,
+            y,
+            np.arange(8),
+            np.array([0, 1]),
+            2,
+            make_runtime("cpu", "fp32"),
+            show_bars=False,
+        )

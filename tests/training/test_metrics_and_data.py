@@ -13,10 +13,10 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from dysmorph_desk.training.datasets import read_dataset
 from dysmorph_desk.errors import DataError
-from dysmorph_desk.training.metrics import binary_metrics, youden_threshold
 from dysmorph_desk.training import fit_temperature, grouped_split
+from dysmorph_desk.training.datasets import read_dataset
+from dysmorph_desk.training.metrics import binary_metrics, youden_threshold
 
 
 def test_grouped_split_never_puts_a_patient_in_two_parts():
@@ -31,7 +31,7 @@ def test_grouped_split_never_puts_a_patient_in_two_parts():
     for p in parts:  # stratified: both classes in every part
         assert set(labels[p]) == {0, 1}
     again = grouped_split(labels, groups, (0.6, 0.2, 0.2), seed=3)
-    assert all((a == b).all() for a, b in zip(parts, again))
+    assert all((a == b).all() for a, b in zip(parts, again, strict=False))
 
 
 def test_metrics_match_a_hand_computed_confusion_matrix_and_sklearn():
@@ -47,7 +47,9 @@ def test_metrics_match_a_hand_computed_confusion_matrix_and_sklearn():
     assert m["f1"] == pytest.approx(f1_score(y, pred))
     assert m["mcc"] == pytest.approx(matthews_corrcoef(y, pred))
     assert m["kappa"] == pytest.approx(cohen_kappa_score(y, pred))
-    assert m["recall"] == pytest.approx(recall_score(y, pred)) and m["precision"] == pytest.approx(precision_score(y, pred))
+    assert m["recall"] == pytest.approx(recall_score(y, pred)) and m["precision"] == pytest.approx(
+        precision_score(y, pred)
+    )
     assert m["auc"] == pytest.approx(roc_auc_score(y, p))
 
 
@@ -81,7 +83,11 @@ def test_dataset_readers(tmp_path):
     csv = tmp_path / "list.csv"
     csv.write_text("path,label,patient_id,age_months,sex\na/1.jpg,a,P1,12,female\nb/2.png,b,P1,,\n")
     samples = read_dataset(csv)
-    assert samples[0].path == tmp_path / "a" / "1.jpg" and samples[0].age_months == 12 and samples[1].patient_id == "P1"
+    assert (
+        samples[0].path == tmp_path / "a" / "1.jpg"
+        and samples[0].age_months == 12
+        and samples[1].patient_id == "P1"
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("file,class\nx,y\n")
     with pytest.raises(DataError, match="needs columns"):
@@ -101,14 +107,29 @@ def test_ages_must_be_ages_and_photos_without_patient_ids_stay_apart(tmp_path):
 def test_identical_photos_under_two_patient_ids_are_kept_together(tmp_path):
     from pathlib import Path
 
-    from dysmorph_desk.training.datasets import Sample
     from dysmorph_desk.training.data import merge_duplicate_photos
+    from dysmorph_desk.training.datasets import Sample
 
-    for name, data in (("a.jpg", b"same"), ("b.jpg", b"same"), ("c.jpg", b"other"), ("d.jpg", b"x")):
+    for name, data in (
+        ("a.jpg", b"same"),
+        ("b.jpg", b"same"),
+        ("c.jpg", b"other"),
+        ("d.jpg", b"x"),
+    ):
         (tmp_path / name).write_bytes(data)
-    samples = [Sample(tmp_path / "a.jpg", "ds", "P2"), Sample(tmp_path / "b.jpg", "ds", "P9"),
-               Sample(tmp_path / "c.jpg", "ds", "P9"), Sample(tmp_path / "d.jpg", "control", "P3"),
-               Sample(Path(tmp_path / "missing.jpg"), "control", "P4")]
+    samples = [
+        Sample(tmp_path / "a.jpg", "ds", "P2"),
+        Sample(tmp_path / "b.jpg", "ds", "P9"),
+        Sample(tmp_path / "c.jpg", "ds", "P9"),
+        Sample(tmp_path / "d.jpg", "control", "P3"),
+        Sample(Path(tmp_path / "missing.jpg"), "control", "P4"),
+    ]
     merged, n = merge_duplicate_photos(samples)
     assert n == 1
-    assert [s.patient_id for s in merged] == ["P2", "P2", "P2", "P3", "P4"]  # P9's other photo follows it
+    assert [s.patient_id for s in merged] == [
+        "P2",
+        "P2",
+        "P2",
+        "P3",
+        "P4",
+    ]  # P9's other photo follows it

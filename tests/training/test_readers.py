@@ -6,18 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.errors import DataError
+from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.training.evaluate import read_readers
 
 
 def _samples(root: Path):
-    return [Sample(root / "images" / "ds" / "a.jpg", "ds", "P1"), Sample(root / "images" / "control" / "b.jpg", "control", "P2")]
+    return [
+        Sample(root / "images" / "ds" / "a.jpg", "ds", "P1"),
+        Sample(root / "images" / "control" / "b.jpg", "control", "P2"),
+    ]
 
 
 def test_calls_match_by_relative_path_or_file_name_and_blanks_are_skipped(tmp_path):
     f = tmp_path / "readers.csv"
-    f.write_text("image,reader,call\nimages/ds/a.jpg,SP1,ds\nb.jpg,SP1,ds\nimages/ds/a.jpg,JP1,\nzzz.jpg,JP1,control\n")
+    f.write_text(
+        "image,reader,call\nimages/ds/a.jpg,SP1,ds\nb.jpg,SP1,ds\nimages/ds/a.jpg,JP1,\nzzz.jpg,JP1,control\n"
+    )
     calls, unmatched = read_readers(f, _samples(tmp_path), tmp_path, ["control", "ds"])
     assert calls == {"SP1": {0: "ds", 1: "ds"}} and unmatched == ["zzz.jpg"]
 

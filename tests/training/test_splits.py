@@ -31,8 +31,11 @@ def test_kfold_deals_each_patient_to_one_fold_and_balances_classes():
     for g in set(groups):
         assert len({fold[i] for i, gg in enumerate(groups) if gg == g}) == 1
     for cls in (0, 1):
-        patients = {g for g, y in zip(groups, labels) if y == cls}
-        per_fold = [len({g for g, f in zip(groups, fold) if f == k} & patients) for k in range(5)]
+        patients = {g for g, y in zip(groups, labels, strict=False) if y == cls}
+        per_fold = [
+            len({g for g, f in zip(groups, fold, strict=False) if f == k} & patients)
+            for k in range(5)
+        ]
         assert max(per_fold) - min(per_fold) <= 1
     assert (grouped_kfold(labels, groups, 5, seed=1) == fold).all()
     assert not (grouped_kfold(labels, groups, 5, seed=2) == fold).all()
@@ -56,7 +59,9 @@ def test_no_patient_in_two_parts_of_any_fold(protocol):
 def test_kfold_inner_validation_is_about_the_asked_share_and_3_1_1_is_three_one_one():
     labels, groups = _data(n_photos=2000, n_patients=400)
     for p in plan_folds(labels, groups, folds=5, protocol="kfold", val_fraction=0.15, seed=0):
-        share = len(_patients(groups, p.val)) / len(_patients(groups, np.concatenate([p.train, p.val])))
+        share = len(_patients(groups, p.val)) / len(
+            _patients(groups, np.concatenate([p.train, p.val]))
+        )
         assert 0.12 < share < 0.18
     for p in plan_folds(labels, groups, folds=5, protocol="3:1:1", seed=0):
         n = [len(_patients(groups, part)) for part in (p.train, p.val, p.test)]

@@ -37,15 +37,42 @@ def trained_run(tmp_path_factory, tiny_synth):
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--folds", "2", "--epochs", "1",
-                         "--out", str(run), "--name", "tiny", "--synthetic", "--bootstrap", "200",
-                         "--aug-rotation", "4", "--aug-scale", "0.03"])
+            code = main(
+                [
+                    "train",
+                    "--data",
+                    str(tiny_synth),
+                    "--arch",
+                    "mobilenetv2",
+                    "--folds",
+                    "2",
+                    "--epochs",
+                    "1",
+                    "--out",
+                    str(run),
+                    "--name",
+                    "tiny",
+                    "--synthetic",
+                    "--bootstrap",
+                    "200",
+                    "--aug-rotation",
+                    "4",
+                    "--aug-scale",
+                    "0.03",
+                ]
+            )
     finally:
         if old is None:
             os.environ.pop("DYSMORPH_DESK_HOME", None)
         else:
             os.environ["DYSMORPH_DESK_HOME"] = old
-    return {"code": code, "run": run, "stdout": out.getvalue(), "stderr": err.getvalue(), "home": home}
+    return {
+        "code": code,
+        "run": run,
+        "stdout": out.getvalue(),
+        "stderr": err.getvalue(),
+        "home": home,
+    }
 
 
 def test_train_writes_metrics_table_plots_and_a_bundle(trained_run):
@@ -61,7 +88,9 @@ def test_train_writes_metrics_table_plots_and_a_bundle(trained_run):
         assert set(m[key]) == set(METRIC_KEYS)
     lo, hi = m["auc_ci95"]
     assert 0 <= lo <= hi <= 1
-    assert m["runtime_train_s"] > 0 and m["runtime_test_s_per_image"] > 0 and m["n_parameters"] > 1e6
+    assert (
+        m["runtime_train_s"] > 0 and m["runtime_test_s_per_image"] > 0 and m["n_parameters"] > 1e6
+    )
     for f in ("roc.png", "confusion.png", "training_curves.png", "reliability.png", "table.md"):
         assert (run / f).stat().st_size > 100, f
     assert (run / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -111,7 +140,9 @@ def test_no_child_is_in_both_train_and_test_of_any_fold(trained_run, tiny_synth)
     run = trained_run["run"]
     with (tiny_synth / "labels.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert len({r["patient_id"] for r in rows}) < len(rows)  # several photos per child: grouping matters
+    assert len({r["patient_id"] for r in rows}) < len(
+        rows
+    )  # several photos per child: grouping matters
     for k in (1, 2):
         arr = np.load(run / "folds" / f"fold-{k}.npz")
         test_patients, train_patients = set(arr["test_patients"]), set(arr["train_patients"])
@@ -119,35 +150,120 @@ def test_no_child_is_in_both_train_and_test_of_any_fold(trained_run, tiny_synth)
         assert not (set(arr["val_patients"]) & test_patients)
 
 
-def test_rerunning_the_same_command_resumes_instead_of_retraining(trained_run, tiny_synth, monkeypatch, capsys):
+def test_rerunning_the_same_command_resumes_instead_of_retraining(
+    trained_run, tiny_synth, monkeypatch, capsys
+):
     monkeypatch.setenv("DYSMORPH_DESK_HOME", str(trained_run["home"]))
     run = trained_run["run"]
-    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--folds", "2", "--epochs", "1",
-                 "--out", str(run), "--name", "tiny", "--synthetic", "--bootstrap", "200", "--no-bundle",
-                 "--aug-rotation", "4", "--aug-scale", "0.03"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_synth),
+            "--arch",
+            "mobilenetv2",
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(run),
+            "--name",
+            "tiny",
+            "--synthetic",
+            "--bootstrap",
+            "200",
+            "--no-bundle",
+            "--aug-rotation",
+            "4",
+            "--aug-scale",
+            "0.03",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0 and "fold 1/2: done earlier" in err and "fold 2/2: done earlier" in err
-    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--folds", "2", "--epochs", "1",
-                 "--out", str(run), "--name", "tiny", "--synthetic", "--bootstrap", "200",
-                 "--aug-rotation", "4", "--aug-scale", "0.03"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_synth),
+            "--arch",
+            "mobilenetv2",
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(run),
+            "--name",
+            "tiny",
+            "--synthetic",
+            "--bootstrap",
+            "200",
+            "--aug-rotation",
+            "4",
+            "--aug-scale",
+            "0.03",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0 and "final model: done earlier" in captured.err
     assert captured.out.strip().splitlines()[-1] == str(run / "tiny.ddbundle")
-    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--folds", "2", "--epochs", "2",
-                 "--out", str(run), "--synthetic"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_synth),
+            "--arch",
+            "mobilenetv2",
+            "--folds",
+            "2",
+            "--epochs",
+            "2",
+            "--out",
+            str(run),
+            "--synthetic",
+        ]
+    )
     assert code == 2 and "other settings" in capsys.readouterr().err
 
 
 def test_settings_that_cannot_work_exit_2_before_any_face_is_aligned(tiny_synth, tmp_path, capsys):
-    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--protocol", "3:1:1", "--folds", "2",
-                 "--out", str(tmp_path / "r")])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_synth),
+            "--arch",
+            "mobilenetv2",
+            "--protocol",
+            "3:1:1",
+            "--folds",
+            "2",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 2 and "at least 3 folds" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
 def test_too_few_children_per_class_exits_3_with_the_numbers(tiny_synth, tmp_path, capsys):
-    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--folds", "10", "--epochs", "1",
-                 "--out", str(tmp_path / "r")])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_synth),
+            "--arch",
+            "mobilenetv2",
+            "--folds",
+            "10",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 3
     err = capsys.readouterr().err
     assert "too few patients" in err and "control: 6" in err and "at least 10" in err
@@ -170,8 +286,21 @@ def test_evaluate_places_readers_on_the_model_roc(trained_run, tmp_path, capsys,
             w.writerow([r["path"], "cautious", "control"])  # never calls a syndrome
             w.writerow([r["path"], "coin", "control" if i % 2 else "syndromic_like"])
     out = tmp_path / "eval"
-    code = main(["evaluate", "--model", str(trained_run["run"] / "tiny.ddbundle"), "--data", str(test),
-                 "--readers", str(readers), "--out", str(out), "--bootstrap", "200"])
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(trained_run["run"] / "tiny.ddbundle"),
+            "--data",
+            str(test),
+            "--readers",
+            str(readers),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "200",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert captured.out.strip().splitlines()[-1] == str(out / "evaluation.json")
@@ -188,8 +317,23 @@ def test_evaluate_places_readers_on_the_model_roc(trained_run, tmp_path, capsys,
 
 def test_compare_runs_the_same_folds_for_each_architecture(tiny_synth, tmp_path, capsys):
     out = tmp_path / "cmp"
-    code = main(["compare", "--data", str(tiny_synth), "--archs", "mobilenet,bilstm", "--folds", "2", "--epochs", "1",
-                 "--out", str(out), "--bootstrap", "200"])
+    code = main(
+        [
+            "compare",
+            "--data",
+            str(tiny_synth),
+            "--archs",
+            "mobilenet,bilstm",
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--bootstrap",
+            "200",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert captured.out.strip().splitlines()[-1] == str(out / "compare.md")
@@ -202,10 +346,30 @@ def test_compare_runs_the_same_folds_for_each_architecture(tiny_synth, tmp_path,
     assert a["fold_assignment_sha"] == b["fold_assignment_sha"]
 
 
-def test_holdout_protocol_exports_the_split_model_calibrated_on_its_validation_part(tiny_synth, tmp_path, capsys):
+def test_holdout_protocol_exports_the_split_model_calibrated_on_its_validation_part(
+    tiny_synth, tmp_path, capsys
+):
     run = tmp_path / "holdout"
-    code = main(["train", "--data", str(tiny_synth), "--arch", "mobilenetv2", "--protocol", "holdout", "--epochs", "1",
-                 "--out", str(run), "--name", "split", "--synthetic", "--bootstrap", "200"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_synth),
+            "--arch",
+            "mobilenetv2",
+            "--protocol",
+            "holdout",
+            "--epochs",
+            "1",
+            "--out",
+            str(run),
+            "--name",
+            "split",
+            "--synthetic",
+            "--bootstrap",
+            "200",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     m = json.loads((run / "metrics.json").read_text())
@@ -215,7 +379,9 @@ def test_holdout_protocol_exports_the_split_model_calibrated_on_its_validation_p
     card = load_bundle(run / "split.ddbundle").card
     assert card.threshold == pytest.approx(m["folds"][0]["threshold"])
     assert card.temperature == pytest.approx(m["folds"][0]["temperature"])
-    assert "sd" not in card.validation_metrics and card.validation_metrics["protocol"] == m["protocol"]
+    assert (
+        "sd" not in card.validation_metrics and card.validation_metrics["protocol"] == m["protocol"]
+    )
 
 
 def test_a_trained_bundle_installs_and_is_listed(trained_run, capsys):
@@ -224,5 +390,10 @@ def test_a_trained_bundle_installs_and_is_listed(trained_run, capsys):
     assert code == 0 and installed.endswith("tiny.ddbundle")
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
-    assert "tiny\tmobilenetv2\tdemonstration model — not for clinical use" in listing and "user" in listing
-    assert main(["models", "--install", str(trained_run["run"] / "tiny.ddbundle")]) == 2  # exists: needs --force
+    assert (
+        "tiny\tmobilenetv2\tdemonstration model — not for clinical use" in listing
+        and "user" in listing
+    )
+    assert (
+        main(["models", "--install", str(trained_run["run"] / "tiny.ddbundle")]) == 2
+    )  # exists: needs --force
