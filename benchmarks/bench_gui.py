@@ -46,7 +46,7 @@ def prepare_home(home: Path) -> list[str]:
     """A DYSMORPH_DESK_HOME with models to run; returns the model names."""
     os.environ["DYSMORPH_DESK_HOME"] = str(home)
     from dysmorph_desk.bundles.format import find_bundles
-    from dysmorph_desk.settings import Settings
+    from dysmorph_desk.settings import ScreeningSection, Settings
 
     shipped = [b.name for b in find_bundles()]
     if shipped:
@@ -58,7 +58,7 @@ def prepare_home(home: Path) -> list[str]:
             [sys.executable, "-c", MAKE_BUNDLE, str(models / "bench-hybrid.ddbundle")], check=True
         )
         names = ["bench-hybrid"]
-    Settings(default_models=tuple(names)).save()
+    Settings(screening=ScreeningSection(default_models=tuple(names))).save()
     return names
 
 

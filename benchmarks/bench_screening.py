@@ -60,7 +60,8 @@ def main() -> int:
     from dysmorph_desk.faces.image import load_image
     from dysmorph_desk.nets import get_arch
     from dysmorph_desk.report.render import report_bytes
-    from dysmorph_desk.screening.pipeline import Screener, ScreenOptions, to_tensor
+    from dysmorph_desk.screening.options import ScreenOptions
+    from dysmorph_desk.screening.pipeline import Screener, to_tensor
     from dysmorph_desk.screening.results import CaseInfo
 
     rows: list[tuple[str, float, str]] = []

@@ -15,18 +15,10 @@ from pathlib import Path
 
 from dysmorph_desk import __version__
 from dysmorph_desk.errors import DysmorphError, InputRefused, UsageError
+from dysmorph_desk.explain.methods import CAM_CHOICES, DEFAULT_CAM_METHOD, cam_or_none
+from dysmorph_desk.utils.devices import DEVICE_CHOICES
 
 log = logging.getLogger("dysmorph_desk.cli")
-CAM_CHOICES = (
-    "gradcam",
-    "gradcam++",
-    "hirescam",
-    "xgradcam",
-    "layercam",
-    "eigencam",
-    "scorecam",
-    "none",
-)
 
 
 def _err(msg: str) -> None:
@@ -107,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BUNDLE",
         help="bundle name or path; repeat for several (default from settings)",
     )
-    a.add_argument("--device", default=None, choices=("auto", "cpu", "cuda", "mps"))
+    a.add_argument("--device", default=None, choices=DEVICE_CHOICES)
     a.add_argument("--exit-after-results", action="store_true", help=argparse.SUPPRESS)
     a.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)
     a.set_defaults(func=cmd_app)
@@ -156,7 +148,10 @@ def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
         help="bundle name or path; repeat for several; 'all' for every bundle",
     )
     s.add_argument(
-        "--cam", default=None, choices=CAM_CHOICES, help="heatmap method (default gradcam)"
+        "--cam",
+        default=None,
+        choices=CAM_CHOICES,
+        help=f"heatmap method (default {DEFAULT_CAM_METHOD})",
     )
     s.add_argument("--cam-target", help="class id to explain (default: the predicted class)")
     s.add_argument("--face", type=int, default=1, help="which face: 1 = largest, 2 = next...")
@@ -183,7 +178,7 @@ def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
     s.add_argument(
         "--force-assess", action="store_true", help="give probabilities even when checks fail"
     )
-    s.add_argument("--device", default=None, choices=("auto", "cpu", "cuda", "mps"))
+    s.add_argument("--device", default=None, choices=DEVICE_CHOICES)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,8 +220,8 @@ def _load_screener(model_names: list[str] | None, device_pref: str | None):
     from dysmorph_desk.utils.devices import pick_device
 
     settings = Settings.load()
-    device = pick_device(device_pref or settings.device)
-    names = model_names or list(settings.default_models)
+    device = pick_device(device_pref or settings.screening.device)
+    names = model_names or list(settings.screening.default_models)
     if "all" in names:
         infos = find_bundles()
         if not infos:
@@ -238,32 +233,24 @@ def _load_screener(model_names: list[str] | None, device_pref: str | None):
 
 
 def _options(args, settings):
-    from dysmorph_desk.screening.pipeline import ScreenOptions
+    from dysmorph_desk.screening.options import ScreenOptions
 
     if args.face < 1:
         raise UsageError("--face counts from 1 (the largest face)")
-    cam = args.cam or settings.cam_method
     return ScreenOptions(
         face_index=args.face,
-        cam_method=None if cam == "none" else cam,
+        cam_method=cam_or_none(args.cam or settings.heatmap.cam_method),
         cam_target=args.cam_target,
         force_assess=args.force_assess,
-        max_pixels=int(settings.max_megapixels * 1_000_000),
+        max_pixels=settings.screening.max_pixels,
     )
 
 
-def _report_settings(args, settings):
-    from dysmorph_desk.report.render import ReportSettings
-
-    return ReportSettings(
-        clinic_name=args.clinic if args.clinic is not None else settings.clinic_name,
-        clinic_address=settings.clinic_address,
-        logo_path=Path(settings.logo_path) if settings.logo_path else None,
-        paper=settings.paper,
-        prevalence=args.prevalence if args.prevalence is not None else settings.prevalence,
+def _report_options(args, settings):
+    return settings.report_options(
+        clinic_name=args.clinic,
+        prevalence=args.prevalence,
         include_photo_name=args.include_photo_name,
-        colormap=settings.colormap,
-        opacity=settings.opacity,
     )
 
 
@@ -343,7 +330,7 @@ def cmd_screen(args) -> int:
         args.out_dir.mkdir(parents=True, exist_ok=True)
     screener, settings = _load_screener(args.models, args.device)
     options = _options(args, settings)
-    report_settings = _report_settings(args, settings)
+    report_settings = _report_options(args, settings)
     case = _case(args)
     json_stdout = args.json_out == "-"
     summary_stream = sys.stderr if json_stdout else sys.stdout
@@ -401,7 +388,7 @@ def cmd_demo(args) -> int:
     portrait = next(p for p in resources.sample_portraits() if p.name.startswith("grace_hopper"))
     with resources.as_path(portrait) as path:
         result = screener.screen(path, _case(args), options)
-    render_report(result, args.out, settings=_report_settings(args, settings), force=args.force)
+    render_report(result, args.out, settings=_report_options(args, settings), force=args.force)
     print(_summary(1, 1, result))
     print(f"report written to {args.out}")
     return 0

@@ -1,36 +1,115 @@
-"""User settings: a typed schema stored as JSON under the platformdirs config folder."""
+"""User settings: a typed, versioned schema stored as JSON under the platformdirs config folder.
+
+Settings are nested by section (as napari's settings are), each section its own dataclass, so every
+default is written once, here or in the module that owns the concept (the colormap and opacity in
+``explain.overlay``, the pixel limit in ``faces.image``, the CAM method in ``explain.methods``):
+
+- ``report``: what goes on a PDF (clinic, logo, paper, prevalence for PPV/NPV) and where it is saved;
+- ``heatmap``: the CAM method, colormap and opacity shown in the app and printed on reports;
+- ``screening``: which bundles, on which device, and the largest photo accepted;
+- ``app``: the operator's name and whether photo names may be remembered.
+
+``schema_version`` says which layout a file has. Version 1 files (flat keys, written before the
+sections existed) are migrated on load; the file is rewritten in the new layout the next time the
+settings are saved. Unknown keys are ignored and a value of the wrong type falls back to its default,
+each with a line in the log, so a hand-edited file never stops the app from starting.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
+from dysmorph_desk.explain.methods import DEFAULT_CAM_METHOD
+from dysmorph_desk.explain.overlay import DEFAULT_COLORMAP, DEFAULT_OPACITY
+from dysmorph_desk.faces.image import DEFAULT_MAX_PIXELS
+from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.utils import paths
 from dysmorph_desk.utils.atomic import write_text_atomic
+from dysmorph_desk.utils.devices import DEFAULT_DEVICE
 
 log = logging.getLogger(__name__)
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
+
+# Version 1 (flat) key -> (section, field) in version 2.
+_V1_KEYS: dict[str, tuple[str, str]] = {
+    "clinic_name": ("report", "clinic_name"),
+    "clinic_address": ("report", "clinic_address"),
+    "logo_path": ("report", "logo_path"),
+    "paper": ("report", "paper"),
+    "prevalence": ("report", "prevalence"),
+    "report_folder": ("report", "folder"),
+    "cam_method": ("heatmap", "cam_method"),
+    "colormap": ("heatmap", "colormap"),
+    "opacity": ("heatmap", "opacity"),
+    "default_models": ("screening", "default_models"),
+    "device": ("screening", "device"),
+    "max_megapixels": ("screening", "max_megapixels"),
+    "remember_photo_names": ("app", "remember_photo_names"),
+    "operator": ("app", "operator"),
+}
 
 
 @dataclass
-class Settings:
-    version: int = SETTINGS_VERSION
+class ReportSection:
+    """The clinic's report: header, paper, the prevalence PPV/NPV are computed at, save folder."""
+
     clinic_name: str = ""
     clinic_address: str = ""
     logo_path: str = ""
     paper: str = "A4"
-    prevalence: float = 0.01  # for PPV/NPV on reports: a clinic's prevalence, not a study's
+    prevalence: float = 0.01  # a clinic's prevalence, not a study's
+    folder: str = ""  # where Export PDF proposes to save; "" = the home folder
+
+
+@dataclass
+class HeatmapSection:
+    """How heatmaps are computed and drawn, in the app and on reports."""
+
+    cam_method: str = DEFAULT_CAM_METHOD
+    colormap: str = DEFAULT_COLORMAP
+    opacity: float = DEFAULT_OPACITY
+
+
+@dataclass
+class ScreeningSection:
+    """Which bundles screen a photo, where they run, and the largest photo accepted."""
+
     default_models: tuple[str, ...] = ("demo-hybrid",)
-    cam_method: str = "gradcam"
-    colormap: str = "jet"
-    opacity: float = 0.45
-    device: str = "auto"
-    report_folder: str = ""
-    max_megapixels: float = 80.0
-    remember_photo_names: bool = False
+    device: str = DEFAULT_DEVICE
+    max_megapixels: float = DEFAULT_MAX_PIXELS / 1_000_000
+
+    @property
+    def max_pixels(self) -> int:
+        return int(self.max_megapixels * 1_000_000)
+
+
+@dataclass
+class AppSection:
+    """The desktop app's own choices."""
+
     operator: str = ""
+    remember_photo_names: bool = False  # file names can identify patients: off unless chosen
+
+
+@dataclass
+class Settings:
+    """All user settings, one section per concern.
+
+    Example:
+        >>> s = Settings.load()
+        >>> s.heatmap.colormap = "viridis"
+        >>> s.save()  # doctest: +SKIP
+    """
+
+    schema_version: int = SETTINGS_VERSION
+    report: ReportSection = field(default_factory=ReportSection)
+    heatmap: HeatmapSection = field(default_factory=HeatmapSection)
+    screening: ScreeningSection = field(default_factory=ScreeningSection)
+    app: AppSection = field(default_factory=AppSection)
 
     @classmethod
     def path(cls) -> Path:
@@ -38,20 +117,108 @@ class Settings:
 
     @classmethod
     def load(cls) -> Settings:
+        """The saved settings (migrated from older layouts), or the defaults if there are none."""
         p = cls.path()
         if not p.exists():
             return cls()
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-            known = {f.name for f in fields(cls)}
-            s = cls(**{k: v for k, v in data.items() if k in known})
-            s.default_models = tuple(s.default_models)
-            return s
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError) as exc:
             log.warning("settings file unreadable (%s); using defaults", exc)
             return cls()
+        if not isinstance(data, dict):
+            log.warning("settings file is not a JSON object; using defaults")
+            return cls()
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """Settings from a parsed file of any known schema version."""
+        data = migrate(data)
+        s = cls()
+        for f in fields(cls):
+            section = getattr(s, f.name)
+            if not is_dataclass(section):
+                continue
+            values = data.get(f.name, {})
+            if not isinstance(values, dict):
+                log.warning("settings: section %r is not an object; using its defaults", f.name)
+                continue
+            _fill(section, values, f.name)
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     def save(self) -> Path:
         return write_text_atomic(
-            self.path(), json.dumps(asdict(self), indent=2, ensure_ascii=False)
+            self.path(), json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         )
+
+    def report_options(self, **overrides: Any) -> ReportOptions:
+        """The ``ReportOptions`` these settings give, with per-report ``overrides``.
+
+        One place turns settings into report options, for the CLI and the app alike.
+
+        Args:
+            **overrides: any ``ReportOptions`` field, e.g. ``include_photo_name=True`` or the
+                colormap and opacity the user has on screen.
+        """
+        r, h = self.report, self.heatmap
+        base: dict[str, Any] = {
+            "clinic_name": r.clinic_name,
+            "clinic_address": r.clinic_address,
+            "logo_path": Path(r.logo_path) if r.logo_path else None,
+            "paper": r.paper,
+            "prevalence": r.prevalence,
+            "colormap": h.colormap,
+            "opacity": h.opacity,
+        }
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return ReportOptions(**base)
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a parsed settings file to the current schema (version 1 had flat keys)."""
+    version = data.get("schema_version", data.get("version", 1))
+    if version == 1 or not isinstance(version, int):
+        nested: dict[str, Any] = {"schema_version": SETTINGS_VERSION}
+        for key, value in data.items():
+            if key == "version":
+                continue
+            if key not in _V1_KEYS:
+                log.warning("settings: unknown key %r ignored", key)
+                continue
+            section, name = _V1_KEYS[key]
+            nested.setdefault(section, {})[name] = value
+        return nested
+    if version > SETTINGS_VERSION:
+        log.warning(
+            "settings file is from a newer version (schema %s); reading what this version knows",
+            version,
+        )
+    return data
+
+
+def _fill(section: Any, values: dict[str, Any], where: str) -> None:
+    """Set each known field whose value has the default's type (ints pass for floats)."""
+    known = {f.name: f for f in fields(section)}
+    for key, value in values.items():
+        if key not in known:
+            log.warning("settings: unknown key %s.%s ignored", where, key)
+            continue
+        default = getattr(section, key)
+        if isinstance(default, tuple):
+            ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+            value = tuple(value) if ok else default
+        elif isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else default
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            log.warning("settings: %s.%s has the wrong type; using the default", where, key)
+            continue
+        setattr(section, key, value)

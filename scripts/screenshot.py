@@ -62,9 +62,12 @@ def main() -> int:
         from dysmorph_desk.gui.dialogs import Dialogs
         from dysmorph_desk.gui.engine import InProcessEngine
         from dysmorph_desk.gui.main_window import MainWindow
-        from dysmorph_desk.settings import Settings
+        from dysmorph_desk.settings import AppSection, ReportSection, Settings
 
-        settings = Settings(clinic_name="Example Clinic", operator="Dr. Example")
+        settings = Settings(
+            report=ReportSection(clinic_name="Example Clinic"),
+            app=AppSection(operator="Dr. Example"),
+        )
         engine = InProcessEngine()
         window = MainWindow(engine, settings, Dialogs(), models=_models(Path(tmp)))
         w, h = (int(v) for v in args.size.lower().split("x"))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +16,18 @@ from pypdf import PdfReader
 from dysmorph_desk.bundles.cards import ClassInfo, ModelCard, predictive_values
 from dysmorph_desk.errors import UsageError
 from dysmorph_desk.faces.types import FaceInfo, QualityCheck
-from dysmorph_desk.report.render import (
-    ReportSettings,
+from dysmorph_desk.report.formatting import (
+    age_range_text,
+    age_text,
+    date_text,
     format_percent,
     format_predictive_values,
-    render_report,
-    report_bytes,
+    metrics_text,
 )
+from dysmorph_desk.report.options import PAPER_NAMES, ReportOptions
+from dysmorph_desk.report.render import render_report, report_bytes
+from dysmorph_desk.report.style import FONT_CJK, PAPERS
+from dysmorph_desk.report.text import clean, markup
 from dysmorph_desk.screening.results import DISCLAIMER, CaseInfo, ModelResult, ScreeningResult
 
 PATIENT_ID = "Ζωή-Жанна-王小明"
@@ -162,7 +170,7 @@ def test_predictive_values_at_stated_prevalence(text: str) -> None:
     expected = f"PPV {ppv * 100:.1f}% / NPV {npv * 100:.1f}% at a prevalence of 1.0%"
     assert format_predictive_values(0.8, 0.9, 0.01) == expected
     assert expected in _flat(text)
-    other = _text(report_bytes(_result(n_models=1), ReportSettings(prevalence=0.05)))
+    other = _text(report_bytes(_result(n_models=1), ReportOptions(prevalence=0.05)))
     assert format_predictive_values(0.8, 0.9, 0.05) in _flat(other)
     assert "prevalence of 5.0%" in _flat(other)
 
@@ -171,6 +179,34 @@ def test_format_percent() -> None:
     assert format_percent(0.031) == "3.1%"
     assert format_percent(0.0001) == "0.01%"
     assert format_percent(float("nan")) == "n/a"
+
+
+def test_age_date_and_metrics_formatting() -> None:
+    assert age_text(None) == "not stated"
+    assert age_text(30) == "30 months (2 y 6 m)"
+    assert age_text(30.5) == "30.5 months (2 y 6 m)"
+    assert age_range_text(None, 30) == ("not stated", False)
+    assert age_range_text((0, 216), 30) == ("0–216 months (0–18 years)", False)
+    assert age_range_text((24, 60), 12)[1] is True
+    assert age_range_text((24, 60), None)[1] is False
+    assert date_text("2024-05-01T10:30:00+00:00") == "2024-05-01 10:30 UTC"
+    assert date_text("2024-05-01T10:30:00") == "2024-05-01 10:30"
+    assert date_text("2024-05-01T10:30:00+02:00") == "2024-05-01 10:30 UTC+0200"
+    assert date_text("yesterday") == "yesterday"
+    assert metrics_text(None) == "none stated"
+    metrics = {"recall": 0.8, "auc": 0.912, "n_test": 400, "calibrated": True}
+    assert metrics_text(metrics) == "recall 0.8; AUC 0.912; n test 400; calibrated yes"
+
+
+def test_markup_escapes_and_falls_back_to_cjk() -> None:
+    assert clean("a\tb\x00c\x07") == "a bc"
+    marked = markup("<b>王 小</b> x")
+    assert marked == f'&lt;b&gt;<font name="{FONT_CJK}">王 小</font>&lt;/b&gt; x'
+    assert markup("line 1\nline 2") == "line 1<br/>line 2"
+
+
+def test_every_paper_name_has_a_page_size() -> None:
+    assert set(PAPERS) == set(PAPER_NAMES)
 
 
 def test_model_details(text: str) -> None:
@@ -196,7 +232,7 @@ def test_hashes_on_every_page(pdf: bytes) -> None:
 
 def test_photo_name_only_on_request(text: str) -> None:
     assert PHOTO_LABEL not in text
-    shown = _text(report_bytes(_result(), ReportSettings(include_photo_name=True)))
+    shown = _text(report_bytes(_result(), ReportOptions(include_photo_name=True)))
     assert PHOTO_LABEL in shown
 
 
@@ -250,7 +286,7 @@ def test_missing_images_and_single_page(tmp_path: Path) -> None:
     result = _result(n_models=1)
     result.photo = None
     result.results[0].aligned_face = None
-    pdf = report_bytes(result, ReportSettings(paper="Letter"))
+    pdf = report_bytes(result, ReportOptions(paper="Letter"))
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1
     width, height = reader.pages[0].mediabox.width, reader.pages[0].mediabox.height
@@ -289,13 +325,13 @@ def test_clinic_header_and_logo(tmp_path: Path) -> None:
 
     logo = tmp_path / "logo.png"
     PILImage.fromarray(np.full((80, 200, 4), 120, dtype=np.uint8), "RGBA").save(logo)
-    settings = ReportSettings(
+    settings = ReportOptions(
         clinic_name="Клиника 東京", clinic_address="1 Main St\nSpringfield", logo_path=logo
     )
     text = _text(report_bytes(_result(), settings))
     assert "Клиника 東京" in text and "Springfield" in text
     assert "Facial screening report" in text
-    missing = ReportSettings(logo_path=tmp_path / "nope.png")
+    missing = ReportOptions(logo_path=tmp_path / "nope.png")
     assert report_bytes(_result(), missing).startswith(b"%PDF")
 
 
@@ -307,11 +343,11 @@ def test_user_text_is_escaped() -> None:
 
 def test_bad_settings_refused() -> None:
     with pytest.raises(UsageError):
-        report_bytes(_result(), ReportSettings(paper="A3"))
+        report_bytes(_result(), ReportOptions(paper="A3"))
     with pytest.raises(UsageError):
-        report_bytes(_result(), ReportSettings(prevalence=0))
+        report_bytes(_result(), ReportOptions(prevalence=0))
     with pytest.raises(UsageError):
-        report_bytes(_result(), ReportSettings(colormap="rainbow"))
+        report_bytes(_result(), ReportOptions(colormap="rainbow"))
 
 
 def test_render_report_atomic_and_force(tmp_path: Path) -> None:
@@ -323,9 +359,33 @@ def test_render_report_atomic_and_force(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"report\.pdf exists; use --force to overwrite"):
         render_report(result, out)
     assert out.read_bytes() == first
-    render_report(result, out, settings=ReportSettings(include_photo_name=True), force=True)
+    render_report(result, out, settings=ReportOptions(include_photo_name=True), force=True)
     assert PHOTO_LABEL in _text(out.read_bytes())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.pdf"]
+
+
+def test_render_report_keeps_the_mode_of_a_replaced_report(tmp_path: Path) -> None:
+    out = tmp_path / "report.pdf"
+    render_report(_result(n_models=1), out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    out.chmod(0o640)
+    render_report(_result(n_models=1), out, force=True)
+    assert out.stat().st_mode & 0o777 == 0o640
+
+
+def test_render_report_refuses_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="is a folder"):
+        render_report(_result(n_models=1), tmp_path)
+
+
+def test_options_and_package_import_without_reportlab() -> None:
+    code = (
+        "import sys, dysmorph_desk.report, dysmorph_desk.report.options, "
+        "dysmorph_desk.report.formatting; assert 'reportlab' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_render_report_into_missing_folder(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from dysmorph_desk.bundles.format import load_bundle
 from dysmorph_desk.errors import FaceRefused, ImageRefused, UsageError
 from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.faces.image import from_array, load_image
-from dysmorph_desk.screening.pipeline import Screener, ScreenOptions
+from dysmorph_desk.screening.options import ScreenOptions
+from dysmorph_desk.screening.pipeline import Screener
 from dysmorph_desk.screening.results import CaseInfo
 
 
@@ -30,14 +31,15 @@ def test_screens_a_portrait_with_heatmap_on_both_spaces(screener, portraits):
     assert m.flagged == (m.syndromic_probability >= m.threshold)
     assert m.aligned_face.shape == (224, 224, 3)
     assert m.heatmap_aligned.shape == (224, 224) and np.isfinite(m.heatmap_aligned).all()
-    assert m.heatmap_photo.shape == r.photo.shape[:2]
+    heat_photo = m.heatmap_on_photo(r.photo.shape)  # derived on demand (only the app draws it)
+    assert heat_photo.shape == r.photo.shape[:2]
     # the back-projected heatmap lies on the face, not elsewhere in the photo
     x0, y0, x1, y1 = (int(v) for v in r.face.box)
     inside = np.zeros(r.photo.shape[:2], bool)
     inside[max(y0 - 40, 0) : y1 + 40, max(x0 - 40, 0) : x1 + 40] = True
     assert (
-        m.heatmap_photo[~inside].max(initial=0) < 1e-6
-        or m.heatmap_photo[inside].sum() > 0.9 * m.heatmap_photo.sum()
+        heat_photo[~inside].max(initial=0) < 1e-6
+        or heat_photo[inside].sum() > 0.9 * heat_photo.sum()
     )
     names = {q.name for q in r.quality}
     assert {"face_size", "blur", "roll", "yaw", "pitch"} <= names

@@ -45,10 +45,13 @@ class ModelCard:
         self.classes = [c if isinstance(c, ClassInfo) else ClassInfo(**c) for c in self.classes]
         if not any(c.syndromic for c in self.classes):
             raise ValueError("a model card needs at least one syndromic class")
-        self.mean = tuple(self.mean)
-        self.std = tuple(self.std)
+        # JSON gives lists: keep the fixed-length tuples the fields promise
+        m0, m1, m2 = (float(v) for v in self.mean)
+        s0, s1, s2 = (float(v) for v in self.std)
+        self.mean, self.std = (m0, m1, m2), (s0, s1, s2)
         if self.age_range_months is not None:
-            self.age_range_months = tuple(self.age_range_months)
+            lo, hi = self.age_range_months
+            self.age_range_months = (lo, hi)
 
     @property
     def class_ids(self) -> list[str]:

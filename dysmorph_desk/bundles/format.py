@@ -148,7 +148,23 @@ def read_header(path: str | Path, source: str = "file") -> BundleInfo:
 
 
 def load_bundle(path: str | Path, device: str = "cpu", source: str = "file") -> LoadedBundle:
-    """Verify the hash and the tensor shapes against the architecture, then build the model."""
+    """Verify the hash and the tensor shapes against the architecture, then build the model.
+
+    A bundle is refused (``BundleError``, exit 4) unless its SHA-256 over the manifest and every
+    tensor matches and every tensor has the shape the registered architecture expects: a modified
+    or mismatched file never reaches a patient's photo. Nothing is unpickled.
+
+    Args:
+        path: a ``.ddbundle`` file.
+        device: ``"cpu"``, ``"cuda"`` or ``"mps"`` (see ``utils.devices.pick_device``).
+        source: where it was found (``"package"``, ``"user"``, ``"file"``), shown in model lists.
+
+    Example:
+        >>> info = resolve_bundle("demo-hybrid")  # doctest: +SKIP
+        >>> bundle = load_bundle(info.path, device="cpu", source=info.source)  # doctest: +SKIP
+        >>> bundle.card.status  # doctest: +SKIP
+        'demonstration'
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load
 

@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 
 from dysmorph_desk.faces.types import FaceInfo
+from dysmorph_desk.report.options import ReportOptions
+from dysmorph_desk.screening.options import ScreenOptions
 from dysmorph_desk.screening.results import CaseInfo, ScreeningResult
+from dysmorph_desk.utils.devices import DEFAULT_DEVICE
 
 # --- requests -----------------------------------------------------------------------------------
 
@@ -24,8 +27,7 @@ class Configure:
     """Load these bundles (names or .ddbundle paths) on this device; answered with ``Configured``."""
 
     models: list[str]
-    device: str = "auto"
-    max_pixels: int = 80_000_000
+    device: str = DEFAULT_DEVICE
 
 
 @dataclass
@@ -36,11 +38,7 @@ class Screen:
     source: str | bytes | np.ndarray  # file path, file bytes, or an RGB uint8 frame
     photo_key: str
     case: CaseInfo = field(default_factory=CaseInfo)
-    face_index: int = 1
-    cam_method: str | None = "gradcam"
-    cam_target: str | None = None
-    force_assess: bool = False
-    manual_landmarks: np.ndarray | None = None  # (5, 2) original-photo pixels
+    options: ScreenOptions = field(default_factory=ScreenOptions)
 
 
 @dataclass
@@ -59,9 +57,17 @@ class InstallBundle:
 
 @dataclass
 class ExportReport:
-    result: ScreeningResult
+    """Write the PDF of a result the worker holds (``Screened.result_id``) for ``case``.
+
+    Only the id travels, not the result: the worker keeps its last result, so a report can only
+    carry a result it computed. ``case`` is what the clinician sees now (ID, operator, notes may be
+    edited after screening); its age must be the age the result was screened for.
+    """
+
+    result_id: int
+    case: CaseInfo
     path: str
-    report: dict[str, Any]  # ReportSettings fields (the GUI does not import reportlab)
+    options: ReportOptions
 
 
 @dataclass
@@ -130,6 +136,7 @@ class Configured:
 @dataclass
 class Screened:
     result: ScreeningResult
+    result_id: int  # what ExportReport names (the Screen request's id)
     faces: list[FaceInfo]  # decoded-photo pixels; empty with hand-placed landmarks
 
 

@@ -8,6 +8,7 @@ screening runs). The in-process test engine reuses ``WorkerCore`` directly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import logging.handlers
 import os
@@ -17,7 +18,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,52 +26,63 @@ from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.engine.spawn import worker_threads
 from dysmorph_desk.errors import DysmorphError, Interrupted, UsageError
 from dysmorph_desk.faces.types import FaceInfo
+from dysmorph_desk.screening.results import ScreeningResult
+
+if TYPE_CHECKING:
+    from dysmorph_desk.faces.detect import FaceDetector
+    from dysmorph_desk.screening.pipeline import Screener
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Any], None]
 
 
 def _scaled_face(face: FaceInfo, factor: float) -> FaceInfo:
+    x0, y0, x1, y1 = (float(v) * factor for v in face.box)
     return FaceInfo(
-        box=tuple(float(v) * factor for v in face.box),
+        box=(x0, y0, x1, y1),
         landmarks=face.landmarks * factor,
         score=face.score,
     )
 
 
+# Failed quality check -> what to tell the person holding the camera, in the order shown.
+PREVIEW_HINTS = {
+    "face_size": "face too small — move closer",
+    "brightness_low": "too dark — add light",
+    "brightness_high": "too bright",
+    "blur": "blurred — hold still",
+    "yaw": "head turned — face the camera",
+    "pitch": "head turned — face the camera",
+}
+
+
 def preview_hint(frame: np.ndarray, face: FaceInfo | None) -> str:
-    """A short hint for the live preview: what would make this frame a usable photo."""
-    from dysmorph_desk.faces.align import align_face
-    from dysmorph_desk.faces.quality import QualityLimits, blur_score, exposure, head_pose
+    """A short hint for the live preview: what would make this frame a usable photo.
+
+    It applies the face pipeline's own checks (``faces.pipeline``), so the preview calls a face
+    usable exactly when screening would.
+    """
+    from dysmorph_desk.errors import FaceRefused
+    from dysmorph_desk.faces.pipeline import detect_and_align
 
     if face is None:
         return "no face in view"
-    lim = QualityLimits()
-    hints = []
-    if face.size < lim.min_iod_px:
-        hints.append("face too small — move closer")
-    aligned = align_face(frame, face.landmarks, 224).image
-    bright, _clipped = exposure(aligned)
-    if bright < lim.min_brightness:
-        hints.append("too dark — add light")
-    elif bright > lim.max_brightness:
-        hints.append("too bright")
-    if blur_score(aligned) < lim.min_blur:
-        hints.append("blurred — hold still")
-    _roll, yaw, pitch = head_pose(face.landmarks)
-    if abs(yaw) > lim.max_yaw_deg or abs(pitch) > lim.max_pitch_deg:
-        hints.append("head turned — face the camera")
-    return "; ".join(hints)
+    try:
+        finding = detect_and_align(frame, faces=[face])
+    except FaceRefused:
+        return PREVIEW_HINTS["face_size"]
+    failed = {q.name for q in finding.quality if not q.passed}
+    return "; ".join(dict.fromkeys(hint for name, hint in PREVIEW_HINTS.items() if name in failed))
 
 
 class WorkerCore:
     """Handles one request at a time. Holds the screener, the detector and the last photo."""
 
     def __init__(self) -> None:
-        self.screener = None
-        self.detector = None
+        self.screener: Screener | None = None
+        self.detector: FaceDetector | None = None
         self.device = "cpu"
-        self.max_pixels = 80_000_000
+        self._last: tuple[int, ScreeningResult] | None = None  # (result id, result) for export
         self.warmed = False
         self._photo: tuple[str, Any, list[FaceInfo] | None] | None = None  # key, LoadedImage, faces
 
@@ -137,7 +149,7 @@ class WorkerCore:
                 errors.append(str(exc))
         if not req.models:
             errors.append("no model selected (choose models in the model manager)")
-        self.device, self.max_pixels = device, req.max_pixels
+        self.device = device
         self.detector = FaceDetector(device=device)
         self.screener = Screener(bundles, self.detector) if bundles else None
         self.warmed = False
@@ -161,20 +173,24 @@ class WorkerCore:
 
         if isinstance(req.source, np.ndarray):
             return from_array(req.source)
-        return load_image(req.source, max_pixels=self.max_pixels)
+        return load_image(
+            req.source,
+            max_pixels=req.options.max_pixels,
+            working_long_side=req.options.working_long_side,
+        )
 
     def _do_screen(self, req_id: int, req: p.Screen, emit: Emit, cancel) -> p.Screened:
-        from dysmorph_desk.screening.pipeline import ScreenOptions
-
         if self.detector is None:
             raise UsageError("the engine is not configured yet")
+        opt = req.options
+        manual = opt.manual_landmarks is not None
         cached = self._photo if self._photo and self._photo[0] == req.photo_key else None
         if cached is None:
             emit(p.Progress(req_id, "loading photo", 0.0))
             image, faces = self._load(req), None
         else:
             image, faces = cached[1], cached[2]
-        if req.manual_landmarks is None and faces is None:
+        if not manual and faces is None:
             emit(p.Progress(req_id, "detecting faces", 0.1))
             faces = self.detector.detect(image.rgb)
         self._photo = (req.photo_key, image, faces)
@@ -182,15 +198,6 @@ class WorkerCore:
             emit(p.PhotoReady(req_id, image.rgb, image.scale, list(faces or [])))
         if self.screener is None:
             raise UsageError("no model is loaded; choose models in the model manager")
-        opt = ScreenOptions(
-            face_index=req.face_index,
-            cam_method=req.cam_method,
-            cam_target=req.cam_target,
-            force_assess=req.force_assess,
-            manual_landmarks=req.manual_landmarks,
-            max_pixels=self.max_pixels,
-        )
-        manual = req.manual_landmarks is not None
         result = self.screener.screen(
             image,
             req.case,
@@ -200,7 +207,8 @@ class WorkerCore:
             should_cancel=cancel,
         )
         log.info("screened in %.0f ms", 1000 * sum(r.seconds for r in result.results))
-        return p.Screened(result, [] if manual else list(faces or []))
+        self._last = (req_id, result)
+        return p.Screened(result, req_id, [] if manual else list(faces or []))
 
     def _do_preview(self, req_id: int, req: p.Preview, emit: Emit, cancel) -> p.PreviewInfo:
         import cv2
@@ -231,12 +239,20 @@ class WorkerCore:
         return p.BundleSummary(info.name, str(info.path), info.source, info.card.status)
 
     def _do_exportreport(self, req_id: int, req: p.ExportReport, emit: Emit, cancel) -> str:
-        from dysmorph_desk.report.render import ReportSettings, render_report
+        """Render the held result for the case on screen; refuse anything that could mix cases."""
+        from dataclasses import replace
 
-        fields = dict(req.report)
-        fields["logo_path"] = Path(fields["logo_path"]) if fields.get("logo_path") else None
-        settings = ReportSettings(**fields).validated()
-        return str(render_report(req.result, req.path, settings=settings, force=True))
+        from dysmorph_desk.report.render import render_report
+
+        if self._last is None or self._last[0] != req.result_id:
+            raise UsageError("that result is no longer held by the engine; screen the photo again")
+        result = self._last[1]
+        if req.case.age_months != result.case.age_months:
+            raise UsageError("the age changed since screening; screen the photo again, then export")
+        options = req.options.validated()
+        return str(
+            render_report(replace(result, case=req.case), req.path, settings=options, force=True)
+        )
 
     def _do_crash(self, req_id: int, req: p.Crash, emit: Emit, cancel) -> None:
         log.warning("crash requested (%s)", req.how)
@@ -251,10 +267,10 @@ class WorkerCore:
     def warm_up(self) -> None:
         """Pay the one-off costs (first detection, first backward pass) while the user is idle."""
         self.warmed = True
-        if self.screener is None:
+        if self.screener is None or self.detector is None:
             return
         from dysmorph_desk.faces.image import from_array
-        from dysmorph_desk.screening.pipeline import ScreenOptions
+        from dysmorph_desk.screening.options import ScreenOptions
 
         t0 = time.perf_counter()
         rng = np.random.default_rng(0)
@@ -381,9 +397,8 @@ def worker_main(incoming, responses) -> None:
             continue
         if isinstance(env.body, p.Shutdown):
             break
-        reply = core.handle(
-            env.req_id, env.body, send, lambda rid=env.req_id: inbox.is_cancelled(rid)
-        )
+        rid = env.req_id
+        reply = core.handle(rid, env.body, send, functools.partial(inbox.is_cancelled, rid))
         try:
             send(reply)
         except (BrokenPipeError, OSError):

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dysmorph_desk.errors import Interrupted
+from dysmorph_desk.explain.methods import CAM_METHODS, DEFAULT_CAM_METHOD
 
-CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "scorecam")
-DEFAULT_CAM = "gradcam"
 Progress = Callable[[int, int], None]
 
 
@@ -79,7 +78,7 @@ def _progress_score_cam():
                 flat = up.flatten(2)
                 mins, maxs = flat.min(-1)[0][..., None, None], flat.max(-1)[0][..., None, None]
                 up = (up - mins) / (maxs - mins + 1e-8)
-                scores = []
+                scores: list[float] = []
                 for target, image, masks in zip(targets, input_tensor, up, strict=False):
                     n = masks.shape[0]
                     for i in range(0, n, self.batch_size):
@@ -123,9 +122,10 @@ def _normalise(cam: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarr
 
     cam = cam - np.min(cam)
     cam = cam / (1e-7 + np.max(cam))
+    cam = np.asarray(cam, dtype=np.float32)
     if size is not None:
-        cam = cv2.resize(np.float32(cam), size)
-    return np.float32(cam)
+        cam = cv2.resize(cam, size)
+    return np.asarray(cam, dtype=np.float32)
 
 
 def grad_cam(model, target_layer, input_tensor, target_index: int | None = None):
@@ -184,7 +184,7 @@ def compute_cam(
     model,
     target_layer,
     input_tensor,
-    method: str = DEFAULT_CAM,
+    method: str = DEFAULT_CAM_METHOD,
     target_index: int | None = None,
     *,
     progress: Progress | None = None,

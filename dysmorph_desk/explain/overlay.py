@@ -25,7 +25,7 @@ def colorize(heat: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
     if colormap not in COLORMAPS:
         raise ValueError(f"unknown colormap {colormap!r}; choose from {', '.join(COLORMAPS)}")
     heat = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    heat8 = np.uint8(np.clip(heat, 0.0, 1.0) * 255.0 + 0.5)
+    heat8 = (np.clip(heat, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     bgr = cv2.applyColorMap(heat8, COLORMAPS[colormap])
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -17,6 +18,11 @@ import numpy as np
 from dysmorph_desk.faces.types import FaceInfo
 
 log = logging.getLogger(__name__)
+
+
+def _box(values: np.ndarray) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in values)
+    return x0, y0, x1, y1
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class FaceDetector:
     def __init__(self, settings: DetectorSettings | None = None, device: str = "cpu") -> None:
         self.settings = settings or DetectorSettings()
         self.device = device
-        self._mtcnn = None
+        self._mtcnn: Any = None  # facenet_pytorch.MTCNN, built on first use
         self._lock = threading.Lock()
 
     def _model(self, min_face: int):
@@ -49,8 +55,9 @@ class FaceDetector:
                 post_process=False,
                 device=self.device,
             )
-        self._mtcnn.min_face_size = min_face
-        return self._mtcnn
+        mtcnn = self._mtcnn
+        mtcnn.min_face_size = min_face
+        return mtcnn
 
     def detect(self, rgb: np.ndarray) -> list[FaceInfo]:
         """All faces, largest first. An empty list means no face; never ``None``."""
@@ -87,8 +94,6 @@ class FaceDetector:
             pts = np.asarray(pts, dtype=np.float64).reshape(5, 2) / factor
             if not np.all(np.isfinite(box)) or not np.all(np.isfinite(pts)):
                 continue
-            faces.append(
-                FaceInfo(box=tuple(float(v) for v in box), landmarks=pts, score=float(prob))
-            )
+            faces.append(FaceInfo(box=_box(box), landmarks=pts, score=float(prob)))
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces

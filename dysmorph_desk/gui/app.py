@@ -100,8 +100,13 @@ def run_app(
             QTimer.singleShot(0, window.close)
 
     window.result_shown.connect(on_result)
+
+    def on_failed(msg: str) -> None:
+        marks.mark("failed", error=msg)
+        window.close()
+
     if exit_after_results:
-        window.screen_failed.connect(lambda msg: (marks.mark("failed", error=msg), window.close()))
+        window.screen_failed.connect(on_failed)
     code = app.exec()
     marks.mark("exit", stall_ms=round(monitor.worst_ms, 1))
     return code

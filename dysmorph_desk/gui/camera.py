@@ -18,10 +18,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPen
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QImage,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -44,6 +55,9 @@ from dysmorph_desk.gui.frames import (
     probe_cameras,
 )
 from dysmorph_desk.gui.qtutil import icon, to_qimage
+
+if TYPE_CHECKING:
+    from dysmorph_desk.gui.engine import EngineBase
 
 log = logging.getLogger(__name__)
 SourceFactory = Callable[[], FrameSource]
@@ -119,7 +133,7 @@ class FrameView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName("Camera preview")
-        self.image = None
+        self.image: QImage | None = None
         self.frame_size = (0, 0)
         self.faces: list[FaceInfo] = []
         self.hint = ""
@@ -133,7 +147,7 @@ class FrameView(QWidget):
         self.frame_size = (frame.shape[1], frame.shape[0])
         self.update()
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#202020"))
         if self.image is None:
@@ -172,7 +186,7 @@ class CameraPanel(QWidget):
 
     def __init__(
         self,
-        engine,
+        engine: EngineBase,
         open_video: Callable[[], str | None] | None = None,
         parent: QWidget | None = None,
         *,
@@ -233,8 +247,9 @@ class CameraPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         top = QHBoxLayout()
-        top.addWidget(QLabel("&Source:"))
-        top.itemAt(0).widget().setBuddy(self.camera_box)
+        source_label = QLabel("&Source:")
+        source_label.setBuddy(self.camera_box)
+        top.addWidget(source_label)
         top.addWidget(self.camera_box, 1)
         top.addWidget(self.start_button)
         top.addWidget(self.capture_button)
@@ -267,7 +282,7 @@ class CameraPanel(QWidget):
                 return
             self.start_source(lambda: VideoFileSource(path, loop=True))
         elif isinstance(choice, int):
-            self.start_source(lambda index=choice: OpenCVSource(index))
+            self.start_source(partial(OpenCVSource, choice))
             self._running_index = choice
         elif self.probing or self.cameras is None:  # start once the cameras are known
             self._start_after_probe = True
@@ -279,7 +294,7 @@ class CameraPanel(QWidget):
 
     # -- camera list -------------------------------------------------------------------------------
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.cameras is None and not self.probing:
             self.refresh_cameras()
@@ -313,7 +328,7 @@ class CameraPanel(QWidget):
             return
         self.probing = False
         error = found if isinstance(found, str) else None
-        self.cameras = [] if error else list(found)
+        self.cameras = list(found) if isinstance(found, list) else []  # [] on error
         self._fill_camera_box()
         if not self.running:  # a running preview keeps its own status line
             if error:

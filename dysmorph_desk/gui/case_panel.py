@@ -61,7 +61,9 @@ class CasePanel(QGroupBox):
         form.addRow("&Notes:", self.notes)
         form.addRow(self.age_warning)
         for w in (self.patient_id, self.age, self.sex, self.operator, self.notes):
-            form.labelForField(w).setBuddy(w)
+            label = form.labelForField(w)  # the QLabel that addRow made from the text
+            if isinstance(label, QLabel):
+                label.setBuddy(w)
         QWidget.setTabOrder(self.patient_id, self.age)
         QWidget.setTabOrder(self.age, self.sex)
         QWidget.setTabOrder(self.sex, self.operator)

@@ -319,9 +319,11 @@ class InProcessEngine(EngineBase):
             env = self._queue.popleft()
             if isinstance(env.body, p.Shutdown):
                 continue
-            reply = self.core.handle(
-                env.req_id, env.body, self._dispatch, lambda rid=env.req_id: rid in self._cancelled
-            )
+
+            def cancelled(rid: int = env.req_id) -> bool:
+                return rid in self._cancelled
+
+            reply = self.core.handle(env.req_id, env.body, self._dispatch, cancelled)
             self._dispatch(reply)
 
     def shutdown(self, timeout: float = 0.0) -> None:

@@ -1,4 +1,4 @@
-"""Small helpers behind Export PDF and the inputs: default report path, report fields, and what a
+"""Small helpers behind Export PDF and the inputs: the default report path, and what a
 clipboard or drop payload holds."""
 
 from __future__ import annotations
@@ -18,26 +18,13 @@ from dysmorph_desk.settings import Settings
 
 def default_report_path(settings: Settings, case: CaseInfo) -> Path:
     """``<report folder>/screening-<patient id or time>.pdf`` (never the photo's file name)."""
-    folder = Path(settings.report_folder) if settings.report_folder else Path.home()
+    folder = Path(settings.report.folder) if settings.report.folder else Path.home()
     if not folder.is_dir():
         folder = Path.home()
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", case.patient_id).strip("-") or datetime.now().strftime(
         "%Y%m%d-%H%M"
     )
     return folder / f"screening-{stem}.pdf"
-
-
-def report_fields(settings: Settings, colormap: str, opacity: float) -> dict:
-    """``ReportSettings`` fields for the worker (the GUI process does not import reportlab)."""
-    return {
-        "clinic_name": settings.clinic_name,
-        "clinic_address": settings.clinic_address,
-        "logo_path": settings.logo_path,
-        "paper": settings.paper,
-        "prevalence": settings.prevalence,
-        "colormap": colormap,
-        "opacity": opacity,
-    }
 
 
 def mime_payload(mime: QMimeData | None, image: QImage | None = None) -> str | np.ndarray | None:

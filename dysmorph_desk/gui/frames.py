@@ -136,7 +136,7 @@ def probe_cameras(
 class OpenCVSource:
     """A camera through ``cv2.VideoCapture(index)``; ``read`` blocks until the next frame."""
 
-    fps = None
+    fps: float | None = None
 
     def __init__(self, index: int = 0, width: int = 640, height: int = 480) -> None:
         import cv2
@@ -180,7 +180,9 @@ class VideoFileSource:
             self._cap.release()
             raise CameraUnavailable("the video file could not be opened")
         native = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if fps is not None else (native if native and native > 0 else 30.0)
+        self.fps: float | None = (
+            fps if fps is not None else (native if native and native > 0 else 30.0)
+        )
         self.loop = loop
 
     def read(self) -> np.ndarray | None:
@@ -202,8 +204,10 @@ class GeneratedSource:
     def __init__(
         self, frames: Iterable[np.ndarray], fps: float | None = 30.0, loop: bool = False
     ) -> None:
-        self._frames = list(frames) if loop else None
-        self._iter = iter(self._frames if loop else frames)
+        self._frames: list[np.ndarray] | None = list(frames) if loop else None
+        self._iter: Iterator[np.ndarray] = iter(
+            self._frames if self._frames is not None else frames
+        )
         self.fps = fps
         self.loop = loop
         self.closed = False

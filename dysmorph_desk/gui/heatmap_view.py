@@ -21,27 +21,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk.explain.cam import CAM_METHODS
-from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS, overlay_heatmap
+from dysmorph_desk.explain.methods import CAM_CHOICES, CAM_LABELS, DEFAULT_CAM_METHOD
+from dysmorph_desk.explain.overlay import (
+    COLORBLIND_SAFE,
+    COLORMAPS,
+    DEFAULT_COLORMAP,
+    DEFAULT_OPACITY,
+    overlay_heatmap,
+)
 from dysmorph_desk.gui.qtutil import ScaledImage
 from dysmorph_desk.gui.results_view import status_badge
 from dysmorph_desk.screening.results import ModelResult, ScreeningResult
-
-CAM_LABELS = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "hirescam": "HiResCAM",
-    "xgradcam": "XGrad-CAM",
-    "layercam": "LayerCAM",
-    "eigencam": "EigenCAM",
-    "scorecam": "Score-CAM (slow)",
-    "none": "None",
-}
 
 
 def heat_is_empty(heat: np.ndarray | None) -> bool:
     """No map, or one without signal (the core warns; drawn as a flat tint it would mislead)."""
     return heat is None or not np.isfinite(heat).any() or float(np.nanmax(heat)) <= 1e-6
+
+
+def _cam_label(method: str | None) -> str | None:
+    """The method's display name (its id when it has none)."""
+    return CAM_LABELS.get(method, method) if method is not None else None
 
 
 def render_overlay(
@@ -51,16 +51,16 @@ def render_overlay(
     if base == "photo":
         if result.photo is None:
             return None
-        if heat_is_empty(model.heatmap_photo):
+        heat = model.heatmap_on_photo(result.photo.shape)
+        if heat is None or heat_is_empty(heat):
             return result.photo
-        return overlay_heatmap(
-            result.photo, model.heatmap_photo, colormap, opacity, weight_by_heat=True
-        )
+        return overlay_heatmap(result.photo, heat, colormap, opacity, weight_by_heat=True)
     if model.aligned_face is None:
         return None
-    if heat_is_empty(model.heatmap_aligned):
+    heat = model.heatmap_aligned
+    if heat is None or heat_is_empty(heat):
         return model.aligned_face
-    return overlay_heatmap(model.aligned_face, model.heatmap_aligned, colormap, opacity)
+    return overlay_heatmap(model.aligned_face, heat, colormap, opacity)
 
 
 class HeatmapView(QWidget):
@@ -71,9 +71,9 @@ class HeatmapView(QWidget):
 
     def __init__(
         self,
-        colormap: str = "jet",
-        opacity: float = 0.45,
-        cam_method: str = "gradcam",
+        colormap: str = DEFAULT_COLORMAP,
+        opacity: float = DEFAULT_OPACITY,
+        cam_method: str = DEFAULT_CAM_METHOD,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -105,7 +105,7 @@ class HeatmapView(QWidget):
         )
         self.safe_only.setChecked(colormap in COLORBLIND_SAFE)
         self.method_box = QComboBox()
-        for m in (*CAM_METHODS, "none"):
+        for m in CAM_CHOICES:
             self.method_box.addItem(CAM_LABELS.get(m, m), m)
         self.method_box.setCurrentIndex(max(0, self.method_box.findData(cam_method or "none")))
         self.method_box.setToolTip(
@@ -132,7 +132,7 @@ class HeatmapView(QWidget):
             self.target_box,
         ):
             lbl = form.labelForField(label_field)
-            if lbl is not None:
+            if isinstance(lbl, QLabel):
                 lbl.setBuddy(label_field)
         self.image = ScaledImage("No heatmap yet.")
         self.image.setAccessibleName("Heatmap")
@@ -155,7 +155,7 @@ class HeatmapView(QWidget):
 
     @property
     def colormap(self) -> str:
-        return self.colormap_box.currentData() or "jet"
+        return self.colormap_box.currentData() or DEFAULT_COLORMAP
 
     @property
     def alpha(self) -> float:
@@ -236,13 +236,13 @@ class HeatmapView(QWidget):
     def render(self, *_args) -> None:
         if self._updating:
             return
-        model = self.current_model()
-        if model is None:
+        result, model = self.result, self.current_model()
+        if result is None or model is None:  # no model without a result
             self.image.set_image(None, "No heatmap yet.")
             self.caption.setText("")
             return
         self.image.set_image(
-            render_overlay(self.result, model, self.base, self.colormap, self.alpha),
+            render_overlay(result, model, self.base, self.colormap, self.alpha),
             "Nothing to show.",
         )
         if model.heatmap_aligned is None:
@@ -250,13 +250,17 @@ class HeatmapView(QWidget):
             self.caption.setText(f"No heatmap for {model.model}: {why}.")
         elif heat_is_empty(model.heatmap_aligned):
             self.caption.setText(
-                f"The {CAM_LABELS.get(model.cam_method, model.cam_method)} heatmap of {model.model} "
+                f"The {_cam_label(model.cam_method)} heatmap of {model.model} "
                 "is empty for this class: no region of the face raised it."
             )
         else:
-            target = model.class_names.get(model.cam_target, model.cam_target)
+            target = (
+                model.class_names.get(model.cam_target, model.cam_target)
+                if model.cam_target is not None
+                else None
+            )
             self.caption.setText(
-                f"{CAM_LABELS.get(model.cam_method, model.cam_method)} of {model.model} "
+                f"{_cam_label(model.cam_method)} of {model.model} "
                 f"for the class “{target}”. Warm colours mark the regions that raised it."
             )
 
@@ -269,7 +273,7 @@ class ComparisonView(QScrollArea):
         self.setWidgetResizable(True)
         self.setAccessibleName("Model comparison")
         self.cells: list[QWidget] = []
-        self.set_result(None, "jet", 0.45)
+        self.set_result(None, DEFAULT_COLORMAP, DEFAULT_OPACITY)
 
     def set_result(self, result: ScreeningResult | None, colormap: str, opacity: float) -> None:
         inner = QWidget()

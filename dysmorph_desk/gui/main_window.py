@@ -6,24 +6,41 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+)
+from PySide6.QtWidgets import QCheckBox, QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget
 
 from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.faces.types import FaceInfo
 from dysmorph_desk.gui.actions import build_actions
+from dysmorph_desk.gui.camera import CameraPanel
+from dysmorph_desk.gui.case_panel import CasePanel
 from dysmorph_desk.gui.dialogs import Dialogs
-from dysmorph_desk.gui.export import default_report_path, mime_payload, report_fields
+from dysmorph_desk.gui.export import default_report_path, mime_payload
+from dysmorph_desk.gui.heatmap_view import ComparisonView, HeatmapView
+from dysmorph_desk.gui.photo_view import PhotoView
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.recent import RecentFiles
+from dysmorph_desk.gui.results_view import ResultsView
 from dysmorph_desk.gui.window_layout import build_layout, restore_geometry, save_geometry
+from dysmorph_desk.screening.options import ScreenOptions
 from dysmorph_desk.screening.results import ScreeningResult
 from dysmorph_desk.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: the dialogs load on demand, the engine is passed in
+    from dysmorph_desk.gui.engine import EngineBase
+    from dysmorph_desk.gui.model_manager import ModelManager
+    from dysmorph_desk.gui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 PHOTO_TAB, CAMERA_TAB, HEATMAP_TAB, COMPARE_TAB = range(4)
@@ -33,9 +50,24 @@ class MainWindow(QMainWindow):
     result_shown = Signal(object)  # ScreeningResult, once it is on screen
     screen_failed = Signal(str)
 
+    # The widgets, created by ``window_layout.build_layout``.
+    banner: QLabel
+    photo_view: PhotoView
+    face_label: QLabel
+    camera_panel: CameraPanel
+    heatmap: HeatmapView
+    compare: ComparisonView
+    tabs: QTabWidget
+    case_panel: CasePanel
+    force_box: QCheckBox
+    results_view: ResultsView
+    engine_label: QLabel
+    progress: QProgressBar
+    cancel_button: QPushButton
+
     def __init__(
         self,
-        engine,
+        engine: EngineBase,
         settings: Settings | None = None,
         dialogs: Dialogs | None = None,
         models: list[str] | None = None,
@@ -44,10 +76,11 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.engine, self.dialogs = engine, dialogs or Dialogs()
         self.settings = settings or Settings.load()
-        self.models = list(models or self.settings.default_models)
+        self.models = list(models or self.settings.screening.default_models)
         self._device = device  # from the command line: this run only, never saved
-        self.recent = RecentFiles(self.settings.remember_photo_names)
+        self.recent = RecentFiles(self.settings.app.remember_photo_names)
         self.result: ScreeningResult | None = None
+        self.result_id: int | None = None  # the engine holds this result for Export PDF
         self.faces: list[FaceInfo] = []
         self.source: str | np.ndarray | None = None
         self.photo_key = ""
@@ -88,7 +121,7 @@ class MainWindow(QMainWindow):
             return
         self.recent.add(path)
         log.info(
-            "opening a photo%s", f" ({path.name})" if self.settings.remember_photo_names else ""
+            "opening a photo%s", f" ({path.name})" if self.settings.app.remember_photo_names else ""
         )
         self._new_photo(str(path))
 
@@ -110,12 +143,12 @@ class MainWindow(QMainWindow):
         else:
             self.screen_frame(payload)
 
-    def dragEnterEvent(self, event) -> None:
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
         if (mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())) or mime.hasImage():
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:
+    def dropEvent(self, event: QDropEvent) -> None:
         payload = mime_payload(event.mimeData())
         event.acceptProposedAction()
         if payload is not None:
@@ -125,7 +158,7 @@ class MainWindow(QMainWindow):
         menu = self.actions_.recent_menu
         menu.clear()
         items = self.recent.items()
-        if not self.settings.remember_photo_names:
+        if not self.settings.app.remember_photo_names:
             menu.addAction("Off — allow remembering file names in Settings").setEnabled(False)
         elif not items:
             menu.addAction("No recent photos").setEnabled(False)
@@ -136,7 +169,7 @@ class MainWindow(QMainWindow):
 
     def _new_photo(self, source: str | np.ndarray) -> None:
         self.source, self.photo_key, self._manual = source, uuid.uuid4().hex, None
-        self.result, self.faces = None, []
+        self.result, self.result_id, self.faces = None, None, []
         self.actions_.export.setEnabled(False)
         self.photo_view.set_photo(None)
         self.results_view.set_message("Screening…")
@@ -148,16 +181,15 @@ class MainWindow(QMainWindow):
             return
         if self._screen_id is not None:
             self.engine.cancel(self._screen_id)
-        req = p.Screen(
-            self.source,
-            self.photo_key,
-            self.case_panel.case(),
+        options = ScreenOptions(
             face_index=face_index,
             cam_method=self.heatmap.cam_method,
             cam_target=self.heatmap.cam_target,
             force_assess=self.force_box.isChecked(),
             manual_landmarks=self._manual,
+            max_pixels=self.settings.screening.max_pixels,
         )
+        req = p.Screen(self.source, self.photo_key, self.case_panel.case(), options)
         self._t_submit = time.perf_counter()
         self._screen_id = self.engine.submit(req)
         self._on_state(self.engine.state)  # show the busy state and Cancel for this request
@@ -248,6 +280,7 @@ class MainWindow(QMainWindow):
             self._show_error("Cannot screen this photo", reply)
             return
         self.result, faces = reply.value.result, reply.value.faces
+        self.result_id = reply.value.result_id
         self.last_screen_seconds = time.perf_counter() - self._t_submit
         if faces:
             self.faces = faces
@@ -340,17 +373,13 @@ class MainWindow(QMainWindow):
 
     def configure_engine(self) -> None:
         self._config_id = self.engine.configure(
-            p.Configure(
-                list(self.models),
-                self._device or self.settings.device,
-                int(self.settings.max_megapixels * 1_000_000),
-            )
+            p.Configure(list(self.models), self._device or self.settings.screening.device)
         )
 
     # -- export ------------------------------------------------------------------------------------
 
     def export_pdf(self) -> None:
-        if self.result is None:
+        if self.result is None or self.result_id is None:  # both are set by the same reply
             self.dialogs.info(self, "Export", "Screen a photo first.")
             return
         case = self.case_panel.case()
@@ -366,9 +395,11 @@ class MainWindow(QMainWindow):
         path = self.dialogs.save_report(self, default_report_path(self.settings, case))
         if not path:
             return
-        report = report_fields(self.settings, self.heatmap.colormap, self.heatmap.alpha)
+        options = self.settings.report_options(
+            colormap=self.heatmap.colormap, opacity=self.heatmap.alpha
+        )
         self._export_id = self.engine.submit(
-            p.ExportReport(replace(self.result, case=case), str(path), report)
+            p.ExportReport(self.result_id, case, str(path), options)
         )
         self.statusBar().showMessage("Writing the report…")
 
@@ -391,7 +422,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(CAMERA_TAB)
         self.camera_panel.toggle()
 
-    def open_model_manager(self):
+    def open_model_manager(self) -> ModelManager:
         from dysmorph_desk.gui.model_manager import ModelManager
 
         dialog = ModelManager(self.engine, self.dialogs, self.models, self)
@@ -404,7 +435,7 @@ class MainWindow(QMainWindow):
         self.configure_engine()
         self.rescreen()
 
-    def open_settings(self):
+    def open_settings(self) -> SettingsDialog:
         from dysmorph_desk.gui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.dialogs, self)
@@ -414,23 +445,24 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, new: Settings) -> None:
         old, self.settings = self.settings, new
-        self.recent.set_enabled(new.remember_photo_names)
-        self.heatmap.set_colormap(new.colormap)
-        if new.cam_method != old.cam_method:
+        self.recent.set_enabled(new.app.remember_photo_names)
+        self.heatmap.set_colormap(new.heatmap.colormap)
+        if new.heatmap.cam_method != old.heatmap.cam_method:
             self.heatmap.method_box.setCurrentIndex(
-                max(0, self.heatmap.method_box.findData(new.cam_method))
+                max(0, self.heatmap.method_box.findData(new.heatmap.cam_method))
             )
         if not self.case_panel.operator.text():
-            self.case_panel.operator.setText(new.operator)
-        if new.device != old.device:
+            self.case_panel.operator.setText(new.app.operator)
+        device_changed = new.screening.device != old.screening.device
+        if device_changed:
             self._device = None
-        if new.device != old.device or tuple(new.default_models) != tuple(old.default_models):
-            self.models = list(new.default_models)
+        if device_changed or new.screening.default_models != old.screening.default_models:
+            self.models = list(new.screening.default_models)
             self.configure_engine()
 
     # -- window state ------------------------------------------------------------------------------
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         save_geometry(self)
         self.camera_panel.stop()
         self.engine.shutdown()

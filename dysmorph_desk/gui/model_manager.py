@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,6 +30,10 @@ from dysmorph_desk.errors import BundleError
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.results_view import card_html
 from dysmorph_desk.utils import paths
+
+if TYPE_CHECKING:
+    from dysmorph_desk.gui.dialogs import Dialogs
+    from dysmorph_desk.gui.engine import EngineBase
 
 log = logging.getLogger(__name__)
 METRIC_KEYS = ("auc", "recall", "sensitivity", "specificity", "accuracy")
@@ -63,7 +68,13 @@ class ModelManager(QDialog):
     selection_changed = Signal(list)  # bundle names chosen to run
     bundles_changed = Signal()
 
-    def __init__(self, engine, dialogs, selected: list[str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        engine: EngineBase,
+        dialogs: Dialogs,
+        selected: list[str],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.engine = engine
@@ -141,16 +152,21 @@ class ModelManager(QDialog):
         if not self.infos:
             self.status.setText("No model bundles are installed. Import a .ddbundle file.")
 
+    def _use_item(self, row: int) -> QTableWidgetItem:
+        item = self.table.item(row, 0)
+        assert item is not None  # every row of the table gets its "use" check box when filled
+        return item
+
     def checked(self) -> list[str]:
         return [
             info.name
             for r, info in enumerate(self.infos)
-            if self.table.item(r, 0).checkState() == Qt.CheckState.Checked
+            if self._use_item(r).checkState() == Qt.CheckState.Checked
         ]
 
     def set_checked(self, names: list[str]) -> None:
         for r, info in enumerate(self.infos):
-            self.table.item(r, 0).setCheckState(
+            self._use_item(r).setCheckState(
                 Qt.CheckState.Checked if info.name in names else Qt.CheckState.Unchecked
             )
 

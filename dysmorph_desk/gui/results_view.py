@@ -26,7 +26,7 @@ STATUS_COLORS = {"demonstration": "#E65100", "research": "#1565C0", "validated":
 FLAG_COLOR = "#B00020"
 
 
-def _fmt_metric(value) -> str:
+def _fmt_metric(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, dict):
@@ -104,9 +104,13 @@ class ModelResultWidget(QFrame):
             self.verdict.setWordWrap(True)
             layout.addWidget(self.verdict)
             return
+        probabilities, predicted_id = result.probabilities, result.predicted
+        synd, thr = result.syndromic_probability, result.threshold
+        # An assessable result always has its probabilities (screening.pipeline).
+        assert probabilities is not None and predicted_id is not None and synd is not None
         grid = QGridLayout()
         names = result.class_names
-        for row, (cid, prob) in enumerate(result.probabilities.items()):
+        for row, (cid, prob) in enumerate(probabilities.items()):
             syndromic = cid in {c.id for c in result.card.classes if c.syndromic}
             label = QLabel(names.get(cid, cid) + (" ⚑" if syndromic else ""))
             label.setToolTip("a syndromic class" if syndromic else "a non-syndromic class")
@@ -116,14 +120,13 @@ class ModelResultWidget(QFrame):
             bar.setFormat(f"{100 * prob:.1f} %")
             bar.setAccessibleName(f"Probability of {names.get(cid, cid)}")
             bar.setToolTip(f"{names.get(cid, cid)}: {100 * prob:.1f} %")
-            if cid == result.predicted:
+            if cid == predicted_id:
                 label.setText(f"<b>{escape(label.text())}</b>")
             grid.addWidget(label, row, 0)
             grid.addWidget(bar, row, 1)
             self.bars[cid] = bar
         layout.addLayout(grid)
-        predicted = names.get(result.predicted, result.predicted)
-        synd, thr = result.syndromic_probability, result.threshold
+        predicted = names.get(predicted_id, predicted_id)
         if result.flagged:
             text = (
                 f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % ≥ "
@@ -156,6 +159,7 @@ class ResultsView(QScrollArea):
         self.model_widgets: list[ModelResultWidget] = []
         self.quality_labels: list[QLabel] = []
         self.warning_labels: list[QLabel] = []
+        self.message: QLabel | None = None  # the text shown instead of a result
         self.set_message("No results yet.")
 
     def _fresh(self) -> QVBoxLayout:

@@ -24,13 +24,19 @@ from PySide6.QtWidgets import (
 )
 
 from dysmorph_desk.bundles.format import find_bundles
-from dysmorph_desk.explain.cam import CAM_METHODS
+from dysmorph_desk.explain.methods import CAM_CHOICES, CAM_LABELS
 from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS
-from dysmorph_desk.gui.heatmap_view import CAM_LABELS
 from dysmorph_desk.settings import Settings
+from dysmorph_desk.utils.devices import DEVICE_CHOICES
 
 log = logging.getLogger(__name__)
-DEVICES = (("auto", "Automatic (GPU if available)"), ("cpu", "CPU"), ("cuda", "CUDA GPU"))
+DEVICE_LABELS = {
+    "auto": "Automatic (GPU if available)",
+    "cpu": "CPU",
+    "cuda": "CUDA GPU",
+    "mps": "Apple GPU (MPS)",
+}
+DEVICES = tuple((key, DEVICE_LABELS[key]) for key in DEVICE_CHOICES)
 
 
 def _path_row(edit: QLineEdit, browse) -> QWidget:
@@ -52,19 +58,19 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.settings = settings
         self.dialogs = dialogs
-        self.clinic = QLineEdit(settings.clinic_name)
+        self.clinic = QLineEdit(settings.report.clinic_name)
         self.clinic.setToolTip("Printed in the report header")
-        self.address = QLineEdit(settings.clinic_address)
-        self.logo = QLineEdit(settings.logo_path)
+        self.address = QLineEdit(settings.report.clinic_address)
+        self.logo = QLineEdit(settings.report.logo_path)
         self.logo.setToolTip("PNG or JPEG printed in the report header")
         self.paper = QComboBox()
         self.paper.addItems(["A4", "Letter"])
-        self.paper.setCurrentText("Letter" if settings.paper.upper() == "LETTER" else "A4")
+        self.paper.setCurrentText("Letter" if settings.report.paper.upper() == "LETTER" else "A4")
         self.prevalence = QDoubleSpinBox()
         self.prevalence.setRange(0.001, 99.0)
         self.prevalence.setDecimals(3)
         self.prevalence.setSuffix(" %")
-        self.prevalence.setValue(100 * settings.prevalence)
+        self.prevalence.setValue(100 * settings.report.prevalence)
         self.prevalence.setToolTip(
             "Your clinic's prevalence, for the predictive values on the report"
         )
@@ -72,35 +78,35 @@ class SettingsDialog(QDialog):
         self.models.setToolTip("Models that screen each photo when the app starts")
         self.models.setMaximumHeight(110)
         names = [i.name for i in find_bundles()]
-        for name in names + [n for n in settings.default_models if n not in names]:
+        for name in names + [n for n in settings.screening.default_models if n not in names]:
             item = QListWidgetItem(name if name in names else f"{name} (not installed)")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(
                 Qt.CheckState.Checked
-                if name in settings.default_models
+                if name in settings.screening.default_models
                 else Qt.CheckState.Unchecked
             )
             self.models.addItem(item)
         self.cam = QComboBox()
-        for m in (*CAM_METHODS, "none"):
+        for m in CAM_CHOICES:
             self.cam.addItem(CAM_LABELS.get(m, m), m)
-        self.cam.setCurrentIndex(max(0, self.cam.findData(settings.cam_method)))
+        self.cam.setCurrentIndex(max(0, self.cam.findData(settings.heatmap.cam_method)))
         self.colormap = QComboBox()
         for n in COLORMAPS:
             self.colormap.addItem(f"{n} (colour-blind safe)" if n in COLORBLIND_SAFE else n, n)
-        self.colormap.setCurrentIndex(max(0, self.colormap.findData(settings.colormap)))
+        self.colormap.setCurrentIndex(max(0, self.colormap.findData(settings.heatmap.colormap)))
         self.device = QComboBox()
         for key, label in DEVICES:
             self.device.addItem(label, key)
-        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.screening.device)))
         self.device.setToolTip("Where the models run; changing it restarts the models")
-        self.folder = QLineEdit(settings.report_folder)
+        self.folder = QLineEdit(settings.report.folder)
         self.folder.setToolTip("Where Export PDF suggests saving reports")
-        self.operator = QLineEdit(settings.operator)
+        self.operator = QLineEdit(settings.app.operator)
         self.remember = QCheckBox("Remember photo file names (recent files, logs)")
         self.remember.setToolTip("File names can identify patients; off by default")
-        self.remember.setChecked(settings.remember_photo_names)
+        self.remember.setChecked(settings.app.remember_photo_names)
         form = QFormLayout()
         form.addRow("&Clinic name:", self.clinic)
         form.addRow("Clinic &address:", self.address)
@@ -139,20 +145,31 @@ class SettingsDialog(QDialog):
             for i in range(self.models.count())
             if self.models.item(i).checkState() == Qt.CheckState.Checked
         )
+        s = self.settings
         return replace(
-            self.settings,
-            clinic_name=self.clinic.text().strip(),
-            clinic_address=self.address.text().strip(),
-            logo_path=self.logo.text().strip(),
-            paper=self.paper.currentText(),
-            prevalence=self.prevalence.value() / 100.0,
-            default_models=models or self.settings.default_models,
-            cam_method=self.cam.currentData(),
-            colormap=self.colormap.currentData(),
-            device=self.device.currentData(),
-            report_folder=self.folder.text().strip(),
-            operator=self.operator.text().strip(),
-            remember_photo_names=self.remember.isChecked(),
+            s,
+            report=replace(
+                s.report,
+                clinic_name=self.clinic.text().strip(),
+                clinic_address=self.address.text().strip(),
+                logo_path=self.logo.text().strip(),
+                paper=self.paper.currentText(),
+                prevalence=self.prevalence.value() / 100.0,
+                folder=self.folder.text().strip(),
+            ),
+            heatmap=replace(
+                s.heatmap, cam_method=self.cam.currentData(), colormap=self.colormap.currentData()
+            ),
+            screening=replace(
+                s.screening,
+                default_models=models or s.screening.default_models,
+                device=self.device.currentData(),
+            ),
+            app=replace(
+                s.app,
+                operator=self.operator.text().strip(),
+                remember_photo_names=self.remember.isChecked(),
+            ),
         )
 
     def save(self) -> None:

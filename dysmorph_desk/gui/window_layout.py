@@ -3,11 +3,14 @@ its behaviour)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -25,8 +28,11 @@ from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.results_view import ResultsView
 from dysmorph_desk.utils import paths
 
+if TYPE_CHECKING:  # main_window imports this module
+    from dysmorph_desk.gui.main_window import MainWindow
 
-def build_layout(win) -> None:
+
+def build_layout(win: MainWindow) -> None:
     """Create the window's widgets as attributes of ``win`` and connect them to its slots."""
     win.banner = QLabel(f"⚠ {DEMO_LABEL[0].upper()}{DEMO_LABEL[1:]}")
     win.banner.setStyleSheet(
@@ -56,7 +62,8 @@ def build_layout(win) -> None:
     win.camera_panel.failed.connect(
         lambda msg: win.dialogs.info(win, "Camera", f"{msg[0].upper()}{msg[1:]}.")
     )
-    win.heatmap = HeatmapView(win.settings.colormap, win.settings.opacity, win.settings.cam_method)
+    hm = win.settings.heatmap
+    win.heatmap = HeatmapView(hm.colormap, hm.opacity, hm.cam_method)
     win.heatmap.cam_changed.connect(lambda *_: win.rescreen())
     win.heatmap.display_changed.connect(win._refresh_comparison)
     win.compare = ComparisonView()
@@ -65,7 +72,7 @@ def build_layout(win) -> None:
     win.tabs.addTab(win.camera_panel, icon("camera"), "C&amera")
     win.tabs.addTab(win.heatmap, icon("heatmap"), "&Heatmap")
     win.tabs.addTab(win.compare, icon("compare"), "Co&mpare models")
-    win.case_panel = CasePanel(win.settings.operator)
+    win.case_panel = CasePanel(win.settings.app.operator)
     win.case_panel.age_changed.connect(win._on_age_changed)
     win.force_box = QCheckBox("Assess despite failed checks")
     win.force_box.setToolTip(
@@ -111,7 +118,7 @@ def _qsettings() -> QSettings:
     return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
-def restore_geometry(win) -> None:
+def restore_geometry(win: QMainWindow) -> None:
     qs = _qsettings()
     geometry, state = qs.value("geometry"), qs.value("state")
     if geometry is None or not win.restoreGeometry(geometry):
@@ -120,7 +127,7 @@ def restore_geometry(win) -> None:
         win.restoreState(state)
 
 
-def save_geometry(win) -> None:
+def save_geometry(win: QMainWindow) -> None:
     qs = _qsettings()
     qs.setValue("geometry", win.saveGeometry())
     qs.setValue("state", win.saveState())

@@ -135,7 +135,7 @@ def _flatten_container(raw: Mapping[str, object], path: Path) -> dict[str, torch
     """Unwrap ``{"state_dict": {...}}``-style checkpoints and keep the tensors."""
     for _ in range(3):  # e.g. {"model": {"state_dict": ...}}
         inner = next((raw[k] for k in CONTAINER_KEYS if isinstance(raw.get(k), Mapping)), None)
-        if inner is None:
+        if not isinstance(inner, Mapping):
             break
         raw = inner
     tensors = {str(k): v for k, v in raw.items() if isinstance(v, torch.Tensor)}

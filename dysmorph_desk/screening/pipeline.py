@@ -5,43 +5,27 @@ Pure core: no Qt, no printing. The CLI, the GUI and the report all consume ``Scr
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dysmorph_desk.bundles.cards import DEMO_LABEL
 from dysmorph_desk.bundles.format import LoadedBundle
-from dysmorph_desk.errors import FaceRefused, Interrupted, UsageError
+from dysmorph_desk.errors import Interrupted, UsageError
 from dysmorph_desk.faces.align import AlignedFace, align_face
 from dysmorph_desk.faces.detect import FaceDetector
-from dysmorph_desk.faces.image import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_WORKING_LONG_SIDE,
-    LoadedImage,
-    load_image,
-)
-from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX, QualityLimits, assess_quality
+from dysmorph_desk.faces.image import LoadedImage, load_image
+from dysmorph_desk.faces.pipeline import QUALITY_SIZE, detect_and_align
 from dysmorph_desk.faces.types import FaceInfo
+from dysmorph_desk.screening.options import ScreenOptions
 from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (stage, fraction 0..1)
-
-
-@dataclass
-class ScreenOptions:
-    face_index: int = 1  # 1 = largest face, 2 = next...
-    cam_method: str | None = "gradcam"  # None: probabilities only
-    cam_target: str | None = None  # class id; None = each model's predicted class
-    force_assess: bool = False
-    manual_landmarks: np.ndarray | None = None  # (5, 2) photo pixels, when detection failed
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    working_long_side: int | None = DEFAULT_WORKING_LONG_SIDE
-    limits: QualityLimits = field(default_factory=QualityLimits)
 
 
 def to_tensor(aligned: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str):
@@ -87,6 +71,30 @@ class Screener:
         progress: Progress | None = None,
         should_cancel: Callable[[], bool] | None = None,
     ) -> ScreeningResult:
+        """Screen one photo with every loaded bundle.
+
+        Args:
+            source: a path, the file's bytes, or an already decoded ``LoadedImage``.
+            case: who the photo is of (pseudonymous ID, age in months, sex); the age is checked
+                against each bundle's validated range.
+            options: which face, which heatmap, limits (defaults: ``ScreenOptions()``).
+            faces: faces already detected on the decoded image (the app's engine reuses them when
+                only the face, the CAM method or the age changes).
+            progress: called with (stage, fraction 0..1).
+            should_cancel: polled between stages; True raises ``Interrupted``.
+
+        Returns:
+            A ``ScreeningResult`` with one ``ModelResult`` per bundle; a model that cannot assess
+            the face says why instead of giving probabilities.
+
+        Raises:
+            ImageRefused, FaceRefused: the photo or its face cannot be screened (exit 3).
+
+        Example:
+            >>> screener = Screener([load_bundle(resolve_bundle("demo-hybrid").path)])  # doctest: +SKIP
+            >>> result = screener.screen("child.jpg", CaseInfo(age_months=30))  # doctest: +SKIP
+            >>> result.results[0].syndromic_probability  # doctest: +SKIP
+        """
         opt = options or ScreenOptions()
         case = case or CaseInfo()
         report = progress or (lambda stage, frac: None)
@@ -105,44 +113,21 @@ class Screener:
         )
         check_cancel()
         report("detecting", 0.1)
-        warnings: list[str] = []
-        if opt.manual_landmarks is not None:
-            lm = np.asarray(opt.manual_landmarks, dtype=np.float64).reshape(5, 2) * image.scale
-            x0, y0 = lm.min(0)
-            x1, y1 = lm.max(0)
-            pad = 0.6 * float(np.linalg.norm(lm[1] - lm[0]))
-            faces = [
-                FaceInfo(
-                    box=(x0 - pad, y0 - pad, x1 + pad, y1 + pad), landmarks=lm, score=float("nan")
-                )
-            ]
-            warnings.append("landmarks placed by hand (face detection not used)")
-        elif faces is None:
-            faces = self.find_faces(image)
-        if not faces:
-            raise FaceRefused(
-                "no face found (place the five landmarks by hand in the app, or use a frontal photo)"
-            )
-        if not 1 <= opt.face_index <= len(faces):
-            raise FaceRefused(
-                f"face {opt.face_index} was asked for, but {len(faces)} face(s) were found"
-            )
-        face = faces[opt.face_index - 1]
-        iod_full = face.size / image.scale
-        if iod_full < MIN_FACE_IOD_PX:
-            raise FaceRefused(
-                f"face too small to screen ({iod_full:.0f} px between the eyes; the minimum is {MIN_FACE_IOD_PX:.0f})"
-            )
-        if len(faces) > 1:
-            which = "the largest" if opt.face_index == 1 else f"number {opt.face_index} by size"
-            warnings.append(
-                f"{len(faces)} faces detected; screened {which} (choose another with --face N)"
-            )
-
-        aligned: dict[int, AlignedFace] = {224: align_face(image.rgb, face.landmarks, 224)}
-        quality = assess_quality(face, image.scale, aligned[224].image, opt.limits)
-        hard = [q.message for q in quality if not q.passed and q.hard]
-        warnings += [q.message for q in quality if not q.passed and not q.hard]
+        finding = detect_and_align(
+            image.rgb,
+            self.detector,
+            scale=image.scale,
+            faces=faces,
+            face_index=opt.face_index,
+            manual_landmarks=opt.manual_landmarks,
+            limits=opt.limits,
+        )
+        face = finding.face
+        warnings: list[str] = list(finding.warnings)
+        aligned: dict[int, AlignedFace] = {QUALITY_SIZE: finding.aligned}
+        quality = finding.quality
+        hard = [q.message for q in finding.hard_failures]
+        warnings += [q.message for q in finding.soft_failures]
 
         results = []
         for i, bundle in enumerate(self.bundles):
@@ -156,7 +141,7 @@ class Screener:
         report("done", 1.0)
         return ScreeningResult(
             photo_sha256=image.sha256,
-            faces_detected=len(faces) if opt.manual_landmarks is None else 0,
+            faces_detected=len(finding.faces),
             face_index=opt.face_index,
             face=face,
             quality=quality,
@@ -205,16 +190,16 @@ class Screener:
                 reasons.append(
                     f"age {case.age_months:g} months is outside the validated range {lo:g}-{hi:g} months"
                 )
-        base = {
-            "model": bundle.name,
-            "card": card,
-            "bundle_sha256": bundle.sha256,
-            "aligned_face": face_img.image,
-            "align_matrix": face_img.matrix,
-        }
+        base = functools.partial(
+            ModelResult,
+            model=bundle.name,
+            card=card,
+            bundle_sha256=bundle.sha256,
+            aligned_face=face_img.image,
+            align_matrix=face_img.matrix,
+        )
         if reasons and not opt.force_assess:
-            return ModelResult(
-                **base,
+            return base(
                 probabilities=None,
                 predicted=None,
                 syndromic_probability=None,
@@ -236,7 +221,7 @@ class Screener:
                     f"class {opt.cam_target!r} is not a class of {bundle.name} ({', '.join(card.class_ids)})"
                 )
             target = card.class_ids.index(opt.cam_target)
-        heat = heat_photo = None
+        heat = None
         if opt.cam_method:
             spec = get_arch(card.architecture)
             cam = compute_cam(
@@ -253,7 +238,6 @@ class Screener:
                 warnings.append(
                     f"{bundle.name}: the {opt.cam_method} heatmap is empty for this class"
                 )
-            heat_photo = face_img.to_photo(heat, image.rgb.shape)
         else:
             import torch
 
@@ -269,8 +253,7 @@ class Screener:
             if not opt.cam_method
             else ids[target if target is not None else int(np.argmax(probs))]
         )
-        return ModelResult(
-            **base,
+        return base(
             probabilities={c: float(p) for c, p in zip(ids, probs, strict=False)},
             predicted=ids[int(np.argmax(probs))],
             syndromic_probability=synd,
@@ -280,6 +263,5 @@ class Screener:
             cam_method=opt.cam_method,
             cam_target=cam_target,
             heatmap_aligned=heat,
-            heatmap_photo=heat_photo,
             seconds=time.perf_counter() - t0,
         )

@@ -10,6 +10,7 @@ import numpy as np
 
 from dysmorph_desk import __version__
 from dysmorph_desk.bundles.cards import ModelCard
+from dysmorph_desk.faces.align import AlignedFace
 from dysmorph_desk.faces.types import FaceInfo, QualityCheck
 
 SCHEMA_VERSION = 1
@@ -57,13 +58,24 @@ class ModelResult:
         None  # uint8 (S, S, 3), the model's input before normalisation
     )
     heatmap_aligned: np.ndarray | None = None  # float32 (S, S) in [0, 1]
-    heatmap_photo: np.ndarray | None = None  # float32 (H, W) in [0, 1], on the displayed photo
     align_matrix: np.ndarray | None = None  # 2x3, displayed-photo pixels -> aligned-face pixels
     seconds: float = 0.0
 
     @property
     def threshold(self) -> float:
         return self.card.threshold
+
+    def heatmap_on_photo(self, photo_shape: tuple[int, ...]) -> np.ndarray | None:
+        """The heatmap warped back onto the displayed photo (H, W), zero outside the face crop.
+
+        Computed on demand: only the app draws heatmaps over the whole photo, so a screening does
+        not pay for one full-photo warp per model.
+        """
+        if self.heatmap_aligned is None or self.align_matrix is None or self.aligned_face is None:
+            return None
+        size = self.aligned_face.shape[0]
+        face = AlignedFace(self.aligned_face, self.align_matrix, size)
+        return face.to_photo(self.heatmap_aligned, (photo_shape[0], photo_shape[1]))
 
     @property
     def class_names(self) -> dict[str, str]:

@@ -168,7 +168,7 @@ def evaluate(
         "skipped": skipped_list(fs),
     }
     reader_rows: list[dict[str, Any]] = []
-    points = []
+    points: list[ev.ReaderPoint] = []
     if readers is not None:
         calls, unmatched = read_readers(readers, fs.samples, data_root, classes)
         if unmatched:

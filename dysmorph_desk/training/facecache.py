@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -18,20 +19,32 @@ from dysmorph_desk.errors import InputRefused
 from dysmorph_desk.faces.align import TEMPLATE_NAME, align_face
 from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.faces.image import load_image
-from dysmorph_desk.faces.quality import MIN_FACE_IOD_PX
+from dysmorph_desk.faces.pipeline import QUALITY_SIZE, detect_and_align
 from dysmorph_desk.utils import paths
 from dysmorph_desk.utils.atomic import write_bytes_atomic
 
 
-def _key(photo_sha: str, size: int) -> Path:
-    return paths.faces_cache_dir() / photo_sha[:2] / f"{photo_sha}_{TEMPLATE_NAME}_{size}"
+def _key(photo_sha: str, size: int, refuse: tuple[str, ...]) -> Path:
+    policy = "" if not refuse else "_refuse-" + "-".join(refuse)
+    return paths.faces_cache_dir() / photo_sha[:2] / f"{photo_sha}_{TEMPLATE_NAME}_{size}{policy}"
 
 
-def aligned_face_for(path: Path, size: int, detector: FaceDetector) -> np.ndarray:
-    """The largest face of a photo aligned to ``size``; raises InputRefused (cached too)."""
+def aligned_face_for(
+    path: Path, size: int, detector: FaceDetector, refuse_checks: Sequence[str] = ()
+) -> np.ndarray:
+    """The largest face of a photo aligned to ``size``; raises InputRefused (cached too).
+
+    The face goes through the one face pipeline (``faces.pipeline.detect_and_align``), so a
+    training photo is found, measured and aligned exactly as a screened one. Which failed quality
+    checks refuse a *training* photo is the caller's choice: by default none (a blurred or turned
+    face is still a labelled example of its class, as in the seed studies); ``refuse_checks``
+    names checks (e.g. ``("blur", "yaw")``) that make a photo unusable for training. No face, or a
+    face under 20 px between the eyes, is always refused.
+    """
+    refuse = tuple(sorted(set(refuse_checks)))
     data = Path(path).read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    key = _key(sha, size)
+    key = _key(sha, size, refuse)
     png, refused = key.with_suffix(".png"), key.with_suffix(".refused")
     if png.exists():
         img = cv2.imread(str(png), cv2.IMREAD_COLOR)
@@ -41,15 +54,18 @@ def aligned_face_for(path: Path, size: int, detector: FaceDetector) -> np.ndarra
         raise InputRefused(refused.read_text(encoding="utf-8"))
     try:
         image = load_image(data)
-        faces = detector.detect(image.rgb)
-        if not faces:
-            raise InputRefused("no face found")
-        if faces[0].size / image.scale < MIN_FACE_IOD_PX:
-            raise InputRefused("face too small")
+        finding = detect_and_align(image.rgb, detector, scale=image.scale, no_face_hint="")
+        failed = finding.failed(refuse)
+        if failed:
+            raise InputRefused("; ".join(q.message for q in failed))
     except InputRefused as exc:
         write_bytes_atomic(refused, str(exc).encode("utf-8"))
         raise
-    aligned = align_face(image.rgb, faces[0].landmarks, size).image
+    aligned = (
+        finding.aligned.image
+        if size == QUALITY_SIZE
+        else align_face(image.rgb, finding.face.landmarks, size).image
+    )
     ok, buf = cv2.imencode(".png", cv2.cvtColor(aligned, cv2.COLOR_RGB2BGR))
     if ok:
         write_bytes_atomic(png, buf.tobytes())

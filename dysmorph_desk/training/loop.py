@@ -1,17 +1,16 @@
 """One model's training: augmentation, the epoch loop, early stopping, checkpoints for resuming.
 
 Faces arrive aligned (uint8, N x S x S x 3, cached by the engine) and stay in memory, so the loader
-is an index permutation and the model never waits on disk. CPU, CUDA or MPS is picked by
-``devices.pick_device``; mixed precision is fp16 autocast with a gradient scaler on CUDA and bf16
-autocast on CPUs with native bf16 (AVX512-BF16/AMX); elsewhere fp32. Under ``torchrun`` the model
-is wrapped in DistributedDataParallel and each process trains on its share of every epoch.
+is an index permutation and the model never waits on disk. The device, mixed precision and the
+DDP process group come from ``runtime`` (``Runtime`` and ``make_runtime`` are also importable from
+here); under ``torchrun`` the model is wrapped in DistributedDataParallel and each process trains
+on its share of every epoch.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -24,98 +23,12 @@ import numpy as np
 from dysmorph_desk.errors import ModelError
 from dysmorph_desk.training.config import Augment, TrainConfig
 from dysmorph_desk.training.progress import Bar
+from dysmorph_desk.training.runtime import Runtime, from_first_process, sync_after_epoch
+from dysmorph_desk.training.runtime import make_runtime as make_runtime  # callers import it here
+from dysmorph_desk.utils.atomic import open_atomic
 
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]
-
-
-# ------------------------------------------------------------------------------------------------
-# Compute context
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Where and how tensors are computed; ``rank``/``world`` > 1 under torchrun."""
-
-    device: str
-    amp_dtype: Any = None  # torch.float16 / torch.bfloat16 / None (fp32)
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def device_type(self) -> str:
-        return self.device.split(":")[0]
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def precision(self) -> str:
-        return {None: "fp32"}.get(self.amp_dtype, str(self.amp_dtype).replace("torch.", ""))
-
-    def autocast(self):
-        import torch
-
-        return torch.autocast(
-            self.device_type,
-            dtype=self.amp_dtype or torch.float32,
-            enabled=self.amp_dtype is not None,
-        )
-
-
-def cpu_has_native_bf16() -> bool:
-    import torch
-
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:
-        return False
-
-
-def make_runtime(device_pref: str = "auto", precision: str = "auto") -> Runtime:
-    """Device and precision, and the DDP process group when launched by torchrun."""
-    import torch
-
-    from dysmorph_desk.errors import UsageError
-    from dysmorph_desk.utils.devices import pick_device
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = pick_device(device_pref)
-    if world > 1:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
-        if device == "cuda":
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-            torch.cuda.set_device(local)
-            device = f"cuda:{local}"
-    kind = device.split(":")[0]
-    if precision == "auto":
-        amp = (
-            torch.float16
-            if kind == "cuda"
-            else torch.bfloat16
-            if kind == "cpu" and cpu_has_native_bf16()
-            else None
-        )
-    elif precision == "fp32":
-        amp = None
-    elif precision == "bf16":
-        if kind == "mps":
-            raise UsageError("bf16 autocast is not supported on MPS; use --precision fp32")
-        amp = torch.bfloat16
-    elif precision == "fp16":
-        if kind != "cuda":
-            raise UsageError(
-                "fp16 mixed precision needs CUDA; use --precision fp32 (or bf16 on a CPU with AVX512-BF16)"
-            )
-        amp = torch.float16
-    else:
-        raise UsageError(f"unknown precision {precision!r}")
-    return Runtime(device=device, amp_dtype=amp, rank=rank, world=world)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -220,10 +133,8 @@ class Trained:
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with open_atomic(path) as fh:
+        torch.save(state, fh)
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any] | None:
@@ -391,7 +302,7 @@ def train_model(
             "images_per_s": seen * rt.world / dt if dt else 0.0,
         }
         if rt.world > 1:
-            _sync_after_epoch(model)
+            sync_after_epoch(model)
         if len(val_idx):
             val_logits = predict_logits(model, faces[val_idx], spec.mean, spec.std, rt)
             val_loss = float(
@@ -403,7 +314,7 @@ def train_model(
             if (
                 rt.world > 1
             ):  # every process takes the first one's numbers: same early-stopping decisions
-                val_loss, val_acc = _from_first_process([val_loss, val_acc], rt)
+                val_loss, val_acc = from_first_process([val_loss, val_acc], rt)
             if not np.isfinite(val_loss):
                 raise ModelError(
                     f"{label or 'training'}: validation loss is not finite after epoch {epoch}; "
@@ -468,23 +379,6 @@ def train_model(
         runtime_s=spent + time.perf_counter() - t_start,
         resumed_from=resumed_from,
     )
-
-
-def _sync_after_epoch(model) -> None:
-    """DDP keeps parameters equal but BatchNorm statistics per process: take the first one's."""
-    import torch.distributed as dist
-
-    for buf in model.buffers():
-        dist.broadcast(buf, src=0)
-
-
-def _from_first_process(values: list[float], rt: Runtime) -> list[float]:
-    import torch
-    import torch.distributed as dist
-
-    t = torch.tensor(values, dtype=torch.float64, device=rt.device)
-    dist.broadcast(t, src=0)
-    return [float(v) for v in t.cpu()]
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:

@@ -168,10 +168,10 @@ def _series(history: Sequence[dict], key: str) -> tuple[list[float], list[float]
     xs, ys = [], []
     for i, entry in enumerate(history):
         value = entry.get(key)
-        if not _finite(value):
+        if value is None or not _finite(value):
             continue
         epoch = entry.get("epoch")
-        xs.append(float(epoch) if _finite(epoch) else float(i + 1))
+        xs.append(float(epoch) if epoch is not None and _finite(epoch) else float(i + 1))
         ys.append(float(value))
     return xs, ys
 

@@ -20,7 +20,9 @@ import numpy as np
 
 from dysmorph_desk.bundles.format import LoadedBundle
 from dysmorph_desk.errors import InputRefused
-from dysmorph_desk.screening.pipeline import Screener, ScreenOptions
+from dysmorph_desk.explain.methods import DEFAULT_CAM_METHOD
+from dysmorph_desk.screening.options import ScreenOptions
+from dysmorph_desk.screening.pipeline import Screener
 from dysmorph_desk.screening.results import CaseInfo
 
 
@@ -44,6 +46,8 @@ def _peak_hits(screener: Screener, items: list[tuple[Path, Path]], method: str):
             continue
         m = r.results[0]
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+        if mask is None or r.photo is None or m.heatmap_aligned is None or m.align_matrix is None:
+            raise InputRefused(f"no mask or no heatmap for {photo.name}")
         if r.photo_scale != 1.0:
             mask = cv2.resize(
                 mask, (r.photo.shape[1], r.photo.shape[0]), interpolation=cv2.INTER_NEAREST
@@ -79,7 +83,7 @@ def saliency_report(
     bundle: LoadedBundle,
     data: Path,
     *,
-    method: str = "gradcam",
+    method: str = DEFAULT_CAM_METHOD,
     limit: int | None = None,
     seed: int = 0,
 ) -> SaliencyReport:
@@ -93,8 +97,9 @@ def saliency_report(
     torch.manual_seed(seed)
     model = copy.deepcopy(bundle.model)
     for module in model.modules():
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
     rand.model = model.eval()
     r_hits, _, r_heats = _peak_hits(Screener([rand]), items, method)
     n = min(len(heats), len(r_heats))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dysmorph_desk.errors import UsageError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+DEFAULT_DEVICE = "auto"  # CUDA, then Apple MPS, then the CPU
 
 
-def pick_device(preference: str = "auto") -> str:
+def pick_device(preference: str = DEFAULT_DEVICE) -> str:
     import torch
 
     if preference not in DEVICE_CHOICES:

@@ -151,14 +151,12 @@ def _golden(name: str, value: Any) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.slow
 def test_cli_summary_and_exit_status_unchanged(outputs):
     golden = _golden("cli", {"exit_status": outputs["exit_status"], "stdout": outputs["stdout"]})
     assert outputs["exit_status"] == golden["exit_status"]
     assert _text_close(outputs["stdout"], golden["stdout"]), outputs["stdout"]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("photo", PHOTOS)
 def test_json_unchanged(outputs, photo):
     got = outputs["photos"][photo]["json"]
@@ -166,7 +164,6 @@ def test_json_unchanged(outputs, photo):
     assert _close(got, golden, photo) == []
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("photo", PHOTOS)
 def test_pdf_text_pages_and_images_unchanged(outputs, photo):
     got = outputs["photos"][photo]["pdf"]

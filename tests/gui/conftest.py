@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from dysmorph_desk.gui.dialogs import Dialogs
-from dysmorph_desk.settings import Settings
+from dysmorph_desk.settings import ScreeningSection, Settings
 from dysmorph_desk.utils import paths
 
 
@@ -73,7 +73,7 @@ def installed_bundle(random_bundle):
     folder = paths.user_models_dir()
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(random_bundle, folder / Path(random_bundle).name)
-    Settings(default_models=("test-hybrid",)).save()
+    Settings(screening=ScreeningSection(default_models=("test-hybrid",))).save()
     return "test-hybrid"
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.engine.worker import WorkerCore
 from dysmorph_desk.gui.engine import EngineClient
+from dysmorph_desk.screening.options import ScreenOptions
 
 HERE = Path(__file__).resolve().parent
 
@@ -79,7 +80,10 @@ def test_cancel_and_errors_in_the_worker_core(random_bundle, portraits):
     )  # cancelled mid-way
     assert late.error_type == "Interrupted"
     ok = core.handle(
-        4, p.Screen(str(portraits["grace_hopper"]), "a", face_index=1), sent.append, lambda: False
+        4,
+        p.Screen(str(portraits["grace_hopper"]), "a", options=ScreenOptions(face_index=1)),
+        sent.append,
+        lambda: False,
     )
     assert ok.ok and len(ok.value.faces) == 1
     assert [type(m).__name__ for m in sent].count("PhotoReady") == 1  # decoded once, then cached
@@ -99,3 +103,44 @@ def test_app_subcommand(monkeypatch):
 
     monkeypatch.setattr(gui_app, "run_app", lambda *a, **k: seen.update(args=a, kw=k) or 0)
     assert cli.main(["app"]) == 0 and seen["args"][0] is None
+
+
+def test_export_names_the_held_result_and_never_mixes_cases(random_bundle, portraits, tmp_path):
+    """Only an id crosses to the worker for Export PDF: the report carries the result the worker
+    computed, with the case on screen, and an unknown id or a changed age is refused."""
+    from pypdf import PdfReader
+
+    from dysmorph_desk.report.options import ReportOptions
+    from dysmorph_desk.screening.results import CaseInfo
+
+    core, sent = WorkerCore(), []
+    assert core.handle(1, p.Configure([str(random_bundle)]), sent.append, lambda: False).ok
+    case = CaseInfo(patient_id="P-1", age_months=60)
+    screened = core.handle(
+        7, p.Screen(str(portraits["grace_hopper"]), "k", case), sent.append, lambda: False
+    )
+    assert screened.ok and screened.value.result_id == 7
+    out = tmp_path / "r.pdf"
+    edited = CaseInfo(patient_id="P-1", age_months=60, operator="Dr. B", notes="seen twice")
+    ok = core.handle(
+        8, p.ExportReport(7, edited, str(out), ReportOptions()), sent.append, lambda: False
+    )
+    assert ok.ok and ok.value == str(out)
+    text = "".join(page.extract_text() for page in PdfReader(str(out)).pages)
+    assert "Dr. B" in text and "P-1" in text
+    stale = core.handle(
+        9, p.ExportReport(6, edited, str(out), ReportOptions()), sent.append, lambda: False
+    )
+    assert not stale.ok and "no longer held" in stale.error
+    older = CaseInfo(patient_id="P-1", age_months=61)
+    moved = core.handle(
+        10, p.ExportReport(7, older, str(out), ReportOptions()), sent.append, lambda: False
+    )
+    assert not moved.ok and "age changed" in moved.error
+    bad = core.handle(
+        11,
+        p.ExportReport(7, edited, str(out), ReportOptions(paper="A3")),
+        sent.append,
+        lambda: False,
+    )
+    assert not bad.ok and bad.error_type == "UsageError"

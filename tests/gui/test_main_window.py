@@ -161,7 +161,9 @@ def test_photo_names_are_not_remembered_unless_allowed(qtbot, window, portraits)
     assert "Off" in window.actions_.recent_menu.actions()[0].text()
     from dataclasses import replace
 
-    window.apply_settings(replace(window.settings, remember_photo_names=True))
+    window.apply_settings(
+        replace(window.settings, app=replace(window.settings.app, remember_photo_names=True))
+    )
     open_and_wait(qtbot, window, portraits["grace_hopper"])
     assert window.recent.items()[0].endswith("grace_hopper.jpg")
     window.fill_recent_menu()
@@ -232,7 +234,7 @@ def test_heatmap_overlay_colours_and_empty_maps(qtbot, window, portraits):
         np.linspace(0, 1, model.aligned_face.shape[1], dtype=np.float32),
         (model.aligned_face.shape[0], 1),
     )
-    model.heatmap_aligned, model.heatmap_photo = ramp, np.ones(result.photo.shape[:2], np.float32)
+    model.heatmap_aligned = ramp
     tinted = render_overlay(result, model, "aligned", "viridis", 0.5)
     assert tinted.shape == model.aligned_face.shape and not np.array_equal(
         tinted, model.aligned_face

@@ -22,13 +22,13 @@ def test_settings_persist(qtbot, dialogs, tmp_path):
         dialog.save()
     loaded = Settings.load()
     assert (
-        loaded.clinic_name,
-        loaded.paper,
-        loaded.device,
-        loaded.cam_method,
-        loaded.colormap,
+        loaded.report.clinic_name,
+        loaded.report.paper,
+        loaded.screening.device,
+        loaded.heatmap.cam_method,
+        loaded.heatmap.colormap,
     ) == ("Klinik Süd", "Letter", "cpu", "hirescam", "viridis")
-    assert loaded.report_folder == str(tmp_path) and loaded.remember_photo_names
+    assert loaded.report.folder == str(tmp_path) and loaded.app.remember_photo_names
     again = SettingsDialog(Settings.load(), dialogs)
     qtbot.addWidget(again)
     assert again.clinic.text() == "Klinik Süd" and again.paper.currentText() == "Letter"
@@ -49,5 +49,12 @@ def test_window_remembers_its_geometry(qtbot, dialogs):
 def test_settings_apply_to_the_open_window(qtbot, window):
     from dataclasses import replace
 
-    window.apply_settings(replace(window.settings, colormap="cividis", operator="Dr. A"))
+    s = window.settings
+    window.apply_settings(
+        replace(
+            s,
+            heatmap=replace(s.heatmap, colormap="cividis"),
+            app=replace(s.app, operator="Dr. A"),
+        )
+    )
     assert window.heatmap.colormap == "cividis" and window.case_panel.operator.text() == "Dr. A"
