@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = ROOT / "resources" / "portraits"
 MAKE_BUNDLE = """
 import sys, torch
-from dysmorph_desk.bundles.format import save_bundle
+from dysmorph_desk.training.bundle_io import save_bundle
 from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.faces.align import template_description
 from dysmorph_desk.nets import create_model, get_arch

@@ -34,3 +34,23 @@ def test_cli_and_core_modules_import_without_torch_or_qt():
         "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; print(bad); assert not bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_screening_path_runs_without_torch(portraits):
+    """Load a shipped bundle, detect, screen with Grad-CAM and render a report: torch never loads."""
+    code = (
+        "import sys\n"
+        "from dysmorph_desk.bundles.format import load_bundle, resolve_bundle\n"
+        "from dysmorph_desk.faces.detect import FaceDetector\n"
+        "from dysmorph_desk.report.render import report_bytes\n"
+        "from dysmorph_desk.screening.pipeline import Screener\n"
+        "import dysmorph_desk.engine.worker, dysmorph_desk.cli\n"
+        "b = load_bundle(resolve_bundle('demo-hybrid').path)\n"
+        f"r = Screener([b], FaceDetector()).screen({str(portraits['grace_hopper'])!r})\n"
+        "assert r.results[0].heatmap_aligned is not None\n"
+        "assert report_bytes(r).startswith(b'%PDF')\n"
+        "heavy = ('torch', 'torchvision', 'facenet_pytorch', 'pytorch_grad_cam', 'sklearn', 'matplotlib')\n"
+        "bad = [m for m in heavy if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -52,13 +52,13 @@ def _one_torch_thread():
 def _reuse_screener(monkeypatch):
     real = cli._load_screener
 
-    def cached(model_names, device_pref):
+    def cached(model_names, device_pref, runtime="onnx"):
         from dysmorph_desk.settings import Settings
 
         names = tuple(model_names or ())
-        key = (tuple(_stamp(n) for n in names), device_pref)
+        key = (tuple(_stamp(n) for n in names), device_pref, runtime)
         if key not in _SCREENERS:
-            _SCREENERS[key] = real(model_names, device_pref)[0]
+            _SCREENERS[key] = real(model_names, device_pref, runtime)[0]
         return _SCREENERS[key], Settings.load()
 
     monkeypatch.setattr(cli, "_load_screener", cached)
@@ -109,10 +109,10 @@ def two_faces(tmp_path_factory, portraits) -> Path:
 # --- screen: JSON on stdout ---------------------------------------------------------------------
 
 
-def test_json_stdout_shape(capsys, random_bundle, portraits):
+def test_json_stdout_shape(capsys, test_bundle, portraits):
     photo = portraits["grace_hopper"]
     code, out, err = screen(
-        capsys, random_bundle, photo, "--json", "-", "--age", "30", "--sex", "female"
+        capsys, test_bundle, photo, "--json", "-", "--age", "30", "--sex", "female"
     )
     assert code == 0, err
     data = json.loads(out)  # stdout is JSON and nothing else
@@ -153,11 +153,11 @@ def test_json_stdout_shape(capsys, random_bundle, portraits):
     assert r["flagged"] == (r["syndromic_probability"] >= r["threshold"])
 
 
-def test_json_and_report_files(capsys, random_bundle, portraits, tmp_path):
+def test_json_and_report_files(capsys, test_bundle, portraits, tmp_path):
     out_json, out_pdf = tmp_path / "r.json", tmp_path / "r.pdf"
     code, out, err = screen(
         capsys,
-        random_bundle,
+        test_bundle,
         portraits["grace_hopper"],
         "--cam",
         "none",
@@ -175,7 +175,7 @@ def test_json_and_report_files(capsys, random_bundle, portraits, tmp_path):
 # --- batches --------------------------------------------------------------------------------------
 
 
-def test_batch_same_stem_and_corrupt_photo(capsys, random_bundle, portraits, tmp_path):
+def test_batch_same_stem_and_corrupt_photo(capsys, test_bundle, portraits, tmp_path):
     a, b, c = (tmp_path / d for d in ("a", "b", "c"))
     for d in (a, b, c):
         d.mkdir()
@@ -187,7 +187,7 @@ def test_batch_same_stem_and_corrupt_photo(capsys, random_bundle, portraits, tmp
     out_dir = tmp_path / "out"
     code, out, err = screen(
         capsys,
-        random_bundle,
+        test_bundle,
         a / "x.jpg",
         c / "broken.jpg",
         c / "notes.jpg",
@@ -209,7 +209,7 @@ def test_batch_same_stem_and_corrupt_photo(capsys, random_bundle, portraits, tmp
     assert out.strip().splitlines()[-1].startswith("screened 2 of 4 photo(s); 2 refused")
 
 
-def test_batch_names_never_collide(capsys, random_bundle, portraits, tmp_path):
+def test_batch_names_never_collide(capsys, test_bundle, portraits, tmp_path):
     """x.jpg, x.jpg, x-2.jpg, X.jpg: no photo takes (or is refused for) another's output name,
     not even on a case-insensitive file system."""
     for d in ("a", "b", "c", "d"):
@@ -224,7 +224,7 @@ def test_batch_names_never_collide(capsys, random_bundle, portraits, tmp_path):
         shutil.copy(portraits["grace_hopper"], p)
     out_dir = tmp_path / "out"
     code, _, err = screen(
-        capsys, random_bundle, *photos, "--out-dir", out_dir, "--no-report", "--cam", "none"
+        capsys, test_bundle, *photos, "--out-dir", out_dir, "--no-report", "--cam", "none"
     )
     assert code == 0, err
     names = sorted(p.name for p in out_dir.iterdir())
@@ -232,10 +232,10 @@ def test_batch_names_never_collide(capsys, random_bundle, portraits, tmp_path):
     assert {"x.json", "x-2.json"} <= set(names)
 
 
-def test_batch_json_stdout_is_a_list(capsys, random_bundle, portraits):
+def test_batch_json_stdout_is_a_list(capsys, test_bundle, portraits):
     code, out, err = screen(
         capsys,
-        random_bundle,
+        test_bundle,
         portraits["grace_hopper"],
         portraits["astronaut"],
         "--json",
@@ -253,9 +253,9 @@ def test_batch_json_stdout_is_a_list(capsys, random_bundle, portraits):
     assert "screened 2 of 2 photo(s); 0 refused" in err
 
 
-def test_batch_summary_on_stdout(capsys, random_bundle, portraits):
+def test_batch_summary_on_stdout(capsys, test_bundle, portraits):
     code, out, err = screen(
-        capsys, random_bundle, portraits["grace_hopper"], portraits["astronaut"], "--cam", "none"
+        capsys, test_bundle, portraits["grace_hopper"], portraits["astronaut"], "--cam", "none"
     )
     assert code == 0, err
     assert "photo 2/2" in out and out.strip().splitlines()[-1].startswith("screened 2 of 2")
@@ -264,10 +264,10 @@ def test_batch_summary_on_stdout(capsys, random_bundle, portraits):
 # --- existing outputs -----------------------------------------------------------------------------
 
 
-def test_existing_output_needs_force(capsys, random_bundle, portraits, tmp_path):
+def test_existing_output_needs_force(capsys, test_bundle, portraits, tmp_path):
     target = tmp_path / "r.json"
     target.write_text("old", encoding="utf-8")
-    code, _, err = screen(capsys, random_bundle, portraits["grace_hopper"], "--json", target)
+    code, _, err = screen(capsys, test_bundle, portraits["grace_hopper"], "--json", target)
     assert code == 2
     assert "--force" in err and "screening" not in err  # refused before any work
     assert target.read_text(encoding="utf-8") == "old"
@@ -275,13 +275,13 @@ def test_existing_output_needs_force(capsys, random_bundle, portraits, tmp_path)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     (out_dir / "grace_hopper.pdf").write_bytes(b"old")
-    code, _, err = screen(capsys, random_bundle, portraits["grace_hopper"], "--out-dir", out_dir)
+    code, _, err = screen(capsys, test_bundle, portraits["grace_hopper"], "--out-dir", out_dir)
     assert code == 2 and "screening" not in err
     assert not (out_dir / "grace_hopper.json").exists()
 
     code, _, err = screen(
         capsys,
-        random_bundle,
+        test_bundle,
         portraits["grace_hopper"],
         "--json",
         target,
@@ -303,19 +303,19 @@ def test_missing_bundle_exit_4(capsys, portraits):
     assert out == ""
 
 
-def test_tampered_bundle_exit_4(capsys, random_bundle, portraits, tmp_path):
+def test_tampered_bundle_exit_4(capsys, test_bundle, portraits, tmp_path):
     bad = tmp_path / "tampered.ddbundle"
-    data = bytearray(random_bundle.read_bytes())
+    data = bytearray(test_bundle.read_bytes())
     data[-10] ^= 0xFF
     bad.write_bytes(bytes(data))
     code, _, err = screen(capsys, bad, portraits["grace_hopper"])
     assert code == 4
-    assert "SHA-256 mismatch" in err
+    assert "SHA-256 digest mismatch" in err
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if "error" in line]) == 1
     code, _, err = run(capsys, "--debug", "screen", portraits["grace_hopper"], "--model", bad)
     assert code == 4
-    assert "Traceback" in err and "SHA-256 mismatch" in err
+    assert "Traceback" in err and "SHA-256 digest mismatch" in err
 
 
 # --- usage errors ---------------------------------------------------------------------------------
@@ -331,17 +331,17 @@ def test_tampered_bundle_exit_4(capsys, random_bundle, portraits, tmp_path):
         ("--prevalence", "1.5"),
     ],
 )
-def test_usage_errors_exit_2(capsys, random_bundle, portraits, extra):
-    code, out, err = screen(capsys, random_bundle, portraits["grace_hopper"], *extra)
+def test_usage_errors_exit_2(capsys, test_bundle, portraits, extra):
+    code, out, err = screen(capsys, test_bundle, portraits["grace_hopper"], *extra)
     assert code == 2
     assert out == ""
     assert "Traceback" not in err
 
 
-def test_several_photos_need_out_dir(capsys, random_bundle, portraits, tmp_path):
+def test_several_photos_need_out_dir(capsys, test_bundle, portraits, tmp_path):
     code, _, err = screen(
         capsys,
-        random_bundle,
+        test_bundle,
         portraits["grace_hopper"],
         portraits["astronaut"],
         "--report",
@@ -353,18 +353,18 @@ def test_several_photos_need_out_dir(capsys, random_bundle, portraits, tmp_path)
 # --- refusals and cannot-assess -------------------------------------------------------------------
 
 
-def test_no_face_exit_3(capsys, random_bundle, tmp_path):
+def test_no_face_exit_3(capsys, test_bundle, tmp_path):
     grey = tmp_path / "grey.png"
     Image.new("RGB", (320, 240), (128, 128, 128)).save(grey)
-    code, out, err = screen(capsys, random_bundle, grey, "--json", "-")
+    code, out, err = screen(capsys, test_bundle, grey, "--json", "-")
     assert code == 3
     assert "no face" in err and "Traceback" not in err
     assert "results" not in json.loads(out)  # nothing screened, and stdout is still valid JSON
 
 
-def test_age_outside_validated_range(capsys, random_bundle, portraits):
+def test_age_outside_validated_range(capsys, test_bundle, portraits):
     code, out, err = screen(
-        capsys, random_bundle, portraits["grace_hopper"], "--age", "200", "--json", "-"
+        capsys, test_bundle, portraits["grace_hopper"], "--age", "200", "--json", "-"
     )
     assert code == 0, err
     r = json.loads(out)["results"][0]
@@ -377,7 +377,7 @@ def test_age_outside_validated_range(capsys, random_bundle, portraits):
 
     code, out, err = screen(
         capsys,
-        random_bundle,
+        test_bundle,
         portraits["grace_hopper"],
         "--age",
         "200",
@@ -398,12 +398,12 @@ def test_age_outside_validated_range(capsys, random_bundle, portraits):
 # --- privacy --------------------------------------------------------------------------------------
 
 
-def test_photo_name_not_in_outputs(capsys, random_bundle, portraits, tmp_path):
+def test_photo_name_not_in_outputs(capsys, test_bundle, portraits, tmp_path):
     photo = tmp_path / PRIVATE_NAME
     shutil.copy(portraits["grace_hopper"], photo)
     out_json, out_pdf = tmp_path / "r.json", tmp_path / "r.pdf"
     code, out, err = screen(
-        capsys, random_bundle, photo, "--json", out_json, "--report", out_pdf, "--cam", "none"
+        capsys, test_bundle, photo, "--json", out_json, "--report", out_pdf, "--cam", "none"
     )
     assert code == 0, err
     assert "patient_smith" not in out_json.read_text(encoding="utf-8")
@@ -415,7 +415,7 @@ def test_photo_name_not_in_outputs(capsys, random_bundle, portraits, tmp_path):
 
     code, out, err = screen(
         capsys,
-        random_bundle,
+        test_bundle,
         photo,
         "--json",
         out_json,
@@ -434,8 +434,8 @@ def test_photo_name_not_in_outputs(capsys, random_bundle, portraits, tmp_path):
 # --- several faces --------------------------------------------------------------------------------
 
 
-def test_several_faces(capsys, random_bundle, two_faces):
-    code, out, err = screen(capsys, random_bundle, two_faces, "--json", "-", "--cam", "none")
+def test_several_faces(capsys, test_bundle, two_faces):
+    code, out, err = screen(capsys, test_bundle, two_faces, "--json", "-", "--cam", "none")
     assert code == 0, err
     first = json.loads(out)
     assert first["faces_detected"] == 2
@@ -444,7 +444,7 @@ def test_several_faces(capsys, random_bundle, two_faces):
     assert first["face"]["box"][0] > 512  # the larger face is the (scaled) astronaut on the right
 
     code, out, err = screen(
-        capsys, random_bundle, two_faces, "--json", "-", "--cam", "none", "--face", "2"
+        capsys, test_bundle, two_faces, "--json", "-", "--cam", "none", "--face", "2"
     )
     assert code == 0, err
     second = json.loads(out)
@@ -452,7 +452,7 @@ def test_several_faces(capsys, random_bundle, two_faces):
     assert second["face"]["box"] != first["face"]["box"]
     assert second["face"]["box"][2] < 512  # Grace Hopper, on the left
 
-    code, out, err = screen(capsys, random_bundle, two_faces, "--face", "3", "--cam", "none")
+    code, out, err = screen(capsys, test_bundle, two_faces, "--face", "3", "--cam", "none")
     assert code == 3
     assert "face 3" in err and "2 face(s)" in err and "Traceback" not in err
 
@@ -460,14 +460,14 @@ def test_several_faces(capsys, random_bundle, two_faces):
 # --- interrupt ------------------------------------------------------------------------------------
 
 
-def test_keyboard_interrupt_exit_130(capsys, random_bundle, portraits, monkeypatch):
+def test_keyboard_interrupt_exit_130(capsys, test_bundle, portraits, monkeypatch):
     from dysmorph_desk.screening.pipeline import Screener
 
     def boom(self, *args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Screener, "screen", boom)
-    code, _, err = screen(capsys, random_bundle, portraits["grace_hopper"])
+    code, _, err = screen(capsys, test_bundle, portraits["grace_hopper"])
     assert code == 130
     assert "interrupted" in err and "Traceback" not in err
 
@@ -475,12 +475,12 @@ def test_keyboard_interrupt_exit_130(capsys, random_bundle, portraits, monkeypat
 # --- models, cache, make-synthetic ----------------------------------------------------------------
 
 
-def test_models_lists_user_bundles(capsys, random_bundle):
+def test_models_lists_user_bundles(capsys, test_bundle):
     from dysmorph_desk.utils.paths import user_models_dir
 
     folder = user_models_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(random_bundle, folder / "test-hybrid.ddbundle")
+    shutil.copy(test_bundle, folder / "test-hybrid.ddbundle")
     code, out, err = run(capsys, "models")
     assert code == 0, err
     line = next(line for line in out.splitlines() if line.startswith("test-hybrid"))
@@ -497,11 +497,11 @@ def test_models_lists_user_bundles(capsys, random_bundle):
     assert code == 0, err
 
 
-def test_screen_by_installed_name(capsys, random_bundle, portraits):
+def test_screen_by_installed_name(capsys, test_bundle, portraits):
     from dysmorph_desk.utils.paths import user_models_dir
 
     user_models_dir().mkdir(parents=True, exist_ok=True)
-    shutil.copy(random_bundle, user_models_dir() / "test-hybrid.ddbundle")
+    shutil.copy(test_bundle, user_models_dir() / "test-hybrid.ddbundle")
     code, out, err = screen(
         capsys, "test-hybrid", portraits["grace_hopper"], "--json", "-", "--cam", "none"
     )
@@ -557,11 +557,11 @@ def _subprocess(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_subprocess_json_stdout_only(random_bundle, portraits, tmp_path):
+def test_subprocess_json_stdout_only(test_bundle, portraits, tmp_path):
     photo = tmp_path / PRIVATE_NAME
     shutil.copy(portraits["grace_hopper"], photo)
     proc = _subprocess(
-        ["screen", str(photo), "--json", "-", "--model", str(random_bundle), "--cam", "none"],
+        ["screen", str(photo), "--json", "-", "--model", str(test_bundle), "--cam", "none"],
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr

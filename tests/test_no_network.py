@@ -54,9 +54,7 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
-def test_screening_never_touches_the_network(
-    monkeypatch, tmp_path, random_bundle, portraits, capsys
-):
+def test_screening_never_touches_the_network(monkeypatch, tmp_path, test_bundle, portraits, capsys):
     from dysmorph_desk.cli import main
 
     calls: list[str] = []
@@ -83,7 +81,7 @@ def test_screening_never_touches_the_network(
             "screen",
             str(portraits["grace_hopper"]),
             "--model",
-            str(random_bundle),
+            str(test_bundle),
             "--age",
             "30",
             "--json",

@@ -167,7 +167,7 @@ def test_installed_wheel_resolves_its_own_data(installed, tmp_path):
 
 
 @pytest.mark.slow
-def test_installed_wheel_runs_the_demo(installed, tmp_path, random_bundle):
+def test_installed_wheel_runs_the_demo(installed, tmp_path, test_bundle):
     """The README's first command, from the wheel: bundled portrait, fonts, MTCNN weights, PDF."""
     env = dict(os.environ, PYTHONPATH=str(installed), PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     report = tmp_path / "demo.pdf"
@@ -180,7 +180,7 @@ def test_installed_wheel_runs_the_demo(installed, tmp_path, random_bundle):
             "--out",
             str(report),
             "--model",
-            str(random_bundle),
+            str(test_bundle),
             "--cam",
             "none",
         ],

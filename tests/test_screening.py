@@ -17,8 +17,8 @@ from dysmorph_desk.screening.results import CaseInfo
 
 
 @pytest.fixture(scope="module")
-def screener(random_bundle):
-    return Screener([load_bundle(random_bundle)], FaceDetector())
+def screener(test_bundle):
+    return Screener([load_bundle(test_bundle)], FaceDetector())
 
 
 def test_screens_a_portrait_with_heatmap_on_both_spaces(screener, portraits):

@@ -1,56 +1,63 @@
-"""Model bundles: one safetensors file whose header metadata holds the JSON manifest (model card).
+"""Model bundles: find, list, verify and load ``.ddbundle`` files — without torch.
 
-Layout: a standard safetensors file (``.ddbundle``); ``__metadata__`` carries
-``format = "dysmorph-desk-bundle"``, ``format_version``, ``manifest`` (the card as JSON) and
-``sha256``. The SHA-256 covers the canonical manifest JSON and every tensor (name, dtype, shape,
-bytes), so editing either is detected on load. Safetensors never unpickles anything.
+Format 2 (``bundles/container.py``) holds the card, the weights once, and two ONNX graphs; loading
+checks the digest over every member, checks the graphs against the card (``bundles/sessions.py``)
+and creates ONNX Runtime sessions. Format 1 (round 1: weights only, for PyTorch) is still listed,
+so a clinic sees what it has, but refused for screening with the command that converts it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from dysmorph_desk.bundles.cards import ModelCard
-from dysmorph_desk.errors import BundleError, UsageError
+from dysmorph_desk.bundles.container import FORMAT_VERSION, read_bundle, read_metadata
+from dysmorph_desk.bundles.sessions import ForwardOut, GradientOut, OnnxModel, check_graph
+from dysmorph_desk.errors import BundleError
 from dysmorph_desk.utils import paths, resources
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 log = logging.getLogger(__name__)
 
 BUNDLE_SUFFIX = ".ddbundle"
-FORMAT = "dysmorph-desk-bundle"
-FORMAT_VERSION = "1"
 DEFAULT_BUNDLE = "demo-hybrid"
-_MAX_HEADER = 16 * 1024 * 1024
+UPGRADE_HINT = "convert it with `dysmorph-desk models --upgrade {path}` (needs the [train] extra)"
+
+
+class BundleModel(Protocol):
+    """What screening needs of a model: the ONNX sessions, or the PyTorch reference (training)."""
+
+    def forward(self, images: np.ndarray) -> ForwardOut: ...
+
+    def gradient(self, image: np.ndarray, target_index: int, num_classes: int) -> GradientOut: ...
 
 
 @dataclass
 class BundleInfo:
-    """A bundle as listed: card and claimed hash from the header only (cheap, no torch)."""
+    """A bundle as listed: card and claimed digest from the header only (cheap)."""
 
     name: str
     path: Path
     card: ModelCard
     sha256: str
     source: str  # "shipped" or "user" or "file"
+    format_version: str = FORMAT_VERSION
 
 
 @dataclass
 class LoadedBundle:
-    """A verified bundle with its model ready for inference (eval mode, on ``device``)."""
+    """A verified bundle with its model ready for inference."""
 
     info: BundleInfo
-    model: nn.Module
+    model: BundleModel
     device: str
+    runtime: dict[str, Any]
+    weights: dict[str, np.ndarray]
 
     @property
     def card(self) -> ModelCard:
@@ -65,99 +72,43 @@ class LoadedBundle:
         return self.info.sha256
 
 
-def _canonical(manifest: dict[str, Any]) -> bytes:
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
-
-
-def bundle_digest(manifest: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
-    import torch
-
-    h = hashlib.sha256()
-    h.update(_canonical(manifest))
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"\n{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
-def save_bundle(
-    path: str | Path, model: nn.Module, card: ModelCard, *, half: bool = True, force: bool = False
-) -> BundleInfo:
-    """Write a bundle atomically. Floating weights are stored as fp16 when ``half`` (small repo)."""
-    import torch
-    from safetensors.torch import save
-
-    from dysmorph_desk.utils.atomic import write_bytes_atomic
-
-    path = Path(path)
-    if path.suffix != BUNDLE_SUFFIX:
-        raise UsageError(f"a bundle file must end in {BUNDLE_SUFFIX}")
-    tensors = {}
-    for k, v in model.state_dict().items():
-        v = v.detach().cpu().contiguous()
-        if half and v.is_floating_point():
-            v = v.to(torch.float16)
-        tensors[k] = v.clone()
-    manifest = card.to_dict()
-    digest = bundle_digest(manifest, tensors)
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "manifest": json.dumps(manifest),
-        "sha256": digest,
-    }
-    write_bytes_atomic(path, save(tensors, metadata=meta), force=force)
-    return BundleInfo(name=card.name, path=path, card=card, sha256=digest, source="file")
+def _card(manifest: Any, where: str) -> ModelCard:
+    try:
+        return ModelCard.from_dict(manifest)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BundleError(f"{where}: manifest is invalid ({exc})") from None
 
 
 def read_header(path: str | Path, source: str = "file") -> BundleInfo:
-    """Read the card and the claimed hash without loading weights (nor torch)."""
+    """Read the card and the claimed digest without loading weights."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(8)
-            if len(raw) != 8:
-                raise BundleError(f"{path.name}: not a DysmorphDesk bundle (file too short)")
-            (n,) = struct.unpack("<Q", raw)
-            if n > _MAX_HEADER:
-                raise BundleError(f"{path.name}: not a DysmorphDesk bundle (bad header)")
-            header = json.loads(fh.read(n))
-    except FileNotFoundError:
-        raise BundleError(f"bundle not found: {path}") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    meta = read_metadata(path)
+    version = meta.get("format_version", "")
+    if version not in ("1", FORMAT_VERSION):
         raise BundleError(
-            f"{path.name}: not a DysmorphDesk bundle ({exc.__class__.__name__})"
-        ) from None
-    meta = (header.get("__metadata__") or {}) if isinstance(header, dict) else {}
-    if meta.get("format") != FORMAT:
-        raise BundleError(f"{path.name}: not a DysmorphDesk bundle (no manifest)")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise BundleError(
-            f"{path.name}: bundle format {meta.get('format_version')} is not supported by this version"
+            f"{path.name}: bundle format {version or '?'} is not supported by this version"
         )
     try:
-        card = ModelCard.from_dict(json.loads(meta["manifest"]))
-    except (KeyError, TypeError, ValueError) as exc:
+        manifest = json.loads(meta["manifest"])
+    except (KeyError, ValueError, RecursionError) as exc:
         raise BundleError(f"{path.name}: manifest is invalid ({exc})") from None
-    return BundleInfo(
-        name=card.name, path=path, card=card, sha256=str(meta.get("sha256", "")), source=source
-    )
+    card = _card(manifest, path.name)
+    digest = meta.get("digest" if version == FORMAT_VERSION else "sha256", "")
+    return BundleInfo(card.name, path, card, digest, source, version)
 
 
 def load_bundle(path: str | Path, device: str = "cpu", source: str = "file") -> LoadedBundle:
-    """Verify the hash and the tensor shapes against the architecture, then build the model.
+    """Verify a format-2 bundle and open its graphs in ONNX Runtime.
 
-    A bundle is refused (``BundleError``, exit 4) unless its SHA-256 over the manifest and every
-    tensor matches and every tensor has the shape the registered architecture expects: a modified
-    or mismatched file never reaches a patient's photo. Nothing is unpickled.
+    A bundle is refused (``BundleError``, exit 4) unless its digest over every member matches and
+    its graphs are exactly what its card implies (inputs, outputs, sizes, standard operators, no
+    foreign external data): a modified or mismatched file never reaches a patient's photo. Nothing
+    is unpickled and torch is not imported.
 
     Args:
         path: a ``.ddbundle`` file.
         device: ``"cpu"``, ``"cuda"`` or ``"mps"`` (see ``utils.devices.pick_device``).
-        source: where it was found (``"package"``, ``"user"``, ``"file"``), shown in model lists.
+        source: where it was found (``"shipped"``, ``"user"``, ``"file"``), shown in model lists.
 
     Example:
         >>> info = resolve_bundle("demo-hybrid")  # doctest: +SKIP
@@ -165,49 +116,24 @@ def load_bundle(path: str | Path, device: str = "cpu", source: str = "file") -> 
         >>> bundle.card.status  # doctest: +SKIP
         'demonstration'
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    from dysmorph_desk.nets import create_model, get_arch
-
     info = read_header(path, source)
-    path = info.path
+    if info.format_version != FORMAT_VERSION:
+        raise BundleError(
+            f"{info.path.name}: bundle format {info.format_version} is from DysmorphDesk 0.1; "
+            + UPGRADE_HINT.format(path=info.path)
+        )
+    contents = read_bundle(info.path)
+    card = _card(contents.manifest, info.path.name)
+    externals = {
+        name: check_graph(name, data, card, contents.runtime, contents.weights, info.path.name)
+        for name, data in contents.graphs.items()
+    }
+    model = OnnxModel(contents.graphs, contents.weights, externals, device=device)
     try:
-        tensors = load(path.read_bytes())
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise BundleError(f"{path.name}: weights are unreadable ({exc})") from None
-    actual = bundle_digest(info.card.to_dict(), tensors)
-    if actual != info.sha256:
-        raise BundleError(
-            f"{path.name}: SHA-256 mismatch — the bundle was modified or damaged; refusing to load it"
-        )
-    try:
-        spec = get_arch(info.card.architecture)
-    except KeyError as exc:
-        raise BundleError(f"{path.name}: {exc.args[0]}") from None
-    if info.card.input_size != spec.input_size:
-        raise BundleError(
-            f"{path.name}: input size {info.card.input_size} does not match {spec.name} ({spec.input_size})"
-        )
-    model = create_model(spec.name, len(info.card.classes))
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise BundleError(
-            f"{path.name}: weights do not match architecture {spec.name} "
-            f"({len(missing)} missing, {len(unexpected)} unexpected tensors, e.g. {(missing or unexpected)[0]})"
-        )
-    for k, v in expected.items():
-        if tuple(tensors[k].shape) != tuple(v.shape):
-            raise BundleError(
-                f"{path.name}: tensor {k} has shape {tuple(tensors[k].shape)}, {spec.name} expects {tuple(v.shape)}"
-            )
-    model.load_state_dict({k: t.to(expected[k].dtype) for k, t in tensors.items()})
-    model.eval().to(device)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return LoadedBundle(info=info, model=model, device=device)
+        model.open()  # fail now, not on the first photo
+    except BundleError as exc:
+        raise BundleError(f"{info.path.name}: {exc}") from None
+    return LoadedBundle(info, model, device, contents.runtime, contents.weights)
 
 
 def bundle_dirs() -> list[tuple[str, Path | None]]:

@@ -1,4 +1,4 @@
-"""The engine worker: runs in its own process (multiprocessing 'spawn'), imports torch, holds the
+"""The engine worker: runs in its own process (multiprocessing 'spawn'), runs ONNX Runtime, holds the
 loaded bundles and the face detector, and answers ``protocol`` requests one at a time.
 
 No Qt here. ``WorkerCore`` is the request handler; ``worker_main`` is the process entry point
@@ -123,14 +123,11 @@ class WorkerCore:
     # -- requests --------------------------------------------------------------------------------
 
     def _do_configure(self, req_id: int, req: p.Configure, emit: Emit, cancel) -> p.Configured:
-        import torch
-
         from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
         from dysmorph_desk.faces.detect import FaceDetector
         from dysmorph_desk.screening.pipeline import Screener
         from dysmorph_desk.utils.devices import pick_device
 
-        torch.set_num_threads(worker_threads())
         t0 = time.perf_counter()
         emit(p.Progress(req_id, "loading models", 0.0))
         errors: list[str] = []
@@ -348,15 +345,12 @@ def _setup_worker_logging() -> None:
 def _prefetch() -> None:
     """Import what every request needs while the GUI is still building its window."""
     t0 = time.perf_counter()
-    import torch
+    import onnxruntime  # noqa: F401
 
-    import dysmorph_desk.nets  # noqa: F401
     from dysmorph_desk.faces import detect  # noqa: F401
+    from dysmorph_desk.screening import pipeline  # noqa: F401
 
-    torch.set_num_threads(worker_threads())
-    log.info(
-        "torch imported in %.2f s; %d thread(s)", time.perf_counter() - t0, torch.get_num_threads()
-    )
+    log.info("runtime imported in %.2f s", time.perf_counter() - t0)
 
 
 def worker_main(incoming, responses) -> None:
@@ -365,8 +359,6 @@ def worker_main(incoming, responses) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if not os.environ.get(var, "").strip():  # unset or empty (libgomp rejects an empty value)
             os.environ[var] = threads
-    # pytorch-grad-cam (the CAM methods other than Grad-CAM) imports pyplot: no GUI backend here
-    os.environ.setdefault("MPLBACKEND", "Agg")
     _setup_worker_logging()
     send_lock = threading.Lock()
 

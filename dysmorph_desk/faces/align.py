@@ -98,6 +98,34 @@ class AlignedFace:
         )
 
 
+def _blur_sampled_region(
+    rgb: np.ndarray, matrix: np.ndarray, size: int, sigma: float
+) -> np.ndarray:
+    """The photo Gaussian-blurred where a ``size`` x ``size`` warp by ``matrix`` samples it.
+
+    Same pixels there as ``cv2.GaussianBlur(rgb, (0, 0), sigma)`` of the whole photo, at the cost of
+    the face's region only: the region the warp reads (its output square mapped back, +2 px for
+    bilinear taps and fixed-point coordinates, clamped to the photo as BORDER_REPLICATE clamps) is
+    blurred from a window one kernel radius larger, so the blur's own border handling never reaches
+    it except at real photo edges, where it is the same. Elsewhere the returned image is zero; the
+    warp never reads there.
+    """
+    h, w = rgb.shape[:2]
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
+    src = apply_matrix(invert_matrix(matrix), corners)
+    radius = int(np.ceil(4 * sigma)) + 1  # OpenCV's 8-bit kernel reaches 3 sigma
+    lo = np.floor(src.min(axis=0)) - 2
+    hi = np.ceil(src.max(axis=0)) + 2
+    x0, x1 = (int(np.clip(v, 0, w - 1)) for v in (lo[0], hi[0]))
+    y0, y1 = (int(np.clip(v, 0, h - 1)) for v in (lo[1], hi[1]))
+    bx0, by0 = max(0, x0 - radius), max(0, y0 - radius)
+    bx1, by1 = min(w, x1 + 1 + radius), min(h, y1 + 1 + radius)
+    out = np.zeros(rgb.shape, rgb.dtype)  # calloc: untouched pages cost nothing
+    blurred = cv2.GaussianBlur(np.ascontiguousarray(rgb[by0:by1, bx0:bx1]), (0, 0), sigmaX=sigma)
+    out[y0 : y1 + 1, x0 : x1 + 1] = blurred[y0 - by0 : y1 + 1 - by0, x0 - bx0 : x1 + 1 - bx0]
+    return out
+
+
 def align_face(
     rgb: np.ndarray, landmarks: np.ndarray, size: int, template: np.ndarray | None = None
 ) -> AlignedFace:
@@ -108,7 +136,7 @@ def align_face(
     src = rgb
     if scale < 0.5:
         sigma = 0.5 / scale * 0.5
-        src = cv2.GaussianBlur(rgb, (0, 0), sigmaX=sigma)
+        src = _blur_sampled_region(rgb, matrix, size, sigma)
     image = cv2.warpAffine(
         src, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )

@@ -1,20 +1,20 @@
-"""MTCNN face detection (facenet-pytorch) on a downscaled copy, mapped back to photo pixels.
+"""MTCNN face detection on a downscaled copy, mapped back to photo pixels.
 
-Designed against the failure modes peers hit: MTCNN returns ``None`` for "no face" (never crash a
-batch on it), and adult-trained detectors miss small children's faces (retry at a larger working
-size before giving up, and use a permissive minimum face size at each scale).
+The cascade is ``faces.mtcnn`` on ONNX Runtime (facenet-pytorch's weights and semantics, no torch).
+Designed against the failure modes peers hit: "no face" is an empty list (never crash a batch on
+it), and adult-trained detectors miss small children's faces (retry at a larger working size before
+giving up, and use a permissive minimum face size at each scale).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 
+from dysmorph_desk.faces.mtcnn import MTCNN
 from dysmorph_desk.faces.types import FaceInfo
 
 log = logging.getLogger(__name__)
@@ -36,28 +36,21 @@ class DetectorSettings:
 
 
 class FaceDetector:
-    """Thread-safe wrapper around facenet-pytorch's MTCNN. Imports torch lazily."""
+    """Thread-safe MTCNN face detector (ONNX Runtime sessions are created on first use).
 
-    def __init__(self, settings: DetectorSettings | None = None, device: str = "cpu") -> None:
+    ``device`` "cuda"/"cuda:N" uses ONNX Runtime's CUDA provider where it is installed; anything
+    else runs on the CPU. ``threads`` is ONNX Runtime's intra-op thread count (default 1-2).
+    """
+
+    def __init__(
+        self,
+        settings: DetectorSettings | None = None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
         self.settings = settings or DetectorSettings()
         self.device = device
-        self._mtcnn: Any = None  # facenet_pytorch.MTCNN, built on first use
-        self._lock = threading.Lock()
-
-    def _model(self, min_face: int):
-        if self._mtcnn is None:
-            from facenet_pytorch import MTCNN
-
-            self._mtcnn = MTCNN(
-                keep_all=True,
-                min_face_size=self.settings.min_face_px,
-                thresholds=list(self.settings.thresholds),
-                post_process=False,
-                device=self.device,
-            )
-        mtcnn = self._mtcnn
-        mtcnn.min_face_size = min_face
-        return mtcnn
+        self._mtcnn = MTCNN(thresholds=self.settings.thresholds, threads=threads, device=device)
 
     def detect(self, rgb: np.ndarray) -> list[FaceInfo]:
         """All faces, largest first. An empty list means no face; never ``None``."""
@@ -69,8 +62,6 @@ class FaceDetector:
         return faces
 
     def _detect_at(self, rgb: np.ndarray, long_side: int, min_face: int) -> list[FaceInfo]:
-        import torch
-
         h, w = rgb.shape[:2]
         factor = min(1.0, long_side / max(h, w))
         small = (
@@ -80,15 +71,10 @@ class FaceDetector:
                 rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA
             )
         )
-        with self._lock, torch.inference_mode():
-            boxes, probs, points = self._model(min_face).detect(
-                np.ascontiguousarray(small), landmarks=True
-            )
-        if boxes is None or points is None:
-            return []
+        found = self._mtcnn.detect(small, min_face)
         faces = []
-        for box, prob, pts in zip(boxes, probs, points, strict=False):
-            if prob is None or not np.isfinite(prob) or prob < self.settings.min_score:
+        for box, prob, pts in zip(found.boxes, found.scores, found.landmarks, strict=True):
+            if not np.isfinite(prob) or prob < self.settings.min_score:
                 continue
             box = np.asarray(box, dtype=np.float64) / factor
             pts = np.asarray(pts, dtype=np.float64).reshape(5, 2) / factor

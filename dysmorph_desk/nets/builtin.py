@@ -21,6 +21,7 @@ def _replace_linear(module, attr: str, num_classes: int) -> None:
 @register(
     "mobilenetv2_bilstm",
     target_layer=lambda m: m.features[-1],
+    head_layer=lambda m: m.classifier,
     description="MobileNetV2 + optimized (weight-shared) 2-layer BiLSTM(128), dropout 0.3",
     source="seed 000, model 8 (proposed)",
 )
@@ -33,6 +34,7 @@ def mobilenetv2_bilstm(num_classes: int):
 @register(
     "mobilenetv2_bilstm_unshared",
     target_layer=lambda m: m.features[-1],
+    head_layer=lambda m: m.classifier,
     description="MobileNetV2 + ordinary 2-layer BiLSTM(128), dropout 0.3",
     source="seed 000, model 7",
 )
@@ -42,7 +44,12 @@ def mobilenetv2_bilstm_unshared(num_classes: int):
     return MobileNetV2BiLSTM(num_classes, shared=False)
 
 
-@register("mobilenetv2", target_layer=lambda m: m.features[-1], source="seeds 000 (TL), 004")
+@register(
+    "mobilenetv2",
+    target_layer=lambda m: m.features[-1],
+    head_layer=lambda m: m.classifier[1],
+    source="seeds 000 (TL), 004",
+)
 def mobilenetv2(num_classes: int):
     m = _tv("mobilenet_v2")
     _replace_linear(m.classifier, "1", num_classes)
@@ -50,14 +57,24 @@ def mobilenetv2(num_classes: int):
 
 
 # VGG: the last conv block's ReLU (14x14) rather than the final max-pool (7x7): finer heatmaps.
-@register("vgg16", target_layer=lambda m: m.features[-2], source="seeds 003, 004")
+@register(
+    "vgg16",
+    target_layer=lambda m: m.features[-2],
+    head_layer=lambda m: m.classifier[6],
+    source="seeds 003, 004",
+)
 def vgg16(num_classes: int):
     m = _tv("vgg16")
     _replace_linear(m.classifier, "6", num_classes)
     return m
 
 
-@register("vgg19", target_layer=lambda m: m.features[-2], source="seeds 000 (model 1), 004")
+@register(
+    "vgg19",
+    target_layer=lambda m: m.features[-2],
+    head_layer=lambda m: m.classifier[6],
+    source="seeds 000 (model 1), 004",
+)
 def vgg19(num_classes: int):
     m = _tv("vgg19")
     _replace_linear(m.classifier, "6", num_classes)
@@ -70,22 +87,36 @@ def _resnet(name: str, num_classes: int):
     return m
 
 
-@register("resnet18", target_layer=lambda m: m.layer4[-1], source="seed 004")
+@register(
+    "resnet18", target_layer=lambda m: m.layer4[-1], head_layer=lambda m: m.fc, source="seed 004"
+)
 def resnet18(num_classes: int):
     return _resnet("resnet18", num_classes)
 
 
-@register("resnet34", target_layer=lambda m: m.layer4[-1], source="seed 004")
+@register(
+    "resnet34", target_layer=lambda m: m.layer4[-1], head_layer=lambda m: m.fc, source="seed 004"
+)
 def resnet34(num_classes: int):
     return _resnet("resnet34", num_classes)
 
 
-@register("resnet101", target_layer=lambda m: m.layer4[-1], source="seed 000 (model 2)")
+@register(
+    "resnet101",
+    target_layer=lambda m: m.layer4[-1],
+    head_layer=lambda m: m.fc,
+    source="seed 000 (model 2)",
+)
 def resnet101(num_classes: int):
     return _resnet("resnet101", num_classes)
 
 
-@register("densenet201", target_layer=lambda m: m.features[-1], source="seed 000 (model 4)")
+@register(
+    "densenet201",
+    target_layer=lambda m: m.features[-1],
+    head_layer=lambda m: m.classifier,
+    source="seed 000 (model 4)",
+)
 def densenet201(num_classes: int):
     m = _tv("densenet201")
     _replace_linear(m, "classifier", num_classes)
@@ -95,6 +126,7 @@ def densenet201(num_classes: int):
 @register(
     "mobilenet",
     target_layer=lambda m: m.features[-1],
+    head_layer=lambda m: m.classifier,
     description="MobileNet v1 (width 1.0): 13 depthwise-separable conv blocks, dropout 0.3, linear",
     source="seed 000, model 5",
 )
@@ -108,6 +140,7 @@ def mobilenet(num_classes: int):
 @register(
     "bilstm",
     target_layer=lambda m: m.downscale,
+    head_layer=lambda m: m.classifier,
     description="BiLSTM alone: the 56 rows of the 56x56 downscaled face as a sequence, 2-layer BiLSTM(128), "
     "dropout 0.3",
     source="seed 000, model 6",
@@ -121,6 +154,7 @@ def bilstm(num_classes: int):
 @register(
     "inception_v4",
     target_layer=lambda m: m.features[-1],
+    head_layer=lambda m: m.last_linear,
     input_size=299,
     mean=(0.5, 0.5, 0.5),
     std=(0.5, 0.5, 0.5),
@@ -136,6 +170,7 @@ def inception_v4(num_classes: int):
 @register(
     "vgg16_convhead",
     target_layer=lambda m: m.features[-2],
+    head_layer=lambda m: m.head[-1],
     description="VGG-16 conv layers; FC layers replaced by convolutions (3x3 512, 1x1 256, 1x1 classes) "
     "with BN, ReLU, 50% dropout; global average pool",
     source="seed 003",
@@ -157,6 +192,7 @@ _IRESNET = {
 @register(
     "iresnet100_arcface",
     target_layer=lambda m: m.layer4[-1],
+    head_layer=lambda m: m.head,
     description="IResNet-100 (insightface) 512-d embedding + ArcFace head: logits s*cos(theta), training "
     "margin s*cos(theta+m) on the target class, s=64, m=0.5",
     **_IRESNET,
@@ -170,6 +206,7 @@ def iresnet100_arcface(num_classes: int):
 @register(
     "iresnet100_cosface",
     target_layer=lambda m: m.layer4[-1],
+    head_layer=lambda m: m.head,
     description="IResNet-100 (insightface) 512-d embedding + CosFace head: logits s*cos(theta), training "
     "margin s*(cos(theta)-m) on the target class, s=64, m=0.35",
     **_IRESNET,

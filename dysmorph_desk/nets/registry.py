@@ -22,6 +22,9 @@ class ArchSpec:
     name: str
     build: Callable[[int], nn.Module]  # num_classes -> model with weights=None
     target_layer: Callable[[nn.Module], nn.Module]  # model -> layer Grad-CAM reads
+    # model -> the final classifier: its input (flattened) is the embedding the ONNX forward graph
+    # returns, L2-normalised, for similarity search. None: the architecture gives no embedding.
+    head_layer: Callable[[nn.Module], nn.Module] | None = None
     input_size: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD

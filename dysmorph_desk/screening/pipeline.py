@@ -15,7 +15,9 @@ import numpy as np
 
 from dysmorph_desk.bundles.cards import DEMO_LABEL
 from dysmorph_desk.bundles.format import LoadedBundle
+from dysmorph_desk.bundles.sessions import ForwardOut
 from dysmorph_desk.errors import Interrupted, UsageError
+from dysmorph_desk.explain.numpy_cam import CamMap, cam_from_gradients, score_cam
 from dysmorph_desk.faces.align import AlignedFace, align_face
 from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.faces.image import LoadedImage, load_image
@@ -28,19 +30,12 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (stage, fraction 0..1)
 
 
-def to_tensor(aligned: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str):
-    import torch
-
-    x = (
-        torch.from_numpy(np.ascontiguousarray(aligned))
-        .to(device)
-        .permute(2, 0, 1)
-        .float()
-        .div_(255.0)
-    )
-    m = torch.tensor(mean, device=device).view(3, 1, 1)
-    s = torch.tensor(std, device=device).view(3, 1, 1)
-    return ((x - m) / s).unsqueeze(0)
+def normalise(aligned: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """An aligned uint8 RGB face as the (1, 3, S, S) float32 input every graph takes."""
+    x = np.ascontiguousarray(aligned, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    m = np.asarray(mean, np.float32).reshape(3, 1, 1)
+    s = np.asarray(std, np.float32).reshape(3, 1, 1)
+    return ((x - m) / s)[None].astype(np.float32)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -164,9 +159,6 @@ class Screener:
         warnings: list[str],
         should_cancel: Callable[[], bool] | None,
     ) -> ModelResult:
-        from dysmorph_desk.explain.cam import compute_cam
-        from dysmorph_desk.nets import get_arch
-
         t0 = time.perf_counter()
         card = bundle.card
         if card.status == "demonstration":
@@ -213,7 +205,9 @@ class Screener:
                 f"{bundle.name}: assessed despite {'; '.join(reasons)} (--force-assess)"
             )
 
-        x = to_tensor(face_img.image, card.mean, card.std, bundle.device)
+        x = normalise(face_img.image, card.mean, card.std)
+        fwd = bundle.model.forward(x)
+        logits = fwd.logits[0]
         target = None
         if opt.cam_target is not None:
             if opt.cam_target not in card.class_ids:
@@ -223,28 +217,13 @@ class Screener:
             target = card.class_ids.index(opt.cam_target)
         heat = None
         if opt.cam_method:
-            spec = get_arch(card.architecture)
-            cam = compute_cam(
-                bundle.model,
-                spec.target_layer(bundle.model),
-                x,
-                opt.cam_method,
-                target,
-                should_cancel=should_cancel,
-            )
-            logits = cam.logits
+            index = target if target is not None else int(np.argmax(logits))
+            cam = self._cam(bundle, opt.cam_method, x, fwd, index, should_cancel)
             heat = cam.heat
             if cam.empty:
                 warnings.append(
                     f"{bundle.name}: the {opt.cam_method} heatmap is empty for this class"
                 )
-        else:
-            import torch
-
-            from dysmorph_desk.screening.fastpath import inference_model
-
-            with torch.inference_mode():
-                logits = inference_model(bundle)(x)[0].float().cpu().numpy()
         probs = softmax(logits, card.temperature)
         ids = card.class_ids
         synd = float(sum(probs[i] for i in card.syndromic_indices))
@@ -263,5 +242,29 @@ class Screener:
             cam_method=opt.cam_method,
             cam_target=cam_target,
             heatmap_aligned=heat,
+            embedding=fwd.embedding[0],
             seconds=time.perf_counter() - t0,
         )
+
+    @staticmethod
+    def _cam(
+        bundle: LoadedBundle,
+        method: str,
+        x: np.ndarray,
+        fwd: ForwardOut,
+        index: int,
+        should_cancel: Callable[[], bool] | None,
+    ) -> CamMap:
+        """One CAM method: numpy arithmetic on the graphs' activations and gradients."""
+        size = bundle.card.input_size
+        if method == "scorecam":
+
+            def logits_of(images: np.ndarray) -> np.ndarray:
+                return bundle.model.forward(images).logits
+
+            return score_cam(logits_of, x, fwd.activations[0], index, should_cancel=should_cancel)
+        if method == "eigencam":
+            acts = fwd.activations[0]
+            return cam_from_gradients(method, acts, np.zeros_like(acts), size)
+        g = bundle.model.gradient(x, index, len(bundle.card.classes))
+        return cam_from_gradients(method, g.activations[0], g.gradients[0], size)

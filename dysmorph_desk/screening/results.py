@@ -59,6 +59,7 @@ class ModelResult:
     )
     heatmap_aligned: np.ndarray | None = None  # float32 (S, S) in [0, 1]
     align_matrix: np.ndarray | None = None  # 2x3, displayed-photo pixels -> aligned-face pixels
+    embedding: np.ndarray | None = None  # (D,) L2-normalised penultimate features (not in the JSON)
     seconds: float = 0.0
 
     @property

@@ -97,9 +97,9 @@ def train_final(
 ) -> Path:
     """Train on all photos, calibrate on the pooled out-of-fold logits, write the bundle."""
     from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
-    from dysmorph_desk.bundles.format import save_bundle
     from dysmorph_desk.faces.align import template_description
     from dysmorph_desk.nets import get_arch
+    from dysmorph_desk.training.bundle_io import save_bundle
 
     say = say or (lambda m: None)
     spec = get_arch(cfg.arch)

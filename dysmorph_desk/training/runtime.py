@@ -2,7 +2,7 @@
 
 Training, prediction and cross-validation all take a ``Runtime`` rather than a device string, so
 that the device, the autocast dtype and the process's rank travel together. CPU, CUDA or MPS is
-picked by ``devices.pick_device``; mixed precision is fp16 autocast (with a gradient scaler) on
+picked by ``pick_torch_device``; mixed precision is fp16 autocast (with a gradient scaler) on
 CUDA and bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX); elsewhere fp32. Under
 ``torchrun`` the process group is set up here, with the two collective steps the epoch loop needs
 to keep every process's decisions identical. Torch is imported lazily.
@@ -55,16 +55,35 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+def pick_torch_device(preference: str = "auto") -> str:
+    """PyTorch's device for training and the reference runtime: CUDA, then Apple MPS, then CPU."""
+    import torch
+
+    from dysmorph_desk.errors import UsageError
+    from dysmorph_desk.utils.devices import DEVICE_CHOICES
+
+    if preference not in DEVICE_CHOICES:
+        raise UsageError(f"device must be one of {', '.join(DEVICE_CHOICES)}")
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if preference == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if preference == "cuda" and not cuda:
+        raise UsageError("CUDA was asked for but no CUDA device is available")
+    if preference == "mps" and not mps:
+        raise UsageError("MPS was asked for but is not available on this machine")
+    return preference
+
+
 def make_runtime(device_pref: str = "auto", precision: str = "auto") -> Runtime:
     """Device and precision, and the DDP process group when launched by torchrun."""
     import torch
 
     from dysmorph_desk.errors import UsageError
-    from dysmorph_desk.utils.devices import pick_device
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    device = pick_device(device_pref)
+    device = pick_torch_device(device_pref)
     if world > 1:
         import torch.distributed as dist
 

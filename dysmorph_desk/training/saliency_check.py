@@ -87,20 +87,23 @@ def saliency_report(
     limit: int | None = None,
     seed: int = 0,
 ) -> SaliencyReport:
-    import copy
+    import dataclasses
 
     import torch
 
+    from dysmorph_desk.training.bundle_io import TorchModel, load_torch_model
+
     items = syndromic_items(data, limit)
     hits, chance, heats = _peak_hits(Screener([bundle]), items, method)
-    rand = copy.copy(bundle)
+    # the randomisation check: the same architecture with re-initialised weights (PyTorch side)
     torch.manual_seed(seed)
-    model = copy.deepcopy(bundle.model)
+    _info, model = load_torch_model(bundle.info.path)
     for module in model.modules():
         reset = getattr(module, "reset_parameters", None)
         if callable(reset):
             reset()
-    rand.model = model.eval()
+    randomised = TorchModel(model.eval(), bundle.card.architecture)
+    rand = dataclasses.replace(bundle, model=randomised)
     r_hits, _, r_heats = _peak_hits(Screener([rand]), items, method)
     n = min(len(heats), len(r_heats))
     rho = float(np.mean([_spearman(heats[i], r_heats[i]) for i in range(n)])) if n else float("nan")

@@ -1,4 +1,4 @@
-"""Pick the compute device: CUDA, then Apple MPS, then CPU (or what the user asked for)."""
+"""Pick the compute device for screening: CUDA when available, else the CPU (or what was asked)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,23 @@ DEFAULT_DEVICE = "auto"  # CUDA, then Apple MPS, then the CPU
 
 
 def pick_device(preference: str = DEFAULT_DEVICE) -> str:
-    import torch
+    """The device screening runs on, from ONNX Runtime's execution providers (no torch).
+
+    ``auto`` takes CUDA when the installed onnxruntime has its CUDA provider, else the CPU; Apple
+    GPUs go through the CoreML provider. Training picks its PyTorch device itself
+    (``training.runtime``).
+    """
+    import onnxruntime as ort
 
     if preference not in DEVICE_CHOICES:
         raise UsageError(f"device must be one of {', '.join(DEVICE_CHOICES)}")
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    available = set(ort.get_available_providers())
+    cuda = "CUDAExecutionProvider" in available
+    mps = "CoreMLExecutionProvider" in available
     if preference == "auto":
-        return "cuda" if cuda else "mps" if mps else "cpu"
+        return "cuda" if cuda else "cpu"
     if preference == "cuda" and not cuda:
-        raise UsageError("CUDA was asked for but no CUDA device is available")
+        raise UsageError("CUDA was asked for but this onnxruntime has no CUDA provider")
     if preference == "mps" and not mps:
-        raise UsageError("MPS was asked for but is not available on this machine")
+        raise UsageError("MPS was asked for but this onnxruntime has no CoreML provider")
     return preference

@@ -85,7 +85,7 @@ def test_hard_and_soft_failures_are_reported_not_raised():
 
 
 def test_screening_preview_and_training_cache_share_the_definition(
-    tmp_path, detector, portraits, random_bundle
+    tmp_path, detector, portraits, test_bundle
 ):
     """A blurred portrait: screening cannot assess it for blur, the preview says "blurred", and the
     training cache keeps it by default but refuses it when told that blur is hard for training."""
@@ -103,7 +103,7 @@ def test_screening_preview_and_training_cache_share_the_definition(
     finding = detect_and_align(blurred, detector)
     assert [q.name for q in finding.hard_failures] == ["blur"]
 
-    screener = Screener([load_bundle(random_bundle)], detector)
+    screener = Screener([load_bundle(test_bundle)], detector)
     result = screener.screen(path, options=ScreenOptions(cam_method=None))
     assert not result.results[0].assessable
     assert "blurred" in result.results[0].cannot_assess_reason

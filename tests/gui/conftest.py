@@ -68,11 +68,11 @@ def dialogs():
 
 
 @pytest.fixture
-def installed_bundle(random_bundle):
+def installed_bundle(test_bundle):
     """The random bundle in this test's per-user models folder, chosen as the default model."""
     folder = paths.user_models_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(random_bundle, folder / Path(random_bundle).name)
+    shutil.copy(test_bundle, folder / Path(test_bundle).name)
     Settings(screening=ScreeningSection(default_models=("test-hybrid",))).save()
     return "test-hybrid"
 

@@ -62,11 +62,11 @@ def test_a_crashed_worker_is_detected_and_restarted(qtbot):
     assert engine.state == "stopped"
 
 
-def test_cancel_and_errors_in_the_worker_core(random_bundle, portraits):
+def test_cancel_and_errors_in_the_worker_core(test_bundle, portraits):
     core = WorkerCore()
     sent = []
     conf = core.handle(
-        1, p.Configure([str(random_bundle), "no-such-model"]), sent.append, lambda: False
+        1, p.Configure([str(test_bundle), "no-such-model"]), sent.append, lambda: False
     )
     assert conf.ok and [b.name for b in conf.value.bundles] == ["test-hybrid"]
     assert "no bundle named 'no-such-model'" in conf.value.errors[0]
@@ -105,7 +105,7 @@ def test_app_subcommand(monkeypatch):
     assert cli.main(["app"]) == 0 and seen["args"][0] is None
 
 
-def test_export_names_the_held_result_and_never_mixes_cases(random_bundle, portraits, tmp_path):
+def test_export_names_the_held_result_and_never_mixes_cases(test_bundle, portraits, tmp_path):
     """Only an id crosses to the worker for Export PDF: the report carries the result the worker
     computed, with the case on screen, and an unknown id or a changed age is refused."""
     from pypdf import PdfReader
@@ -114,7 +114,7 @@ def test_export_names_the_held_result_and_never_mixes_cases(random_bundle, portr
     from dysmorph_desk.screening.results import CaseInfo
 
     core, sent = WorkerCore(), []
-    assert core.handle(1, p.Configure([str(random_bundle)]), sent.append, lambda: False).ok
+    assert core.handle(1, p.Configure([str(test_bundle)]), sent.append, lambda: False).ok
     case = CaseInfo(patient_id="P-1", age_months=60)
     screened = core.handle(
         7, p.Screen(str(portraits["grace_hopper"]), "k", case), sent.append, lambda: False

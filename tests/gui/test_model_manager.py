@@ -21,9 +21,9 @@ def _manager(qtbot, dialogs, selected=()):
     return engine, manager
 
 
-def test_tampered_bundle_import_is_refused(qtbot, dialogs, random_bundle, tmp_path):
+def test_tampered_bundle_import_is_refused(qtbot, dialogs, test_bundle, tmp_path):
     tampered = tmp_path / "tampered.ddbundle"
-    shutil.copy(random_bundle, tampered)
+    shutil.copy(test_bundle, tampered)
     data = bytearray(tampered.read_bytes())
     data[-100] ^= 0x55  # one byte of the weights
     tampered.write_bytes(bytes(data))
@@ -31,7 +31,7 @@ def test_tampered_bundle_import_is_refused(qtbot, dialogs, random_bundle, tmp_pa
     with qtbot.waitSignal(engine.replied, timeout=TIMEOUT):
         assert manager.import_bundle(str(tampered)) is not None
     [(title, message, _details)] = dialogs.errors
-    assert title == "Import refused" and "SHA-256 mismatch" in message
+    assert title == "Import refused" and "SHA-256 digest mismatch" in message
     assert (
         not list(paths.user_models_dir().glob("*.ddbundle"))
         if paths.user_models_dir().exists()
@@ -50,9 +50,9 @@ def test_tampered_bundle_import_is_refused(qtbot, dialogs, random_bundle, tmp_pa
     assert "not a DysmorphDesk bundle" in dialogs.errors[-1][1]
 
 
-def test_import_view_card_and_choose_models(qtbot, dialogs, random_bundle):
+def test_import_view_card_and_choose_models(qtbot, dialogs, test_bundle):
     engine, manager = _manager(qtbot, dialogs)
-    dialogs.bundle_path = str(random_bundle)
+    dialogs.bundle_path = str(test_bundle)
     with qtbot.waitSignal(engine.replied, timeout=TIMEOUT):
         manager.import_bundle()
     assert not dialogs.errors
@@ -75,7 +75,7 @@ def test_import_view_card_and_choose_models(qtbot, dialogs, random_bundle):
     assert sig.args == [["test-hybrid"]]
     # importing again asks before replacing
     dialogs.confirm_answer = False
-    assert manager.import_bundle(str(random_bundle)) is None
+    assert manager.import_bundle(str(test_bundle)) is None
 
 
 def test_window_switches_models_through_the_manager(qtbot, window):

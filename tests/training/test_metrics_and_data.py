@@ -14,9 +14,10 @@ from sklearn.metrics import (
 )
 
 from dysmorph_desk.errors import DataError
-from dysmorph_desk.training import fit_temperature, grouped_split
 from dysmorph_desk.training.datasets import read_dataset
+from dysmorph_desk.training.loop import fit_temperature
 from dysmorph_desk.training.metrics import binary_metrics, youden_threshold
+from dysmorph_desk.training.splits import grouped_split
 
 
 def test_grouped_split_never_puts_a_patient_in_two_parts():

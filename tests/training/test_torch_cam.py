@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dysmorph_desk.explain.cam import CAM_METHODS, compute_cam
 from dysmorph_desk.nets import create_model, get_arch
+from dysmorph_desk.training.torch_cam import CAM_METHODS, compute_cam
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_empty_map_is_flagged_not_drawn():
 
 
 def test_recurrent_layers_switch_to_train_mode_only_on_cuda(model_and_input):
-    from dysmorph_desk.explain.cam import _recurrent_train_mode
+    from dysmorph_desk.training.torch_cam import _recurrent_train_mode
 
     model, _, _ = model_and_input
     lstms = [m for m in model.modules() if isinstance(m, torch.nn.LSTM)]
@@ -207,7 +207,7 @@ def test_gradcam_does_not_import_pytorch_grad_cam():
 
     code = (
         "import sys, torch\n"
-        "from dysmorph_desk.explain.cam import compute_cam\n"
+        "from dysmorph_desk.training.torch_cam import compute_cam\n"
         "from dysmorph_desk.nets import create_model, get_arch\n"
         "m = create_model('mobilenetv2', 2).eval()\n"
         "compute_cam(m, get_arch('mobilenetv2').target_layer(m), torch.randn(1, 3, 64, 64))\n"

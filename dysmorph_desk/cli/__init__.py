@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 
 from dysmorph_desk import __version__
+from dysmorph_desk.cli import commands
 from dysmorph_desk.errors import DysmorphError, InputRefused, UsageError
 from dysmorph_desk.explain.methods import CAM_CHOICES, DEFAULT_CAM_METHOD, cam_or_none
 from dysmorph_desk.utils.devices import DEVICE_CHOICES
@@ -75,20 +76,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify a .ddbundle and copy it into the per-user models folder",
     )
     m.add_argument(
-        "--force", action="store_true", help="with --install: replace a bundle of the same name"
+        "--upgrade",
+        type=Path,
+        metavar="OLD",
+        help="rewrite a format-1 bundle as format 2 (ONNX graphs; needs the [train] extra)",
     )
-    m.set_defaults(func=cmd_models)
+    m.add_argument(
+        "--out", type=Path, metavar="NEW", help="with --upgrade: write here instead of in place"
+    )
+    m.add_argument(
+        "--force",
+        action="store_true",
+        help="with --install: replace a bundle of the same name; with --upgrade --out: overwrite",
+    )
+    m.set_defaults(func=commands.cmd_models)
 
     c = sub.add_parser("cache", help="manage the aligned-face cache")
     c.add_argument("--purge", action="store_true", help="delete every cached face")
-    c.set_defaults(func=cmd_cache)
+    c.set_defaults(func=commands.cmd_cache)
 
     g = sub.add_parser("make-synthetic", help="generate the synthetic demonstration dataset")
     g.add_argument("--out", type=Path, required=True)
     g.add_argument("--per-class", type=int, required=True)
     g.add_argument("--photos-per-identity", type=int, default=3)
     g.add_argument("--seed", type=int, default=0)
-    g.set_defaults(func=cmd_make_synthetic)
+    g.set_defaults(func=commands.cmd_make_synthetic)
 
     a = sub.add_parser("app", help="open the desktop app (optionally screening a photo at once)")
     a.add_argument("photo", nargs="?", type=Path, help="a photo to screen at start")
@@ -126,17 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     r = sub.add_parser("archs", help="list the architectures the registry can build")
-    r.set_defaults(func=cmd_archs)
+    r.set_defaults(func=commands.cmd_archs)
     return p
-
-
-def cmd_archs(args) -> int:
-    from dysmorph_desk.nets import get_arch, list_archs
-
-    for name in list_archs():
-        spec = get_arch(name)
-        print(f"{name}\t{spec.input_size} px\t{spec.source or '-'}\t{spec.description or '-'}")
-    return 0
 
 
 def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
@@ -179,6 +182,12 @@ def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
         "--force-assess", action="store_true", help="give probabilities even when checks fail"
     )
     s.add_argument("--device", default=None, choices=DEVICE_CHOICES)
+    s.add_argument(
+        "--runtime",
+        default="onnx",
+        choices=("onnx", "torch"),
+        help="onnx (default) or the PyTorch reference (research; needs the [train] extra)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 # --- screen -------------------------------------------------------------------------------------
 
 
-def _load_screener(model_names: list[str] | None, device_pref: str | None):
+def _load_screener(model_names: list[str] | None, device_pref: str | None, runtime: str = "onnx"):
     from dysmorph_desk.bundles.format import find_bundles, load_bundle, resolve_bundle
     from dysmorph_desk.faces.detect import FaceDetector
     from dysmorph_desk.screening.pipeline import Screener
@@ -228,7 +237,14 @@ def _load_screener(model_names: list[str] | None, device_pref: str | None):
             raise UsageError("no model bundles are installed")
     else:
         infos = [resolve_bundle(n) for n in names]
-    bundles = [load_bundle(i.path, device=device, source=i.source) for i in infos]
+    if runtime == "torch":
+        try:
+            from dysmorph_desk.training.bundle_io import load_torch_bundle
+        except ImportError:
+            raise UsageError("--runtime torch needs the [train] extra (PyTorch)") from None
+        bundles = [load_torch_bundle(i.path, device="cpu", source=i.source) for i in infos]
+    else:
+        bundles = [load_bundle(i.path, device=device, source=i.source) for i in infos]
     return Screener(bundles, FaceDetector(device=device)), settings
 
 
@@ -328,7 +344,7 @@ def cmd_screen(args) -> int:
     plans = _plan_outputs(args)
     if args.out_dir is not None:
         args.out_dir.mkdir(parents=True, exist_ok=True)
-    screener, settings = _load_screener(args.models, args.device)
+    screener, settings = _load_screener(args.models, args.device, args.runtime)
     options = _options(args, settings)
     report_settings = _report_options(args, settings)
     case = _case(args)
@@ -383,7 +399,7 @@ def cmd_demo(args) -> int:
     from dysmorph_desk.utils.atomic import check_writable
 
     check_writable(args.out, args.force)
-    screener, settings = _load_screener(args.models or ["all"], args.device)
+    screener, settings = _load_screener(args.models or ["all"], args.device, args.runtime)
     options = _options(args, settings)
     portrait = next(p for p in resources.sample_portraits() if p.name.startswith("grace_hopper"))
     with resources.as_path(portrait) as path:
@@ -404,89 +420,6 @@ def cmd_app(args) -> int:
         exit_after_results=args.exit_after_results,
         timings=args.timings,
     )
-
-
-# --- models, cache, data ------------------------------------------------------------------------
-
-
-def cmd_models(args) -> int:
-    from dysmorph_desk.bundles.format import find_bundles, load_bundle
-
-    if args.install is not None:
-        from dysmorph_desk.bundles.format import install_bundle
-
-        info = install_bundle(args.install, force=args.force)
-        print(info.path)
-        return 0
-    infos = find_bundles()
-    if args.verify:
-        for info in infos:
-            load_bundle(info.path, source=info.source)
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "name": i.name,
-                        "path": str(i.path),
-                        "source": i.source,
-                        "sha256": i.sha256,
-                        "card": i.card.to_dict(),
-                    }
-                    for i in infos
-                ],
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-        return 0
-    if not infos:
-        print("no model bundles installed")
-    for i in infos:
-        c = i.card
-        metrics = ", ".join(
-            f"{k} {v:.3f}"
-            for k, v in c.validation_metrics.items()
-            if isinstance(v, float) and k in ("auc", "recall", "specificity", "accuracy")
-        )
-        print(
-            f"{i.name}\t{c.architecture}\t{c.status_label}\tclasses: {', '.join(c.class_ids)}\t"
-            f"{metrics or 'no validation metrics'}\t{i.source}"
-        )
-    return 0
-
-
-def cmd_cache(args) -> int:
-    from dysmorph_desk.training.facecache import purge_cache
-
-    if not args.purge:
-        raise UsageError("nothing to do: use --purge")
-    n = purge_cache()
-    print(f"deleted {n} cached face(s)")
-    return 0
-
-
-def cmd_make_synthetic(args) -> int:
-    from dysmorph_desk.training.synthetic import make_synthetic
-
-    if args.per_class < 1:
-        raise UsageError("--per-class must be at least 1")
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 50 == 0:
-            _err(f"  {done}/{total} images")
-
-    summary = make_synthetic(
-        args.out,
-        args.per_class,
-        seed=args.seed,
-        photos_per_identity=args.photos_per_identity,
-        progress=progress,
-    )
-    print(
-        f"wrote {summary.n_images} images of {summary.n_identities} synthetic identities to {summary.out_dir}"
-    )
-    return 0
 
 
 if __name__ == "__main__":

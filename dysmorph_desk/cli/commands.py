@@ -1,0 +1,122 @@
+"""The CLI's bundle, cache and data commands: ``models``, ``cache``, ``make-synthetic``, ``archs``.
+
+Kept apart from screening (``cli/__init__.py``) so each module stays small; the training-side
+commands (``models --upgrade``, ``make-synthetic``, ``archs``) import the training package lazily,
+so a runtime-only install lists, verifies and installs bundles without torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from dysmorph_desk.errors import UsageError
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_archs(args) -> int:
+    from dysmorph_desk.nets import get_arch, list_archs
+
+    for name in list_archs():
+        spec = get_arch(name)
+        print(f"{name}\t{spec.input_size} px\t{spec.source or '-'}\t{spec.description or '-'}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from dysmorph_desk.bundles.format import find_bundles, load_bundle
+
+    if args.upgrade is not None:
+        return _upgrade(args)
+    if args.install is not None:
+        from dysmorph_desk.bundles.format import install_bundle
+
+        info = install_bundle(args.install, force=args.force)
+        print(info.path)
+        return 0
+    infos = find_bundles()
+    if args.verify:
+        for info in infos:
+            load_bundle(info.path, source=info.source)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "path": str(i.path),
+                        "source": i.source,
+                        "sha256": i.sha256,
+                        "card": i.card.to_dict(),
+                    }
+                    for i in infos
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    if not infos:
+        print("no model bundles installed")
+    for i in infos:
+        c = i.card
+        metrics = ", ".join(
+            f"{k} {v:.3f}"
+            for k, v in c.validation_metrics.items()
+            if isinstance(v, float) and k in ("auc", "recall", "specificity", "accuracy")
+        )
+        print(
+            f"{i.name}\t{c.architecture}\t{c.status_label}\tclasses: {', '.join(c.class_ids)}\t"
+            f"{metrics or 'no validation metrics'}\t{i.source}"
+        )
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from dysmorph_desk.training.facecache import purge_cache
+
+    if not args.purge:
+        raise UsageError("nothing to do: use --purge")
+    n = purge_cache()
+    print(f"deleted {n} cached face(s)")
+    return 0
+
+
+def cmd_make_synthetic(args) -> int:
+    from dysmorph_desk.training.synthetic import make_synthetic
+
+    if args.per_class < 1:
+        raise UsageError("--per-class must be at least 1")
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            _err(f"  {done}/{total} images")
+
+    summary = make_synthetic(
+        args.out,
+        args.per_class,
+        seed=args.seed,
+        photos_per_identity=args.photos_per_identity,
+        progress=progress,
+    )
+    print(
+        f"wrote {summary.n_images} images of {summary.n_identities} synthetic identities to {summary.out_dir}"
+    )
+    return 0
+
+
+def _upgrade(args) -> int:
+    try:
+        from dysmorph_desk.training.bundle_io import upgrade_bundle
+    except ImportError:
+        raise UsageError("models --upgrade needs the [train] extra (PyTorch)") from None
+    src: Path = args.upgrade
+    dest: Path = args.out or src
+    info = upgrade_bundle(src, dest, force=args.force or dest == src)
+    _err(f"{src.name}: upgraded to bundle format 2")
+    print(info.path)
+    return 0
