@@ -17,7 +17,7 @@ Rows (median of ``--runs`` calls after warm-up, unless said otherwise):
    + ONNX detector (what ``screen --runtime torch`` runs now), and all three bundles.
 5. A cold process, ``dysmorph-desk screen ONE.jpg --json - --no-report``, ``--runtime onnx`` against
    ``--runtime torch`` (median of 5 after one unclocked run that warms the disk cache): wall time
-   and peak RSS (``os.wait4``'s ``ru_maxrss`` of that child).
+   and peak RSS (``/usr/bin/time -f %M`` of that child).
 6. ``python -c "import onnxruntime, cv2, PIL, numpy"`` against
    ``python -c "import torch, torchvision, facenet_pytorch"`` (median of 3, fresh processes).
 
@@ -38,6 +38,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -322,19 +323,37 @@ def profile_gradient(path: Path, x, target: int, num_classes: int, threads: int,
 # --- subprocess measurements --------------------------------------------------------------------
 
 
+TIME = Path("/usr/bin/time")
+
+
 def run_child(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int, str, str]:
-    """(wall s, peak RSS bytes, exit code, stdout, stderr) of one fresh process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """(wall s, peak RSS bytes, exit code, stdout, stderr) of one fresh process.
+
+    The peak RSS comes from ``/usr/bin/time -f %M`` where it exists: ``os.wait4``'s ``ru_maxrss``
+    of a child of this (big) process can report this process's RSS, which the child inherits
+    between fork and exec. Without ``/usr/bin/time`` that number is used, and may be too high.
+    """
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file,
+    ):
+        full = [str(TIME), "-f", "%M", "-o", rss_file.name, *cmd] if TIME.exists() else cmd
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        proc = subprocess.Popen(full, stdout=out, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
+        peak = usage.ru_maxrss * 1024
+        if TIME.exists():
+            text = rss_file.read().strip().splitlines()
+            if text and text[-1].isdigit():
+                peak = int(text[-1]) * 1024
         out.seek(0)
         err.seek(0)
         return (
             wall,
-            usage.ru_maxrss * 1024,
+            peak,
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
@@ -649,6 +668,8 @@ def main() -> int:
         x = inputs[HYBRID]
         target = int(np.argmax(b.model.forward(x).logits[0]))
         profile_gradient(b.info.path, x, target, len(b.card.classes), n, args.runs)
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
     return 0
 
 

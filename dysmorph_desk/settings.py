@@ -81,6 +81,7 @@ class ScreeningSection:
     default_models: tuple[str, ...] = ("demo-hybrid",)
     device: str = DEFAULT_DEVICE
     max_megapixels: float = DEFAULT_MAX_PIXELS / 1_000_000
+    threads: int = 0  # ONNX Runtime threads per model; 0 = from the machine (one core left free)
 
     @property
     def max_pixels(self) -> int:

@@ -97,7 +97,9 @@ def read_header(path: str | Path, source: str = "file") -> BundleInfo:
     return BundleInfo(card.name, path, card, digest, source, version)
 
 
-def load_bundle(path: str | Path, device: str = "cpu", source: str = "file") -> LoadedBundle:
+def load_bundle(
+    path: str | Path, device: str = "cpu", source: str = "file", *, threads: int | None = None
+) -> LoadedBundle:
     """Verify a format-2 bundle and open its graphs in ONNX Runtime.
 
     A bundle is refused (``BundleError``, exit 4) unless its digest over every member matches and
@@ -109,6 +111,8 @@ def load_bundle(path: str | Path, device: str = "cpu", source: str = "file") -> 
         path: a ``.ddbundle`` file.
         device: ``"cpu"``, ``"cuda"`` or ``"mps"`` (see ``utils.devices.pick_device``).
         source: where it was found (``"shipped"``, ``"user"``, ``"file"``), shown in model lists.
+        threads: ONNX Runtime threads per graph (default: the machine's cores less one, or
+            ``DYSMORPH_DESK_THREADS``; the ``screening.threads`` setting).
 
     Example:
         >>> info = resolve_bundle("demo-hybrid")  # doctest: +SKIP
@@ -128,7 +132,7 @@ def load_bundle(path: str | Path, device: str = "cpu", source: str = "file") -> 
         name: check_graph(name, data, card, contents.runtime, contents.weights, info.path.name)
         for name, data in contents.graphs.items()
     }
-    model = OnnxModel(contents.graphs, contents.weights, externals, device=device)
+    model = OnnxModel(contents.graphs, contents.weights, externals, device=device, threads=threads)
     try:
         model.open()  # fail now, not on the first photo
     except BundleError as exc:

@@ -244,7 +244,8 @@ def _load_screener(model_names: list[str] | None, device_pref: str | None, runti
             raise UsageError("--runtime torch needs the [train] extra (PyTorch)") from None
         bundles = [load_torch_bundle(i.path, device="cpu", source=i.source) for i in infos]
     else:
-        bundles = [load_bundle(i.path, device=device, source=i.source) for i in infos]
+        threads = settings.screening.threads or None
+        bundles = [load_bundle(i.path, device, i.source, threads=threads) for i in infos]
     return Screener(bundles, FaceDetector(device=device)), settings
 
 

@@ -28,6 +28,7 @@ class Configure:
 
     models: list[str]
     device: str = DEFAULT_DEVICE
+    threads: int = 0  # ONNX Runtime threads per model; 0 = from the machine
 
 
 @dataclass

@@ -141,7 +141,8 @@ class WorkerCore:
             emit(p.Progress(req_id, f"loading {Path(name).name}", i / max(1, len(req.models))))
             try:
                 info = resolve_bundle(name)
-                bundles.append(load_bundle(info.path, device=device, source=info.source))
+                threads = req.threads or None
+                bundles.append(load_bundle(info.path, device, info.source, threads=threads))
             except DysmorphError as exc:
                 errors.append(str(exc))
         if not req.models:

@@ -373,7 +373,11 @@ class MainWindow(QMainWindow):
 
     def configure_engine(self) -> None:
         self._config_id = self.engine.configure(
-            p.Configure(list(self.models), self._device or self.settings.screening.device)
+            p.Configure(
+                list(self.models),
+                self._device or self.settings.screening.device,
+                self.settings.screening.threads,
+            )
         )
 
     # -- export ------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def save_bundle(
     if path.exists() and not force:
         raise UsageError(f"{path.name} exists; use --force to overwrite")
     weights = _state_arrays(model, half)
-    reference = _rounded_copy(model, weights)
+    reference = _rounded_copy(card.architecture, len(card.classes), weights)
     graphs = export_graphs(reference, card.architecture, len(card.classes))
     runtime = {
         "activation_shape": list(graphs.activation_shape),
@@ -90,18 +90,24 @@ def save_bundle(
     return BundleInfo(name=card.name, path=path, card=card, sha256=digest, source="file")
 
 
-def _rounded_copy(model: nn.Module, weights: dict[str, np.ndarray]) -> nn.Module:
-    """A copy of ``model`` holding exactly the stored (possibly float16-rounded) weights."""
-    import copy
+def _rounded_copy(arch: str, num_classes: int, weights: dict[str, np.ndarray]) -> nn.Module:
+    """A fresh registry model holding exactly the stored (possibly float16-rounded) weights.
 
+    Built anew rather than copied from the trained model, so no training state (memory format,
+    autocast, gradients, hooks, DDP wrappers) reaches the export.
+    """
     import torch
 
-    clone = copy.deepcopy(model).cpu().eval()
+    from dysmorph_desk.nets import create_model
+
+    clone = create_model(arch, num_classes).eval()
     state = clone.state_dict()
     clone.load_state_dict(
         {k: torch.from_numpy(np.asarray(v)).to(state[k].dtype) for k, v in weights.items()}
     )
-    return clone
+    for p in clone.parameters():  # a just-trained model's weights still ask for gradients
+        p.requires_grad_(False)
+    return clone.float()
 
 
 def _v1_digest(manifest: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:

@@ -93,9 +93,10 @@ def evaluate(
     device: str = "auto",
     say: Say | None = None,
 ) -> dict[str, Any]:
-    from dysmorph_desk.bundles.format import load_bundle, resolve_bundle
+    from dysmorph_desk.bundles.format import resolve_bundle
     from dysmorph_desk.training import evaluation as ev
     from dysmorph_desk.training import plots
+    from dysmorph_desk.training.bundle_io import TorchModel, load_torch_bundle
     from dysmorph_desk.training.crossval import skipped_list
     from dysmorph_desk.training.data import load_faceset
     from dysmorph_desk.training.loop import make_runtime, predict_logits, softmax
@@ -104,7 +105,9 @@ def evaluate(
     say = say or (lambda m: None)
     info = resolve_bundle(bundle_ref)
     rt = make_runtime(device, "fp32")
-    bundle = load_bundle(info.path, device=rt.device, source=info.source)
+    # the PyTorch reference of the bundle (batched, on the training device; the parity tests hold
+    # the ONNX graphs screening runs to it)
+    bundle = load_torch_bundle(info.path, device=rt.device, source=info.source)
     card = bundle.card
     classes = card.class_ids
     unknown = sorted({s.label for s in samples} - set(classes))
@@ -130,7 +133,8 @@ def evaluate(
         raise DataError(
             "the test data needs both syndromic and non-syndromic photos for ROC metrics"
         )
-    logits = predict_logits(bundle.model, fs.faces, card.mean, card.std, rt)
+    assert isinstance(bundle.model, TorchModel)
+    logits = predict_logits(bundle.model.model, fs.faces, card.mean, card.std, rt)
     probs = softmax(logits, card.temperature)
     p = probs[:, fs.positive_idx].sum(1)
     m = binary_metrics(is_pos, p, card.threshold)
