@@ -12,7 +12,6 @@ memory.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 
 from dysmorph_desk.bundles.cards import ModelCard
 from dysmorph_desk.errors import BundleError, ModelError
+from dysmorph_desk.utils.devices import default_threads
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +48,6 @@ class GradientOut:
     logits: np.ndarray  # (1, C)
     activations: np.ndarray  # (1, *activation_shape)
     gradients: np.ndarray  # (1, *activation_shape): d logit[target] / d activations
-
-
-def default_threads() -> int:
-    """Threads per session: one core stays free for the UI (``DYSMORPH_DESK_THREADS`` overrides)."""
-    env = os.environ.get("DYSMORPH_DESK_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 2
-    return max(1, min(4, cores - 1))
 
 
 def providers_for(device: str) -> list[str]:

@@ -4,25 +4,15 @@ start it first thing: the worker imports torch while the GUI process builds the 
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from dataclasses import dataclass
 from typing import Any
 
+from dysmorph_desk.utils.devices import default_threads
+
 
 def worker_threads() -> int:
-    """Torch threads for the worker: one core stays free for the UI (and whatever else runs).
-
-    ``DYSMORPH_DESK_THREADS`` overrides. Oversubscribed OpenMP threads spin-wait, which on a busy
-    two-core machine made one screening 50x slower (11 s instead of 0.2 s).
-    """
-    env = os.environ.get("DYSMORPH_DESK_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 2
-    return max(1, min(4, cores - 1))
+    """Threads for the worker's models (``utils.devices.default_threads``)."""
+    return default_threads()
 
 
 def _entry(requests: Any, responses: Any) -> None:

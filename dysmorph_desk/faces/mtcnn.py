@@ -28,7 +28,6 @@ ONNX files are exported from facenet-pytorch's weights by ``scripts/export_mtcnn
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,16 +37,12 @@ import cv2
 import numpy as np
 
 from dysmorph_desk.utils import resources
+from dysmorph_desk.utils.devices import default_threads
 
 NET_NAMES = ("pnet", "rnet", "onet")
 DEFAULT_THRESHOLDS = (0.6, 0.7, 0.7)
 DEFAULT_FACTOR = 0.709  # facenet-pytorch's pyramid step
 _MEAN, _SCALE = np.float32(127.5), np.float32(0.0078125)
-
-
-def default_threads() -> int:
-    """ORT intra-op threads: 2 where there are at least 2 cores (MTCNN's nets are small)."""
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 @dataclass
