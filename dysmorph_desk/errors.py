@@ -1,7 +1,21 @@
 """Errors that carry a one-line, user-facing reason and the CLI exit status they map to.
 
 Anything raised to a user is one of these; any other exception is a bug (logged with a traceback,
-shown as a one-liner unless ``--debug``).
+shown as a one-liner unless ``--debug``, exit 5).
+
+The exit-status table (README "Exit status"; every new failure maps into it):
+
+====  =====================================================================================
+0     done
+2     usage: bad arguments, an output that exists without ``--force``, an output that cannot
+      be written (missing permission, read-only or full disk), no display for the app
+3     a photo (or training data) refused: unreadable, not a regular file, too large or small,
+      no usable face; in a batch, at least one photo was refused
+4     a model bundle refused: missing, damaged, tampered, unsigned where a signature is
+      required, invalid model card, or the model failed (invalid numbers, out of memory)
+5     internal error: a bug; the traceback is in the log file (and on stderr with ``--debug``)
+130   interrupted (Ctrl+C or SIGTERM); nothing half-written is left behind
+====  =====================================================================================
 """
 
 from __future__ import annotations
@@ -10,13 +24,17 @@ from __future__ import annotations
 class DysmorphError(Exception):
     """Base class: ``str(err)`` is the one-line reason shown to the user."""
 
-    exit_code = 1
+    exit_code = 5
 
 
 class UsageError(DysmorphError):
     """Bad arguments, or an output that already exists without ``--force``."""
 
     exit_code = 2
+
+
+class OutputError(UsageError):
+    """An output cannot be written: no permission, a read-only or a full disk (exit 2)."""
 
 
 class InputRefused(DysmorphError):
@@ -51,5 +69,13 @@ class ModelError(DysmorphError):
     exit_code = 4
 
 
+class InternalError(DysmorphError):
+    """A bug: reported as one line with exit 5; the traceback goes to the log file."""
+
+    exit_code = 5
+
+
 class Interrupted(DysmorphError):
+    """Ctrl+C, SIGTERM or a cancel button: exit 130, nothing half-written left behind."""
+
     exit_code = 130

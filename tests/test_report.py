@@ -389,9 +389,12 @@ def test_options_and_package_import_without_reportlab() -> None:
 
 
 def test_render_report_into_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(UsageError):
-        render_report(_result(), tmp_path / "nope" / "report.pdf")
-    assert list(tmp_path.iterdir()) == []
+    """Like --json and --out-dir, a missing folder is created; a folder as the name is refused."""
+    out = render_report(_result(), tmp_path / "new" / "report.pdf")
+    assert out.read_bytes().startswith(b"%PDF")
+    with pytest.raises(UsageError, match="folder"):
+        render_report(_result(), tmp_path / "new")
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["report.pdf"]
 
 
 def test_minimal_result_and_unusual_text() -> None:

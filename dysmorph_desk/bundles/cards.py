@@ -8,8 +8,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-STATUSES = ("demonstration", "research", "validated")
+STATUSES = ("failed-validation", "demonstration", "research", "validated")
+# How far a status vouches for a model, lowest first: where models are compared or combined, the
+# lowest-ranked one decides what a result may claim. "failed-validation" is a model that was put
+# through a clinical validation and did not pass: kept installable (so its results stay readable)
+# but ranked below even a demonstration model.
+STATUS_RANK = {"failed-validation": 0, "demonstration": 1, "research": 2, "validated": 3}
 DEMO_LABEL = "demonstration model — not for clinical use"
+FAILED_LABEL = "failed validation — not for clinical use"
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class ModelCard:
             return DEMO_LABEL
         if self.status == "research":
             return "research model — not validated for clinical use"
+        if self.status == "failed-validation":
+            return FAILED_LABEL
         return "validated model"
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,7 +21,9 @@ import numpy as np
 
 from dysmorph_desk.bundles.cards import ModelCard
 from dysmorph_desk.bundles.container import FORMAT_VERSION, read_bundle, read_metadata
+from dysmorph_desk.bundles.schema import validate_manifest
 from dysmorph_desk.bundles.sessions import ForwardOut, GradientOut, OnnxModel, check_graph
+from dysmorph_desk.bundles.trust import TrustVerdict, assess
 from dysmorph_desk.errors import BundleError
 from dysmorph_desk.utils import paths, resources
 
@@ -39,7 +44,12 @@ class BundleModel(Protocol):
 
 @dataclass
 class BundleInfo:
-    """A bundle as listed: card and claimed digest from the header only (cheap)."""
+    """A bundle as listed: card and claimed digest from the header only (cheap).
+
+    ``card.status`` is the effective status (``bundles/trust.py``): the lower of what the card
+    claims and what its signing key may vouch for; ``trust`` keeps the claim and the reason.
+    Format 1 has no signature slot: ``trust`` is None and the card is as written.
+    """
 
     name: str
     path: Path
@@ -47,6 +57,7 @@ class BundleInfo:
     sha256: str
     source: str  # "shipped" or "user" or "file"
     format_version: str = FORMAT_VERSION
+    trust: TrustVerdict | None = None
 
 
 @dataclass
@@ -73,14 +84,19 @@ class LoadedBundle:
 
 
 def _card(manifest: Any, where: str) -> ModelCard:
-    try:
-        return ModelCard.from_dict(manifest)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BundleError(f"{where}: manifest is invalid ({exc})") from None
+    """The card, checked field by field (``bundles/schema.py``): a bad one is refused here, at read
+    time, with the field named, instead of being listed or installed and failing on a photo."""
+    return validate_manifest(manifest, where)
 
 
 def read_header(path: str | Path, source: str = "file") -> BundleInfo:
-    """Read the card and the claimed digest without loading weights."""
+    """Read the card and the claimed digest without loading weights.
+
+    For format 2 the signature is checked against the claimed digest (cheap) and the card's status
+    replaced by the effective one; ``load_bundle`` then checks the digest against the content, so
+    together they cover every member. Raises BundleError for a malformed signature slot or a
+    trusted key's signature that does not match.
+    """
     path = Path(path)
     meta = read_metadata(path)
     version = meta.get("format_version", "")
@@ -94,11 +110,21 @@ def read_header(path: str | Path, source: str = "file") -> BundleInfo:
         raise BundleError(f"{path.name}: manifest is invalid ({exc})") from None
     card = _card(manifest, path.name)
     digest = meta.get("digest" if version == FORMAT_VERSION else "sha256", "")
-    return BundleInfo(card.name, path, card, digest, source, version)
+    trust = None
+    if version == FORMAT_VERSION:
+        trust = assess(meta.get("signature", ""), digest, card.status, where=path.name)
+        if trust.effective_status != card.status:
+            card = replace(card, status=trust.effective_status)
+    return BundleInfo(card.name, path, card, digest, source, version, trust)
 
 
 def load_bundle(
-    path: str | Path, device: str = "cpu", source: str = "file", *, threads: int | None = None
+    path: str | Path,
+    device: str = "cpu",
+    source: str = "file",
+    *,
+    threads: int | None = None,
+    allow_failed: bool = False,
 ) -> LoadedBundle:
     """Verify a format-2 bundle and open its graphs in ONNX Runtime.
 
@@ -113,6 +139,8 @@ def load_bundle(
         source: where it was found (``"shipped"``, ``"user"``, ``"file"``), shown in model lists.
         threads: ONNX Runtime threads per graph (default: the machine's cores less one, or
             ``DYSMORPH_DESK_THREADS``; the ``screening.threads`` setting).
+        allow_failed: load a bundle whose card says ``failed-validation`` (``models --verify``,
+            evaluation); screening refuses it.
 
     Example:
         >>> info = resolve_bundle("demo-hybrid")  # doctest: +SKIP
@@ -125,6 +153,10 @@ def load_bundle(
         raise BundleError(
             f"{info.path.name}: bundle format {info.format_version} is from DysmorphDesk 0.1; "
             + UPGRADE_HINT.format(path=info.path)
+        )
+    if info.card.status == "failed-validation" and not allow_failed:
+        raise BundleError(
+            f"{info.path.name}: the model card says it failed validation; refusing it for screening"
         )
     contents = read_bundle(info.path)
     card = _card(contents.manifest, info.path.name)
@@ -181,14 +213,64 @@ def resolve_bundle(name_or_path: str) -> BundleInfo:
     raise BundleError(f"no bundle named {name_or_path!r} (available: {names})")
 
 
+def safe_file_name(name: str) -> str:
+    """The file name a bundle is installed under, derived from its card's name.
+
+    NFKC first (so full-width or other compatibility look-alikes fold to what they look like and
+    meet the same checks), then only ``[A-Za-z0-9._-]`` (anything else becomes ``-``), no leading
+    dot or dash, at most 64 characters. Never a path: no separator survives.
+    """
+    folded = unicodedata.normalize("NFKC", name)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", folded).lstrip(".-")[:64].rstrip(".-")
+    if not safe or safe in {".", ".."}:
+        raise BundleError(f"bundle name {name[:40]!r} gives no usable file name")
+    return safe
+
+
 def install_bundle(path: str | Path, *, force: bool = False) -> BundleInfo:
-    """Copy a verified bundle into the per-user models folder (the GUI's and CLI's import)."""
+    """Copy a verified bundle into the per-user models folder (the GUI's and CLI's import).
+
+    The destination is ``<models folder>/<safe_file_name(card name)>.ddbundle`` and is checked to
+    lie inside the models folder; a symlink there is never followed. A bundle whose name is shipped
+    with the app, or whose file name would replace a bundle with another name, is refused even with
+    ``force`` (which only replaces an earlier version of the same bundle).
+
+    Args:
+        path: the ``.ddbundle`` to install.
+        force: replace an installed bundle of the same name.
+
+    Raises:
+        BundleError: the bundle does not verify, or its name is unusable or taken (exit 4).
+        UsageError: it is installed already and ``force`` is not set (exit 2).
+    """
+    from dysmorph_desk.errors import UsageError
     from dysmorph_desk.utils.atomic import write_bytes_atomic
 
     src = Path(path)
-    loaded = load_bundle(src)  # verifies hash and shapes before anything is copied
-    dest = paths.user_models_dir() / f"{loaded.name}{BUNDLE_SUFFIX}"
+    loaded = load_bundle(src)  # verifies digest, card and graphs before anything is copied
+    folder = paths.user_models_dir()
+    stem = safe_file_name(loaded.name)
+    dest = folder / f"{stem}{BUNDLE_SUFFIX}"
+    if dest.parent != folder or os.path.commonpath([folder, dest]) != str(folder):
+        raise BundleError(f"bundle name {loaded.name[:40]!r} would leave the models folder")
+    for info in find_bundles():
+        if info.source == "shipped" and safe_file_name(info.name) == stem:
+            raise BundleError(
+                f"a bundle named {info.name!r} ships with DysmorphDesk; give yours another name"
+            )
+    if dest.is_symlink():
+        raise BundleError(f"{dest.name} in the models folder is a link; remove it first")
+    if dest.exists():
+        try:
+            existing = read_header(dest, "user").name
+        except BundleError:
+            existing = None
+        if existing is not None and existing != loaded.name:
+            raise BundleError(
+                f"{dest.name} holds the bundle {existing!r}; refusing to replace it with "
+                f"{loaded.name!r}"
+            )
+        if not force:
+            raise UsageError(f"{loaded.name} is installed already; use --force to replace it")
     write_bytes_atomic(dest, src.read_bytes(), force=force)
-    return BundleInfo(
-        name=loaded.name, path=dest, card=loaded.card, sha256=loaded.sha256, source="user"
-    )
+    return replace(loaded.info, path=dest, source="user")

@@ -1,23 +1,30 @@
 """Command-line interface: a thin layer over the core (screening, bundles, synthetic, training).
 
 Contract: results on stdout, messages and progress on stderr; exit status 0 done, 2 usage (or an
-output exists without --force), 3 a photo/data refused, 4 model/bundle error, 130 interrupted.
+output exists without --force, or cannot be written), 3 a photo/data refused, 4 model/bundle error,
+5 internal error (a bug; traceback in the log file), 130 interrupted (Ctrl+C or SIGTERM). The table
+is in ``dysmorph_desk.errors`` and the README.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 import traceback
 from pathlib import Path
 
 from dysmorph_desk import __version__
 from dysmorph_desk.cli import commands
-from dysmorph_desk.errors import DysmorphError, InputRefused, UsageError
+from dysmorph_desk.cli.keys import add_keys_parser
+from dysmorph_desk.errors import DysmorphError, InputRefused, OutputError, UsageError
 from dysmorph_desk.explain.methods import CAM_CHOICES, DEFAULT_CAM_METHOD, cam_or_none
 from dysmorph_desk.utils.devices import DEVICE_CHOICES
+from dysmorph_desk.utils.inputs import CAM_TARGET_MAX, LABEL_MAX, clean_text
 
 log = logging.getLogger("dysmorph_desk.cli")
 
@@ -82,12 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite a format-1 bundle as format 2 (ONNX graphs; needs the [train] extra)",
     )
     m.add_argument(
-        "--out", type=Path, metavar="NEW", help="with --upgrade: write here instead of in place"
+        "--sign",
+        type=Path,
+        metavar="BUNDLE",
+        help="sign a format-2 bundle with --key (rewritten in place unless --out)",
+    )
+    m.add_argument("--key", type=Path, metavar="KEY", help="with --sign: the private key (PEM)")
+    m.add_argument(
+        "--out",
+        type=Path,
+        metavar="NEW",
+        help="with --upgrade or --sign: write here instead of in place",
     )
     m.add_argument(
         "--force",
         action="store_true",
-        help="with --install: replace a bundle of the same name; with --upgrade --out: overwrite",
+        help="with --install: replace a bundle of the same name; with --upgrade/--sign --out: overwrite",
     )
     m.set_defaults(func=commands.cmd_models)
 
@@ -137,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="score a bundle on a held-out set, optionally against clinicians' calls",
         )
     )
+    add_keys_parser(sub)
     r = sub.add_parser("archs", help="list the architectures the registry can build")
     r.set_defaults(func=commands.cmd_archs)
     return p
@@ -190,32 +208,64 @@ def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
     )
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends a run like Ctrl+C: the atomic writers remove their temporary files."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The one error boundary: every command's failure becomes one line and a documented status.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status (see ``dysmorph_desk.errors``): 0, 2, 3, 4, 5 or 130.
+    """
+    for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 name must never crash a print
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     from dysmorph_desk.utils.logs import setup_logging
 
     log_file = setup_logging(args.debug)
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (tests calling main from a worker)
+        previous = None
+    try:
         return int(args.func(args) or 0)
     except DysmorphError as exc:
         log.debug("error", exc_info=True)
         if args.debug:
             traceback.print_exc()
-        _err(f"dysmorph-desk: error: {exc}")
+        _err(f"dysmorph-desk: error: {_one_line(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt:
         _err("dysmorph-desk: interrupted")
         return 130
     except Exception as exc:  # a bug: one line for the user, the traceback in the log
-        log.exception("unexpected error")
+        log.error("internal error", exc_info=True)
         if args.debug:
             traceback.print_exc()
         where = f"; details in {log_file}" if log_file else ""
         _err(
-            f"dysmorph-desk: internal error: {exc.__class__.__name__}: {exc}{where} (rerun with --debug)"
+            f"dysmorph-desk: internal error ({exc.__class__.__name__}){where}; "
+            "rerun with --debug to see it"
         )
-        return 1
+        return 5
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    """Messages may quote names from files: no control codes, no newlines, bounded length."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text.replace("\n", " "))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 # --- screen -------------------------------------------------------------------------------------
@@ -257,7 +307,11 @@ def _options(args, settings):
     return ScreenOptions(
         face_index=args.face,
         cam_method=cam_or_none(args.cam or settings.heatmap.cam_method),
-        cam_target=args.cam_target,
+        cam_target=(
+            clean_text(args.cam_target, CAM_TARGET_MAX, "--cam-target")
+            if args.cam_target is not None
+            else None
+        ),
         force_assess=args.force_assess,
         max_pixels=settings.screening.max_pixels,
     )
@@ -273,14 +327,31 @@ def _report_options(args, settings):
 
 def _case(args):
     from dysmorph_desk.screening.results import CaseInfo
+    from dysmorph_desk.utils.inputs import CLINIC_MAX, NOTES_MAX, OPERATOR_MAX, PATIENT_ID_MAX
 
+    if args.clinic is not None:  # checked with the case: before any model loads
+        args.clinic = clean_text(args.clinic, CLINIC_MAX, "--clinic")
+    # cleaned here first so a message names the option (CaseInfo cleans again: idempotent)
     return CaseInfo(
-        patient_id=args.patient_id,
+        patient_id=clean_text(args.patient_id, PATIENT_ID_MAX, "--patient-id"),
         age_months=args.age,
         sex=args.sex,
-        operator=args.operator,
-        notes=args.notes,
+        operator=clean_text(args.operator, OPERATOR_MAX, "--operator"),
+        notes=clean_text(args.notes, NOTES_MAX, "--notes", multiline=True),
     )
+
+
+def _safe_stem(stem: str) -> str:
+    """An output name from a photo's name: letters, digits, ``._-`` only; never hidden or empty."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in stem)
+    return safe.lstrip(".")[:100] or "photo"
+
+
+def _shown(path: Path, args, index: int) -> str:
+    """An output named in a message: its name comes from a photo's name, so only when asked."""
+    if args.out_dir is None or args.include_photo_name:
+        return _one_line(str(path), 200)
+    return f"the output for photo {index} in --out-dir"
 
 
 def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
@@ -297,7 +368,7 @@ def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
         taken: set[str] = set()  # casefolded: X.jpg and x.jpg collide on Windows and macOS
         plans = []
         for photo in photos:
-            stem = photo.stem or "photo"
+            stem = _safe_stem(photo.stem)
             name, n = stem, 1
             while name.casefold() in taken:  # x.jpg, x.jpg, x-2.jpg -> x, x-2, x-2-2
                 n += 1
@@ -309,11 +380,14 @@ def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
                     None if args.no_report else args.out_dir / f"{name}.pdf",
                 )
             )
-    if not args.force:
-        for pair in plans:
-            for path in pair:
-                if path is not None and path.exists():
-                    raise UsageError(f"{path} exists; use --force to overwrite")
+    for i, pair in enumerate(plans, start=1):
+        for path in pair:
+            if path is None:
+                continue
+            if path.is_dir():
+                raise UsageError(f"{_shown(path, args, i)} is a folder, not a file name")
+            if path.exists() and not args.force:
+                raise UsageError(f"{_shown(path, args, i)} exists; use --force to overwrite")
     return plans
 
 
@@ -339,44 +413,63 @@ def _summary(index: int, total: int, result) -> str:
     return "\n".join(lines)
 
 
+def _photo_outputs(result, json_path, pdf_path, report_settings) -> list[tuple[Path, bytes]]:
+    """Everything one photo writes, rendered in memory first (all-or-nothing; strict JSON)."""
+    files: list[tuple[Path, bytes]] = []
+    if json_path is not None:
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False)
+        files.append((json_path, text.encode("utf-8")))
+    if pdf_path is not None:
+        from dysmorph_desk.report.render import report_bytes
+
+        files.append((pdf_path, report_bytes(result, report_settings)))
+    return files
+
+
 def cmd_screen(args) -> int:
-    from dysmorph_desk.utils.atomic import write_text_atomic
+    from dysmorph_desk.utils.atomic import write_together
 
     plans = _plan_outputs(args)
-    if args.out_dir is not None:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
+    case = _case(args)
     screener, settings = _load_screener(args.models, args.device, args.runtime)
     options = _options(args, settings)
     report_settings = _report_options(args, settings)
-    case = _case(args)
     json_stdout = args.json_out == "-"
     summary_stream = sys.stderr if json_stdout else sys.stdout
-    done, refused, collected = 0, 0, []
+    done, refused, failed, collected = 0, 0, 0, []
     total = len(args.photos)
     for i, (photo, (json_path, pdf_path)) in enumerate(
         zip(args.photos, plans, strict=False), start=1
     ):
         # File names can identify patients: shown only when the user asks for them.
-        label = f"photo {i}/{total}" + (f" ({photo.name})" if args.include_photo_name else "")
+        label = f"photo {i}/{total}" + (
+            f" ({_one_line(photo.name, 120)})" if args.include_photo_name else ""
+        )
         _err(f"screening {label}")
         try:
             result = screener.screen(photo, case, options)
+            if args.include_photo_name:  # a non-UTF-8 name becomes U+FFFD, never surrogates
+                result.photo_label = clean_text(os.fsencode(photo.name), LABEL_MAX, "file name")
+            files = _photo_outputs(result, json_path, pdf_path, report_settings)
+            write_together(files, force=args.force, keep_mode=True)
         except InputRefused as exc:
             refused += 1
-            _err(f"{label}: refused: {exc}")
+            _err(f"{label}: refused: {_one_line(str(exc))}")
             continue
-        if args.include_photo_name:
-            result.photo_label = photo.name
-        data = result.to_json()
-        if json_path is not None:
-            write_text_atomic(
-                json_path, json.dumps(data, indent=2, ensure_ascii=False), force=args.force
-            )
-        if pdf_path is not None:
-            from dysmorph_desk.report.render import render_report
-
-            render_report(result, pdf_path, settings=report_settings, force=args.force)
-        collected.append(data)
+        except OutputError as exc:  # the disk, not the photo: the rest would fail the same way
+            if args.out_dir is not None and not args.include_photo_name:
+                reason = str(exc).split(": ", 1)[-1]
+                raise OutputError(f"cannot write the outputs of {label}: {reason}") from None
+            raise
+        except DysmorphError:
+            raise  # a bad option or a bad model: the same for every photo
+        except Exception as exc:  # a bug with this photo: logged, and the batch goes on
+            failed += 1
+            log.error("internal error on %s", label, exc_info=True)
+            _err(f"{label}: internal error ({exc.__class__.__name__}); details in the log file")
+            continue
+        if json_stdout:
+            collected.append(result.to_json())
         print(_summary(i, total, result), file=summary_stream, flush=True)
         done += 1
     if json_stdout:
@@ -385,13 +478,16 @@ def cmd_screen(args) -> int:
                 collected[0] if total == 1 and collected else collected,
                 indent=2,
                 ensure_ascii=False,
+                allow_nan=False,
             )
         )
+    extra = f", {failed} failed with an internal error" if failed else ""
     print(
-        f"screened {done} of {total} photo(s); {refused} refused. Screening aid, not a diagnosis.",
+        f"screened {done} of {total} photo(s); {refused} refused{extra}. "
+        "Screening aid, not a diagnosis.",
         file=summary_stream,
     )
-    return 3 if refused else 0
+    return 5 if failed else 3 if refused else 0
 
 
 def cmd_demo(args) -> int:
@@ -400,11 +496,12 @@ def cmd_demo(args) -> int:
     from dysmorph_desk.utils.atomic import check_writable
 
     check_writable(args.out, args.force)
+    case = _case(args)
     screener, settings = _load_screener(args.models or ["all"], args.device, args.runtime)
     options = _options(args, settings)
     portrait = next(p for p in resources.sample_portraits() if p.name.startswith("grace_hopper"))
     with resources.as_path(portrait) as path:
-        result = screener.screen(path, _case(args), options)
+        result = screener.screen(path, case, options)
     render_report(result, args.out, settings=_report_options(args, settings), force=args.force)
     print(_summary(1, 1, result))
     print(f"report written to {args.out}")

@@ -8,9 +8,16 @@ reason the caller can show next to the file name.
 
 Design notes:
 
-* The file is read once; its SHA-256 comes from those bytes so the report can prove which file
-  was screened, and Pillow decodes from memory.
-* The pixel limit is checked from the header, before any pixel is decoded (decompression bombs).
+* The file is read once, through ``utils.inputs.open_regular``: only a regular file (a symlink
+  to one is fine) of at most ``max_bytes`` (100 MB) is read, so a named pipe, ``/dev/zero`` or a
+  folder is refused before anything is opened and nothing can block or fill memory. Its SHA-256
+  comes from those bytes so the report can prove which file was screened, and Pillow decodes from
+  memory.
+* Only the formats a photo comes in (``ACCEPTED_FORMATS``) are opened: Pillow's other plugins
+  (EPS runs Ghostscript, PSD, FITS...) are never given untrusted bytes.
+* The pixel limit is checked from the header, before any pixel is decoded (decompression bombs),
+  and so are the geometry limits: an image under ``MIN_SHORT_SIDE`` (32) pixels on its short side,
+  or longer than ``MAX_ASPECT_RATIO`` (8) times its short side, holds no face to screen.
   Pillow's own bomb check is run with *our* limit while we decode (frames, tiles), then restored.
 * Large JPEGs are decoded by libjpeg at 1/2, 1/4 or 1/8 scale (``draft``) when the working size
   we need is still met: a 48 MP phone photo decodes in a fraction of the time and memory.
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -43,10 +51,15 @@ from dysmorph_desk.faces.image_convert import (
     _one_line,
     _to_rgb_array,
 )
+from dysmorph_desk.utils.inputs import MAX_PHOTO_BYTES, human_bytes, open_regular
 
 __all__ = [
+    "ACCEPTED_FORMATS",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_WORKING_LONG_SIDE",
+    "MAX_ASPECT_RATIO",
+    "MAX_PHOTO_BYTES",
+    "MIN_SHORT_SIDE",
     "LoadedImage",
     "from_array",
     "load_image",
@@ -57,6 +70,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 80_000_000  # a setting; the caller may pass another
 DEFAULT_WORKING_LONG_SIDE = 1600  # long side we need for detection + alignment
+MIN_SHORT_SIDE = 32  # pixels on the short side, full resolution: smaller holds no usable face
+MAX_ASPECT_RATIO = 8.0  # long side / short side; beyond it the "photo" is a strip, not a portrait
+
+# Pillow format names that photos come in (README "Loading"); Image.open is given only these.
+# Multi-picture JPEGs from cameras and phones (MPO) open through the JPEG opener; HEIF comes from
+# pillow_heif (registered on first use), AVIF from Pillow itself where it was built with it.
+ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF", "HEIF", "AVIF")
 
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 _JPEG_FORMATS = frozenset({"JPEG", "MPO"})
@@ -95,12 +115,16 @@ def load_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     working_long_side: int | None = DEFAULT_WORKING_LONG_SIDE,
+    max_bytes: int = MAX_PHOTO_BYTES,
+    min_short_side: int = MIN_SHORT_SIDE,
+    max_aspect_ratio: float | None = MAX_ASPECT_RATIO,
 ) -> LoadedImage:
     """Decode a file (path or its bytes) into a :class:`LoadedImage`, or raise ImageRefused.
 
-    The file is read once (its SHA-256 goes into ``LoadedImage.sha256``), its size is checked from
-    the header before any pixel is decoded, and the result is an 8-bit sRGB ``(H, W, 3)`` array
-    the right way up, whatever the format, bit depth, colour space or EXIF orientation.
+    The file is read once and only if it is a regular file of at most ``max_bytes`` (its SHA-256
+    goes into ``LoadedImage.sha256``), its size and shape are checked from the header before any
+    pixel is decoded, and the result is an 8-bit sRGB ``(H, W, 3)`` array the right way up,
+    whatever the format, bit depth, colour space or EXIF orientation.
 
     Args:
         source: The photo's path, or the file's bytes (clipboard, drag and drop, a download).
@@ -110,14 +134,23 @@ def load_image(
         working_long_side: JPEGs larger than this are decoded at a reduced libjpeg scale (1/2,
             1/4 or 1/8) that keeps the long side >= this value; ``LoadedImage.scale`` says which.
             ``None`` always decodes at full resolution.
+        max_bytes: Largest file (or ``bytes``) accepted, checked before reading; 100 MB.
+        min_short_side: Fewest pixels on the image's short side (full resolution); 32. Checked
+            from the header. ``1`` accepts any size.
+        max_aspect_ratio: Largest long side / short side; 8. Checked from the header. ``None``
+            accepts any shape.
 
     Returns:
         The decoded image with its provenance; ``notes`` lists the conversions made.
 
     Raises:
-        ImageRefused: The file is missing, unreadable, not an image, corrupt, or over
-            ``max_pixels``; the message is one line, fit to show next to the file name.
-        ValueError: ``max_pixels`` or ``working_long_side`` is not positive.
+        ImageRefused: The file is missing, unreadable, not a regular file (a folder, a named
+            pipe, a device), over ``max_bytes``, not an image in an accepted format, corrupt, over
+            ``max_pixels``, smaller than ``min_short_side`` or more elongated than
+            ``max_aspect_ratio``; the message is one line without the path, fit to show next to
+            the file name.
+        ValueError: ``max_pixels``, ``working_long_side``, ``max_bytes`` or ``min_short_side``
+            is not positive, or ``max_aspect_ratio`` is under 1.
 
     Example:
         >>> from dysmorph_desk.faces.image import load_image
@@ -137,8 +170,14 @@ def load_image(
         raise ValueError("max_pixels must be positive")
     if working_long_side is not None and working_long_side <= 0:
         raise ValueError("working_long_side must be positive or None")
+    if max_bytes <= 0:
+        raise ValueError("max_bytes must be positive")
+    if min_short_side <= 0:
+        raise ValueError("min_short_side must be positive")
+    if max_aspect_ratio is not None and not max_aspect_ratio >= 1.0:
+        raise ValueError("max_aspect_ratio must be at least 1 or None")
 
-    data = _read_source(source)
+    data = _read_source(source, max_bytes)
     if not data:
         raise ImageRefused("empty file")
     digest = sha256_bytes(data)
@@ -151,7 +190,12 @@ def load_image(
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 img, stored_size, scale, fmt = _open_and_decode(
-                    data, max_pixels, working_long_side, notes
+                    data,
+                    max_pixels,
+                    working_long_side,
+                    notes,
+                    min_short_side=min_short_side,
+                    max_aspect_ratio=max_aspect_ratio,
                 )
         finally:
             Image.MAX_IMAGE_PIXELS = saved_limit
@@ -233,23 +277,23 @@ def from_array(rgb: np.ndarray) -> LoadedImage:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_source(source: str | Path | bytes) -> bytes:
-    """Return the file's bytes, turning file-system errors into one-line refusals."""
+def _read_source(source: str | Path | bytes, max_bytes: int) -> bytes:
+    """The file's bytes, read only from a regular file of at most ``max_bytes``; else refused.
+
+    Folders, named pipes, devices and sockets are refused before anything is opened, and nothing
+    past ``max_bytes + 1`` bytes is ever read (``utils.inputs.open_regular``).
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
+        size = memoryview(source).nbytes
+        if size > max_bytes:
+            raise ImageRefused(
+                f"the image data is {human_bytes(size)}; photos over {human_bytes(max_bytes)} "
+                "are refused"
+            )
         return bytes(source)
-    path = Path(source)
-    try:
-        if path.is_dir():
-            raise ImageRefused("is a folder, not an image file")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ImageRefused("file not found") from None
-    except IsADirectoryError:
-        raise ImageRefused("is a folder, not an image file") from None
-    except PermissionError:
-        raise ImageRefused("permission denied") from None
-    except OSError as exc:
-        raise ImageRefused(f"could not read the file: {exc.strerror or exc}") from None
+    if not isinstance(source, (str, os.PathLike)):
+        raise ImageRefused(f"not a file name or image data (got {type(source).__name__})")
+    return open_regular(source, max_bytes, error=ImageRefused, kind="photos")
 
 
 def _register_heif() -> None:
@@ -270,7 +314,13 @@ def _register_heif() -> None:
 
 
 def _open_and_decode(
-    data: bytes, max_pixels: int, working_long_side: int | None, notes: list[str]
+    data: bytes,
+    max_pixels: int,
+    working_long_side: int | None,
+    notes: list[str],
+    *,
+    min_short_side: int = MIN_SHORT_SIDE,
+    max_aspect_ratio: float | None = MAX_ASPECT_RATIO,
 ) -> tuple[Image.Image, tuple[int, int], float, str]:
     """Open, check the header size, pick the JPEG draft scale, decode. Caller holds the lock.
 
@@ -280,7 +330,7 @@ def _open_and_decode(
     # the caller's limit is honoured even above Pillow's default).
     Image.MAX_IMAGE_PIXELS = None
     try:
-        img = Image.open(BytesIO(data))
+        img = Image.open(BytesIO(data), formats=_accepted_formats())
     except Image.UnidentifiedImageError:
         raise ImageRefused("not an image file (or an unsupported format)") from None
     except MemoryError:
@@ -301,6 +351,7 @@ def _open_and_decode(
                 f"image has {_megapixels(pixels)} megapixels, over the limit of "
                 f"{_megapixels(max_pixels)} (decompression-bomb guard; see the max_pixels setting)"
             )
+        _check_geometry(width, height, min_short_side, max_aspect_ratio)
 
         n_frames = _frame_count(img)
         if n_frames > 1:
@@ -332,6 +383,29 @@ def _open_and_decode(
     except BaseException:
         img.close()
         raise
+
+
+def _accepted_formats() -> tuple[str, ...]:
+    """ACCEPTED_FORMATS that this Pillow has an opener for (``formats=`` refuses unknown names)."""
+    Image.init()
+    return tuple(f for f in ACCEPTED_FORMATS if f in Image.OPEN)
+
+
+def _check_geometry(
+    width: int, height: int, min_short_side: int, max_aspect_ratio: float | None
+) -> None:
+    """Refuse, from the header size, an image too small or too elongated to hold a face."""
+    short, long = min(width, height), max(width, height)
+    if short < min_short_side:
+        raise ImageRefused(
+            f"the image is {width}×{height} pixels; at least {min_short_side} on the short side "
+            "is needed"
+        )
+    if max_aspect_ratio is not None and long > max_aspect_ratio * short:
+        raise ImageRefused(
+            f"the image is {width}×{height} pixels ({long / short:.3g}:1); photos more elongated "
+            f"than {max_aspect_ratio:g}:1 are refused"
+        )
 
 
 def _frame_count(img: Image.Image) -> int:

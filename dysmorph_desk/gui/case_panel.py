@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
 from dysmorph_desk.screening.results import SEXES, CaseInfo
+from dysmorph_desk.utils.inputs import NOTES_MAX, OPERATOR_MAX, PATIENT_ID_MAX
 
 NO_AGE = -1.0
 
@@ -29,7 +30,7 @@ class CasePanel(QGroupBox):
         self.patient_id = QLineEdit()
         self.patient_id.setPlaceholderText("pseudonymous ID, e.g. P-0042")
         self.patient_id.setToolTip("A pseudonymous identifier — never the patient's name")
-        self.patient_id.setMaxLength(64)
+        self.patient_id.setMaxLength(PATIENT_ID_MAX)
         self.age = QDoubleSpinBox()
         self.age.setRange(NO_AGE, 1440.0)
         self.age.setDecimals(1)
@@ -45,10 +46,13 @@ class CasePanel(QGroupBox):
         self.operator = QLineEdit(operator)
         self.operator.setPlaceholderText("who takes the photo")
         self.operator.setToolTip("Operator (printed on the report)")
+        self.operator.setMaxLength(OPERATOR_MAX)
         self.notes = QPlainTextEdit()
         self.notes.setPlaceholderText("clinical notes (printed on the report)")
         self.notes.setTabChangesFocus(True)
         self.notes.setMaximumHeight(80)
+        self.notes.setToolTip(f"Clinical notes, at most {NOTES_MAX} characters")
+        self.notes.textChanged.connect(self._limit_notes)
         self.age_warning = QLabel()
         self.age_warning.setWordWrap(True)
         self.age_warning.setStyleSheet("color: #B35900;")
@@ -74,6 +78,19 @@ class CasePanel(QGroupBox):
         self._debounce.setInterval(500)
         self._debounce.timeout.connect(self.age_changed)
         self.age.valueChanged.connect(self._on_age)
+
+    def _limit_notes(self) -> None:
+        """QPlainTextEdit has no maximum length: the field stops accepting at the limit."""
+        text = self.notes.toPlainText()
+        if len(text) > NOTES_MAX:
+            cursor = self.notes.textCursor()
+            position = min(cursor.position(), NOTES_MAX)
+            self.notes.blockSignals(True)
+            self.notes.setPlainText(text[:NOTES_MAX])
+            self.notes.blockSignals(False)
+            cursor = self.notes.textCursor()
+            cursor.setPosition(position)
+            self.notes.setTextCursor(cursor)
 
     def case(self) -> CaseInfo:
         age = self.age.value()

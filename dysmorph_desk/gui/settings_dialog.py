@@ -28,6 +28,7 @@ from dysmorph_desk.explain.methods import CAM_CHOICES, CAM_LABELS
 from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS
 from dysmorph_desk.settings import Settings
 from dysmorph_desk.utils.devices import DEVICE_CHOICES
+from dysmorph_desk.utils.inputs import CLINIC_ADDRESS_MAX, CLINIC_MAX, OPERATOR_MAX
 
 log = logging.getLogger(__name__)
 DEVICE_LABELS = {
@@ -59,8 +60,10 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.dialogs = dialogs
         self.clinic = QLineEdit(settings.report.clinic_name)
+        self.clinic.setMaxLength(CLINIC_MAX)
         self.clinic.setToolTip("Printed in the report header")
         self.address = QLineEdit(settings.report.clinic_address)
+        self.address.setMaxLength(CLINIC_ADDRESS_MAX)
         self.logo = QLineEdit(settings.report.logo_path)
         self.logo.setToolTip("PNG or JPEG printed in the report header")
         self.paper = QComboBox()
@@ -104,6 +107,7 @@ class SettingsDialog(QDialog):
         self.folder = QLineEdit(settings.report.folder)
         self.folder.setToolTip("Where Export PDF suggests saving reports")
         self.operator = QLineEdit(settings.app.operator)
+        self.operator.setMaxLength(OPERATOR_MAX)
         self.remember = QCheckBox("Remember photo file names (recent files, logs)")
         self.remember.setToolTip("File names can identify patients; off by default")
         self.remember.setChecked(settings.app.remember_photo_names)

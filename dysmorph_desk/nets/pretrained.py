@@ -103,7 +103,9 @@ def read_weights(path: Path) -> Mapping[str, object]:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        # torch's wording differs by version: "Unsupported global: GLOBAL x.y" or "unsupported
+        # GLOBAL x.y whose module x is blocked"
+        found = re.search(r"(?i)unsupported (?:global: )?GLOBAL ([\w.]+)", str(exc))
         if found is None:  # not a pickle the restricted loader can parse at all
             raise BundleError(
                 f"{path.name}: unreadable PyTorch weights file (not a checkpoint or damaged)"

@@ -25,7 +25,6 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Flowable, SimpleDocTemplate
 
-from dysmorph_desk.errors import UsageError
 from dysmorph_desk.report.model_table import model_tables
 from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.report.sections import (
@@ -150,7 +149,8 @@ def render_report(
     Args:
         result: The screening to report: the case, the photo, quality checks and each model's
             result with its model card.
-        out_path: The PDF to write. Its folder must exist (it is not created).
+        out_path: The PDF to write; a missing folder is created (as ``--json`` and ``--out-dir``
+            do).
         settings: The clinic's choices (clinic name and logo, paper, the prevalence behind the
             PPV/NPV figures, heatmap colours, print resolution); ``ReportOptions()`` if None.
         force: Overwrite ``out_path`` if it exists; otherwise an existing file is refused.
@@ -159,8 +159,9 @@ def render_report(
         ``out_path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        UsageError: ``out_path`` is a folder, its folder does not exist, it exists and ``force``
-            is not set ("<name> exists; use --force to overwrite"), or ``settings`` are invalid.
+        UsageError: ``out_path`` is a folder, it exists and ``force`` is not set ("<name> exists;
+            use --force to overwrite"), or ``settings`` are invalid.
+        OutputError: the file cannot be written (permission, read-only or full disk; exit 2).
 
     Example::
 
@@ -171,11 +172,6 @@ def render_report(
         render_report(result, "reports/screening-P0042.pdf", settings=options, force=True)
     """
     out_path = Path(out_path)
-    if out_path.is_dir():
-        raise UsageError(f"{out_path} is a folder, not a file name")
     check_writable(out_path, force)
-    folder = out_path.parent if str(out_path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"folder {folder} does not exist")
     data = report_bytes(result, settings)
     return write_bytes_atomic(out_path, data, force=force, keep_mode=True, sync_dir=True)

@@ -39,6 +39,20 @@ from dysmorph_desk.report.style import (
 from dysmorph_desk.report.text import markup, para
 from dysmorph_desk.screening.results import ModelResult, ScreeningResult
 
+_ADDRESS_LINES = 4  # the header is one table row, which cannot split across pages
+
+
+def _address_lines(address: str) -> str:
+    """The address on at most ``_ADDRESS_LINES`` lines (the last one takes the rest, comma-joined).
+
+    A row of a reportlab Table cannot break across pages, so an address of hundreds of short
+    lines would make the header taller than the page (LayoutError).
+    """
+    lines = [line.strip() for line in address.splitlines() if line.strip()]
+    if len(lines) > _ADDRESS_LINES:
+        lines[_ADDRESS_LINES - 1 :] = [", ".join(lines[_ADDRESS_LINES - 1 :])]
+    return "\n".join(lines)
+
 
 def header(
     result: ScreeningResult, s: ReportOptions, st: dict[str, ParagraphStyle], width: float
@@ -53,7 +67,7 @@ def header(
     if s.clinic_name:
         left.append(para(s.clinic_name, st["clinic"]))
     if s.clinic_address:
-        left.append(para(s.clinic_address, st["small"]))
+        left.append(para(_address_lines(s.clinic_address), st["small"]))
     right = [
         Paragraph(escape(REPORT_TITLE), st["title_r"]),
         Paragraph(escape(date_text(result.created)), st["right"]),

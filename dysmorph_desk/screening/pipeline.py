@@ -28,6 +28,7 @@ from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResu
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (stage, fraction 0..1)
+INVALID_NUMBER = "the model returned an invalid number (NaN or infinity)"
 
 
 def normalise(aligned: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -39,9 +40,10 @@ def normalise(aligned: np.ndarray, mean: Sequence[float], std: Sequence[float]) 
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-6)
-    z = np.exp(z - z.max())
-    return z / z.sum()
+    with np.errstate(all="ignore"):  # non-finite logits give NaN, which the caller refuses
+        z = np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-6)
+        z = np.exp(z - z.max())
+        return z / z.sum()
 
 
 class Screener:
@@ -190,16 +192,20 @@ class Screener:
             aligned_face=face_img.image,
             align_matrix=face_img.matrix,
         )
-        if reasons and not opt.force_assess:
+
+        def cannot_assess(reason: str) -> ModelResult:
             return base(
                 probabilities=None,
                 predicted=None,
                 syndromic_probability=None,
                 flagged=None,
                 assessable=False,
-                cannot_assess_reason="; ".join(reasons),
+                cannot_assess_reason=reason,
                 seconds=time.perf_counter() - t0,
             )
+
+        if reasons and not opt.force_assess:
+            return cannot_assess("; ".join(reasons))
         if reasons:
             warnings.append(
                 f"{bundle.name}: assessed despite {'; '.join(reasons)} (--force-assess)"
@@ -208,6 +214,11 @@ class Screener:
         x = normalise(face_img.image, card.mean, card.std)
         fwd = bundle.model.forward(x)
         logits = fwd.logits[0]
+        probs = softmax(logits, card.temperature)
+        if not (np.all(np.isfinite(logits)) and np.all(np.isfinite(probs))):
+            # NaN weights or a broken graph: never a probability, never "not flagged"
+            log.warning("%s returned non-finite logits", bundle.name)
+            return cannot_assess(INVALID_NUMBER)
         target = None
         if opt.cam_target is not None:
             if opt.cam_target not in card.class_ids:
@@ -220,11 +231,15 @@ class Screener:
             index = target if target is not None else int(np.argmax(logits))
             cam = self._cam(bundle, opt.cam_method, x, fwd, index, should_cancel)
             heat = cam.heat
-            if cam.empty:
+            if heat is not None and not np.all(np.isfinite(heat)):
+                heat = None
+                warnings.append(
+                    f"{bundle.name}: the {opt.cam_method} heatmap held invalid numbers; not shown"
+                )
+            elif cam.empty:
                 warnings.append(
                     f"{bundle.name}: the {opt.cam_method} heatmap is empty for this class"
                 )
-        probs = softmax(logits, card.temperature)
         ids = card.class_ids
         synd = float(sum(probs[i] for i in card.syndromic_indices))
         cam_target = (
@@ -242,7 +257,7 @@ class Screener:
             cam_method=opt.cam_method,
             cam_target=cam_target,
             heatmap_aligned=heat,
-            embedding=fwd.embedding[0],
+            embedding=fwd.embedding[0] if np.all(np.isfinite(fwd.embedding[0])) else None,
             seconds=time.perf_counter() - t0,
         )
 

@@ -12,6 +12,7 @@ from dysmorph_desk import __version__
 from dysmorph_desk.bundles.cards import ModelCard
 from dysmorph_desk.faces.align import AlignedFace
 from dysmorph_desk.faces.types import FaceInfo, QualityCheck
+from dysmorph_desk.utils.inputs import NOTES_MAX, OPERATOR_MAX, PATIENT_ID_MAX, clean_text
 
 SCHEMA_VERSION = 1
 DISCLAIMER = (
@@ -23,7 +24,14 @@ SEXES = ("female", "male", "unknown")
 
 @dataclass
 class CaseInfo:
-    """Who and what the photo is about. Identifiers are pseudonymous by design."""
+    """Who and what the photo is about. Identifiers are pseudonymous by design.
+
+    The text fields are cleaned on construction (``utils.inputs.clean_text``: valid UTF-8, NFC, no
+    control characters, surrounding whitespace stripped; line breaks kept in ``notes`` only), so
+    what reaches the JSON, the PDF and the screen is the same bounded text. Over its limit (patient
+    ID 64, operator 128, notes 4000 characters) a field raises ``TextTooLong`` (a ``UsageError``,
+    exit 2, and a ``ValueError`` like the other checks here).
+    """
 
     patient_id: str = ""
     age_months: float | None = None
@@ -32,6 +40,9 @@ class CaseInfo:
     notes: str = ""
 
     def __post_init__(self) -> None:
+        self.patient_id = clean_text(self.patient_id, PATIENT_ID_MAX, "patient ID")
+        self.operator = clean_text(self.operator, OPERATOR_MAX, "operator")
+        self.notes = clean_text(self.notes, NOTES_MAX, "notes", multiline=True)
         if self.sex not in SEXES:
             raise ValueError(f"sex must be one of {', '.join(SEXES)}")
         if self.age_months is not None and not (0 <= self.age_months <= 12 * 120):

@@ -34,6 +34,15 @@ def _unit(text: str) -> float:
     return v
 
 
+def _add_data_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="the folder a CSV's photo paths must stay inside (default: the CSV's folder)",
+    )
+
+
 def _add_common(t: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--data",
@@ -41,6 +50,7 @@ def _add_common(t: argparse.ArgumentParser) -> None:
         required=True,
         help="labels.csv folder, CSV (path,label[,patient_id,age_months,sex,ethnicity]) or class-per-folder",
     )
+    _add_data_root(t)
     t.add_argument(
         "--out", type=Path, required=True, help="run folder (an interrupted run resumes from it)"
     )
@@ -167,6 +177,12 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
         "--margin", choices=("arcface", "cosface"), help="margin head for iresnet100 (seed 001)"
     )
     t.add_argument("--no-bundle", action="store_true", help="cross-validate only; no final model")
+    t.add_argument(
+        "--sign",
+        type=Path,
+        metavar="KEY",
+        help="sign the final bundle with this private key (see `dysmorph-desk keys new`)",
+    )
     t.set_defaults(func=cmd_train)
 
 
@@ -190,6 +206,7 @@ def add_evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument(
         "--data", type=Path, required=True, help="held-out test set (same forms as for train)"
     )
+    _add_data_root(e)
     e.add_argument(
         "--readers", type=Path, help="clinicians' calls: CSV with image, reader, call (a class id)"
     )
@@ -325,7 +342,14 @@ def cmd_train(args) -> int:
     from dysmorph_desk.training.run import run_training
 
     cfg = _config(args, _arch_name(args.arch, args.margin))
-    samples = read_dataset(args.data)
+    key = None
+    if args.sign is not None:  # a bad key fails now, not after hours of training
+        from dysmorph_desk.bundles.signing import load_private
+
+        if args.no_bundle:
+            raise UsageError("--sign needs a bundle; drop --no-bundle")
+        key = load_private(args.sign)
+    samples = read_dataset(args.data, args.data_root)
     _sigterm_as_interrupt()
     try:
         _, bundle = run_training(
@@ -340,6 +364,11 @@ def cmd_train(args) -> int:
     finally:
         _end_process_group()
     if _is_main_process():
+        if bundle is not None and key is not None:
+            from dysmorph_desk.bundles.signing import sign_bundle
+
+            sign_bundle(bundle, key)
+            _say(f"{bundle.name}: signed with {args.sign.name}")
         print(bundle if bundle is not None else args.out / "metrics.json")
     return 0
 
@@ -356,7 +385,7 @@ def cmd_compare(args) -> int:
         for a in archs
     ]
     cfg = _config(args, archs[0])
-    samples = read_dataset(args.data)
+    samples = read_dataset(args.data, args.data_root)
     _sigterm_as_interrupt()
     try:
         table = run_compare(
@@ -384,7 +413,7 @@ def cmd_evaluate(args) -> int:
         raise UsageError("--bootstrap must be at least 200")
     if args.readers is not None and not args.readers.is_file():
         raise UsageError(f"--readers {args.readers}: no such file")
-    samples = read_dataset(args.data)
+    samples = read_dataset(args.data, args.data_root)
     root = args.data if args.data.is_dir() else args.data.parent
     r = evaluate(
         args.model,

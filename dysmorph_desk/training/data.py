@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,8 @@ import numpy as np
 
 from dysmorph_desk.errors import DataError, InputRefused
 from dysmorph_desk.training.datasets import Sample
+
+log = logging.getLogger(__name__)
 
 Say = Callable[[str], None]
 
@@ -91,6 +94,9 @@ def prepare_faces(samples: list[Sample], size: int, say: Say | None = None):
             kept.append(s)
         except (InputRefused, OSError) as exc:
             skipped.append((s.path, str(exc)))
+        except Exception as exc:  # a bug with one photo must not end a run of hours
+            log.error("internal error aligning a training photo", exc_info=True)
+            skipped.append((s.path, f"internal error ({exc.__class__.__name__}); see the log"))
         if say and (i + 1) % 100 == 0:
             say(f"aligned {i + 1}/{len(samples)} photos")
     return (np.stack(faces) if faces else np.zeros((0, size, size, 3), np.uint8)), kept, skipped
@@ -102,6 +108,8 @@ def merge_duplicate_photos(samples: list[Sample]) -> tuple[list[Sample], int]:
     import hashlib
     from dataclasses import replace
 
+    from dysmorph_desk.utils.inputs import open_regular
+
     parent: dict[str, str] = {}
 
     def root(g: str) -> str:
@@ -111,9 +119,9 @@ def merge_duplicate_photos(samples: list[Sample]) -> tuple[list[Sample], int]:
 
     first_by_hash: dict[str, str] = {}
     for s in samples:
-        try:
-            digest = hashlib.sha256(s.path.read_bytes()).hexdigest()
-        except OSError:
+        try:  # bounded: a FIFO or /dev/zero in the data is refused, not read forever
+            digest = hashlib.sha256(open_regular(s.path)).hexdigest()
+        except (InputRefused, OSError):
             continue
         other = first_by_hash.setdefault(digest, s.patient_id)
         a, b = root(other), root(s.patient_id)

@@ -23,15 +23,40 @@ class Sample:
     ethnicity: str | None = None
 
 
-def read_dataset(data: str | Path) -> list[Sample]:
+def read_dataset(data: str | Path, data_root: str | Path | None = None) -> list[Sample]:
+    """The labelled photos of a dataset; every photo path must lie inside the data folder.
+
+    A CSV may name photos by relative or absolute paths, but each must resolve (symlinks
+    included) inside ``data_root`` — by default the folder that holds the CSV, or the class-folder
+    tree itself — so a shared labels file cannot make training read, and list in its metrics,
+    files from anywhere on the machine (``/etc/shadow``).
+
+    Args:
+        data: a folder with ``labels.csv``, a CSV file, or a folder of class folders.
+        data_root: the folder photo paths must stay inside (``--data-root``).
+
+    Raises:
+        DataError: unreadable CSV, missing columns, or a path outside the data root (exit 3).
+    """
     data = Path(data)
     if data.is_file() and data.suffix.lower() == ".csv":
-        return _read_csv(data, data.parent)
+        root = Path(data_root) if data_root is not None else data.parent
+        return _read_csv(data, data.parent, root)
     if data.is_dir() and (data / "labels.csv").is_file():
-        return _read_csv(data / "labels.csv", data)
+        root = Path(data_root) if data_root is not None else data
+        return _read_csv(data / "labels.csv", data, root)
     if data.is_dir():
-        return _read_folders(data)
+        return _read_folders(data, Path(data_root) if data_root is not None else data)
     raise DataError(f"{data}: not a folder or a CSV file")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Does ``path`` (symlinks resolved) lie inside ``root``?"""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
 
 
 def _float(value: str | None, where: str = "") -> float | None:
@@ -46,7 +71,7 @@ def _float(value: str | None, where: str = "") -> float | None:
     return age
 
 
-def _read_csv(csv_path: Path, root: Path) -> list[Sample]:
+def _read_csv(csv_path: Path, root: Path, data_root: Path) -> list[Sample]:
     try:
         with csv_path.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.DictReader(fh))
@@ -64,6 +89,11 @@ def _read_csv(csv_path: Path, root: Path) -> list[Sample]:
             raise DataError(f"{csv_path.name}, line {n}: empty path or label")
         path = Path(row["path"])
         path = path if path.is_absolute() else root / path
+        if not _inside(path, data_root):
+            raise DataError(
+                f"{csv_path.name}, line {n}: the photo path leads outside the data folder "
+                f"({data_root}); move the photos there or name their folder with --data-root"
+            )
         pid = (row.get("patient_id") or "").strip() or f"photo:{row['path'].strip()}"
         samples.append(
             Sample(
@@ -80,11 +110,14 @@ def _read_csv(csv_path: Path, root: Path) -> list[Sample]:
     return samples
 
 
-def _read_folders(root: Path) -> list[Sample]:
+def _read_folders(root: Path, data_root: Path) -> list[Sample]:
     samples = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for f in sorted(folder.rglob("*")):
             if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
+                if not _inside(f, data_root):
+                    log.warning("skipping a photo linked from outside the data folder")
+                    continue
                 samples.append(Sample(f, folder.name, f"photo:{folder.name}/{f.name}"))
     if not samples:
         raise DataError(f"{root}: no class folders with images (or a labels.csv)")

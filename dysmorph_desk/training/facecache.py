@@ -22,6 +22,7 @@ from dysmorph_desk.faces.image import load_image
 from dysmorph_desk.faces.pipeline import QUALITY_SIZE, detect_and_align
 from dysmorph_desk.utils import paths
 from dysmorph_desk.utils.atomic import write_bytes_atomic
+from dysmorph_desk.utils.inputs import open_regular
 
 
 def _key(photo_sha: str, size: int, refuse: tuple[str, ...]) -> Path:
@@ -42,7 +43,7 @@ def aligned_face_for(
     face under 20 px between the eyes, is always refused.
     """
     refuse = tuple(sorted(set(refuse_checks)))
-    data = Path(path).read_bytes()
+    data = open_regular(path)  # FIFOs, devices and huge files are refused, never read
     sha = hashlib.sha256(data).hexdigest()
     key = _key(sha, size, refuse)
     png, refused = key.with_suffix(".png"), key.with_suffix(".refused")

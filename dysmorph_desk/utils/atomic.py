@@ -9,12 +9,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from dysmorph_desk.errors import UsageError
+from dysmorph_desk.errors import OutputError, UsageError
 
 
 def check_writable(path: Path, force: bool) -> None:
-    if path.exists() and not force:
+    """Refuse (exit 2) an existing output without ``force``, or a folder where a file should go."""
+    if path.is_dir():
+        raise UsageError(f"{path.name} is a folder, not a file name")
+    if (path.exists() or path.is_symlink()) and not force:
         raise UsageError(f"{path.name} exists; use --force to overwrite")
+
+
+def output_error(path: Path, exc: OSError) -> OutputError:
+    """A write that failed for a reason outside the program: one line naming the file."""
+    reason = exc.strerror or exc.__class__.__name__
+    return OutputError(f"cannot write {path.name}: {reason}")
 
 
 def new_file_mode() -> int:
@@ -66,9 +75,12 @@ def open_atomic(
     """
     path = Path(path)
     check_writable(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = (path.stat().st_mode & 0o777) if keep_mode and path.exists() else new_file_mode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = (path.stat().st_mode & 0o777) if keep_mode and path.exists() else new_file_mode()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise output_error(path, exc) from exc
     try:
         # mkstemp makes the file owner-only; give it the permissions a normal file would get
         os.chmod(tmp, mode)
@@ -77,6 +89,9 @@ def open_atomic(
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise output_error(path, exc) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -96,6 +111,60 @@ def write_bytes_atomic(
     with open_atomic(path, force=force, keep_mode=keep_mode, sync_dir=sync_dir) as fh:
         fh.write(data)
     return Path(path)
+
+
+def write_together(
+    files: list[tuple[Path, bytes]], *, force: bool = True, keep_mode: bool = False
+) -> None:
+    """Write several files all-or-nothing (a photo's JSON and PDF): on failure none is left.
+
+    Every file is first written in full to a temporary file beside its destination and fsynced
+    (the step that meets a full disk or a read-only folder); only then are they renamed into
+    place. If a rename fails, the files already moved are removed again, so a failure never leaves
+    one output without the other.
+
+    Args:
+        files: (destination, contents) pairs.
+        force: Replace existing files; without it an existing one is refused before any write.
+        keep_mode: Keep the permission bits of files being replaced.
+    """
+    paths = [Path(p) for p, _ in files]
+    for p in paths:
+        check_writable(p, force)
+    temps: list[tuple[str, Path]] = []
+    moved: list[Path] = []
+    try:
+        for path, data in zip(paths, (d for _, d in files), strict=True):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                mode = (
+                    (path.stat().st_mode & 0o777)
+                    if keep_mode and path.exists()
+                    else new_file_mode()
+                )
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                temps.append((tmp, path))
+                os.chmod(tmp, mode)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise output_error(path, exc) from exc
+        for tmp, path in temps:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise output_error(path, exc) from exc
+            moved.append(path)
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        for path in moved:
+            path.unlink(missing_ok=True)
+        raise
+    for folder in {p.parent for p in paths}:
+        _fsync_dir(folder)
 
 
 def write_text_atomic(path: str | Path, text: str, *, force: bool = True) -> Path:

@@ -48,3 +48,8 @@ def faces_cache_dir() -> Path:
 def log_dir() -> Path:
     home = _home()
     return home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def trust_store_file() -> Path:
+    """The trusted signing keys (``dysmorph-desk keys``): public keys and the status each vouches for."""
+    return config_dir() / "trusted-keys.json"

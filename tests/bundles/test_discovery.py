@@ -18,6 +18,7 @@ from dysmorph_desk.errors import BundleError
 def _named(tmp_path, name: str):
     contents = read_bundle(resolve_bundle("demo-mobilenetv2").path)
     contents.manifest["name"] = name
+    contents.signature = ""  # a renamed copy is no longer what the demo key signed
     path = tmp_path / f"{name}{BUNDLE_SUFFIX}"
     write_bundle(path, contents)
     return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -38,7 +39,7 @@ def _copy(c: BundleContents, **changes) -> BundleContents:
         "runtime": dict(c.runtime),
         "weights": dict(c.weights),
         "graphs": dict(c.graphs),
-        "signature": c.signature,
+        "signature": "",  # a changed copy is no longer what the demo key signed
     }
     fields.update(changes)
     return BundleContents(**fields)
@@ -70,9 +71,17 @@ def test_the_digest_covers_card_weights_and_graphs_but_not_the_signature(tmp_pat
     base = _copy(demo)
     path = _write(tmp_path, base)
     digest = read_header(path).sha256
-    signed = _write(tmp_path, _copy(demo, signature="ed25519:abc"), "s.ddbundle")
+    from dysmorph_desk.bundles.signing import load_private, sign_digest
+
+    key = load_private(Path(__file__).parents[2] / "models" / "keys" / "demo-signing-key.pem")
+    slot = sign_digest(key, digest)
+    signed = _write(tmp_path, _copy(demo, signature=slot), "s.ddbundle")
     assert read_header(signed).sha256 == digest  # the slot is outside the digest
+    assert read_header(signed).trust.signed
     load_bundle(signed)
+    malformed = _write(tmp_path, _copy(demo, signature="ed25519:abc"), "m.ddbundle")
+    with pytest.raises(BundleError, match="signature"):
+        read_header(malformed)
 
     raw = path.read_bytes()
     for label, start in (("weights", len(raw) // 3), ("graph", len(raw) - 100)):

@@ -207,3 +207,19 @@ def test_a_file_that_fits_nothing_is_refused(tmp_path):
     torch.save([torch.zeros(1)], tmp_path / "list.pth")
     with pytest.raises(BundleError, match="not a state_dict"):
         load_init_weights(create_model("mobilenet", 2), tmp_path / "list.pth")
+
+
+class _RunsCode:
+    """A pickle that would call os.system on load (a hostile "pretrained weights" file)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("true",))
+
+
+def test_a_checkpoint_holding_a_python_object_is_refused_as_such(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"conv.weight": torch.zeros(2), "x": _RunsCode()}, path)
+    with pytest.raises(BundleError, match=r"holds a Python object \((posix|nt|os)\.system\)"):
+        load_init_weights(create_model("resnet18", 2), path)

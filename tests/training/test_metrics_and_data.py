@@ -95,6 +95,31 @@ def test_dataset_readers(tmp_path):
         read_dataset(bad)
 
 
+def test_dataset_paths_stay_inside_the_data_folder(tmp_path):
+    """A labels file cannot make training read /etc/shadow or a file beside the data folder."""
+    data = tmp_path / "data"
+    (data / "a").mkdir(parents=True)
+    (data / "a" / "1.jpg").write_bytes(b"x")
+    (tmp_path / "outside.jpg").write_bytes(b"x")
+    csv = data / "labels.csv"
+    for bad in ("/etc/shadow", "../outside.jpg", str(tmp_path / "outside.jpg")):
+        csv.write_text(f"path,label\na/1.jpg,a\n{bad},b\n")
+        with pytest.raises(DataError, match="line 3: the photo path leads outside") as info:
+            read_dataset(data)
+        assert "shadow" not in str(info.value) and "outside.jpg" not in str(info.value)
+    (data / "a" / "link.jpg").symlink_to(tmp_path / "outside.jpg")
+    csv.write_text("path,label\na/link.jpg,a\n")
+    with pytest.raises(DataError, match="outside"):
+        read_dataset(data)
+    # a folder named with --data-root widens it
+    assert len(read_dataset(data, data_root=tmp_path)) == 1
+    # class folders: a symlinked photo from outside is skipped
+    csv.unlink()
+    (data / "b").mkdir()
+    (data / "b" / "2.jpg").write_bytes(b"x")
+    assert sorted(s.path.name for s in read_dataset(data)) == ["1.jpg", "2.jpg"]
+
+
 def test_ages_must_be_ages_and_photos_without_patient_ids_stay_apart(tmp_path):
     csv = tmp_path / "list.csv"
     csv.write_text("path,label,age_months\na/1.jpg,a,-3\n")

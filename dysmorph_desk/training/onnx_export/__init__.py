@@ -122,7 +122,8 @@ def export_graphs(model: nn.Module, arch: str, num_classes: int) -> ExportedGrap
     """Export ``model`` (an instance of registered ``arch``) to the forward and gradient graphs.
 
     The graphs compute in float32 on the model in eval mode (BatchNorm running statistics, no
-    dropout), whatever its mode, dtype or device; the model is left as it was. Weights are stripped
+    dropout), whatever its mode, dtype, device or memory format (a channels_last copy from training
+    is exported from a contiguous float32 copy); the model is left as it was. Weights are stripped
     from both graphs (see the module docstring): feed them from ``graph_weights(model)``. Takes
     5-60 s on two CPU cores (the recurrent models and DenseNet-201 the longest).
 
@@ -154,9 +155,14 @@ def export_graphs(model: nn.Module, arch: str, num_classes: int) -> ExportedGrap
     from dysmorph_desk.nets import get_arch
 
     spec = get_arch(arch)
-    params = list(model.parameters())
-    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in params):
-        model = copy.deepcopy(model).cpu().float()
+    tensors_in = [*model.parameters(), *model.buffers()]
+    if any(
+        t.device.type != "cpu"
+        or (t.is_floating_point() and t.dtype != torch.float32)
+        or not t.is_contiguous()  # channels_last (training's memory format) breaks the gradient graph
+        for t in tensors_in
+    ):
+        model = copy.deepcopy(model).cpu().float().to(memory_format=torch.contiguous_format)
     size = spec.input_size
     image = torch.zeros(1, 3, size, size)
     onehot = torch.zeros(1, num_classes)
