@@ -37,6 +37,12 @@ class OutputError(UsageError):
     """An output cannot be written: no permission, a read-only or a full disk (exit 2)."""
 
 
+class StoreError(UsageError):
+    """The local case store cannot be used: busy (locked), read-only, full, damaged, or written by
+    a newer DysmorphDesk (exit 2). Nothing in the store was changed by the operation that failed.
+    """
+
+
 class InputRefused(DysmorphError):
     """A photo that cannot be screened (unreadable image, no face, face too small...)."""
 

@@ -7,7 +7,8 @@ default is written once, here or in the module that owns the concept (the colorm
 - ``report``: what goes on a PDF (clinic, logo, paper, prevalence for PPV/NPV) and where it is saved;
 - ``heatmap``: the CAM method, colormap and opacity shown in the app and printed on reports;
 - ``screening``: which bundles, on which device, and the largest photo accepted;
-- ``app``: the operator's name and whether photo names may be remembered.
+- ``app``: the operator's name and whether photo names may be remembered;
+- ``records``: where the case store is and whether it keeps the photo files.
 
 ``schema_version`` says which layout a file has. Version 1 files (flat keys, written before the
 sections existed) are migrated on load; the file is rewritten in the new layout the next time the
@@ -30,9 +31,11 @@ from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.utils import paths
 from dysmorph_desk.utils.atomic import write_text_atomic
 from dysmorph_desk.utils.devices import DEFAULT_DEVICE
+from dysmorph_desk.utils.inputs import open_regular
 
 log = logging.getLogger(__name__)
 SETTINGS_VERSION = 2
+SETTINGS_MAX_BYTES = 1_000_000  # a settings file is a few KB
 
 # Version 1 (flat) key -> (section, field) in version 2.
 _V1_KEYS: dict[str, tuple[str, str]] = {
@@ -70,6 +73,8 @@ class HeatmapSection:
     """How heatmaps are computed and drawn, in the app and on reports."""
 
     cam_method: str = DEFAULT_CAM_METHOD
+    # viridis (colour-blind safe, see explain.overlay); a colormap saved in a user's file, jet
+    # included, is theirs and is kept: only a file without one gets the new default
     colormap: str = DEFAULT_COLORMAP
     opacity: float = DEFAULT_OPACITY
 
@@ -97,6 +102,14 @@ class AppSection:
 
 
 @dataclass
+class RecordsSection:
+    """The local case store (``records.store.CaseStore``): where it is, and what it keeps."""
+
+    store_path: str = ""  # the store's folder; "" = ``utils.paths.store_dir()``
+    keep_photos: bool = True  # keep the photo files (re-open them later); False: their hash only
+
+
+@dataclass
 class Settings:
     """All user settings, one section per concern.
 
@@ -111,6 +124,7 @@ class Settings:
     heatmap: HeatmapSection = field(default_factory=HeatmapSection)
     screening: ScreeningSection = field(default_factory=ScreeningSection)
     app: AppSection = field(default_factory=AppSection)
+    records: RecordsSection = field(default_factory=RecordsSection)
 
     @classmethod
     def path(cls) -> Path:
@@ -122,9 +136,10 @@ class Settings:
         p = cls.path()
         if not p.exists():
             return cls()
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        try:  # bounded: a FIFO or a huge file in its place must not hang or exhaust the app
+            raw = open_regular(p, SETTINGS_MAX_BYTES, error=OSError, kind="settings files")
+            data = json.loads(raw.decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
             log.warning("settings file unreadable (%s); using defaults", exc)
             return cls()
         if not isinstance(data, dict):

@@ -50,3 +50,28 @@ def portraits():
 
     root = Path(__file__).resolve().parents[1] / "resources" / "portraits"
     return {p.stem: p for p in root.iterdir() if p.suffix in {".jpg", ".png"}}
+
+
+@pytest.fixture(scope="session")
+def calibration_data(tmp_path_factory):
+    """A small synthetic labelled set (20 children per class, 2 photos each) to calibrate with."""
+    from dysmorph_desk.training.synthetic import make_synthetic
+
+    root = tmp_path_factory.mktemp("calibration") / "data"
+    make_synthetic(root, per_class=20, seed=3, photos_per_identity=2)
+    return root
+
+
+@pytest.fixture(scope="session")
+def calibrated_bundle(tmp_path_factory, test_bundle, calibration_data):
+    """``test-hybrid`` with atypicality statistics (``models --calibrate``, torch-free) fitted on
+    ``calibration_data``. The aligned-face cache goes to a home of its own: session fixtures run
+    before the per-test home is set."""
+    from dysmorph_desk.cli.calibrate import calibrate_bundle
+
+    root = tmp_path_factory.mktemp("calibrated")
+    out = root / "test-hybrid-calibrated.ddbundle"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DYSMORPH_DESK_HOME", str(root / "home"))
+        calibrate_bundle(test_bundle, calibration_data, out)
+    return out

@@ -11,7 +11,9 @@ threads make a screening 20-50x slower, and one thread changes no result.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -23,6 +25,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import dysmorph_desk.cli.screen as cli_screen
 from dysmorph_desk import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,18 +53,18 @@ def _one_torch_thread():
 
 @pytest.fixture(autouse=True)
 def _reuse_screener(monkeypatch):
-    real = cli._load_screener
+    real = cli_screen._load_screener
 
-    def cached(model_names, device_pref, runtime="onnx"):
+    def cached(model_names, device_pref, runtime="onnx", allow_unvalidated=False):
         from dysmorph_desk.settings import Settings
 
         names = tuple(model_names or ())
-        key = (tuple(_stamp(n) for n in names), device_pref, runtime)
+        key = (tuple(_stamp(n) for n in names), device_pref, runtime, allow_unvalidated)
         if key not in _SCREENERS:
-            _SCREENERS[key] = real(model_names, device_pref, runtime)[0]
+            _SCREENERS[key] = real(model_names, device_pref, runtime, allow_unvalidated)[0]
         return _SCREENERS[key], Settings.load()
 
-    monkeypatch.setattr(cli, "_load_screener", cached)
+    monkeypatch.setattr(cli_screen, "_load_screener", cached)
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -115,12 +118,14 @@ def test_json_stdout_shape(capsys, test_bundle, portraits):
         capsys, test_bundle, photo, "--json", "-", "--age", "30", "--sex", "female"
     )
     assert code == 0, err
-    data = json.loads(out)  # stdout is JSON and nothing else
+    doc = json.loads(out)  # stdout is JSON and nothing else
+    assert doc["schema_version"] == 2 and doc["visit"] is None and doc["refused"] == []
+    assert "not a diagnosis" in doc["disclaimer"]
+    (data,) = doc["photos"]
     assert (
         "screened 1 of 1" in err and "screening photo 1/1" in err
     )  # summary and progress on stderr
     for key in (
-        "schema_version",
         "photo_sha256",
         "faces_detected",
         "quality",
@@ -129,7 +134,6 @@ def test_json_stdout_shape(capsys, test_bundle, portraits):
         "results",
     ):
         assert key in data, key
-    assert data["schema_version"] == 1
     assert data["photo_sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
     assert data["faces_detected"] == 1
     assert "not a diagnosis" in data["disclaimer"]
@@ -167,7 +171,8 @@ def test_json_and_report_files(capsys, test_bundle, portraits, tmp_path):
         out_pdf,
     )
     assert code == 0, err
-    assert json.loads(out_json.read_text(encoding="utf-8"))["results"][0]["assessable"] is True
+    doc = json.loads(out_json.read_text(encoding="utf-8"))
+    assert doc["photos"][0]["results"][0]["assessable"] is True
     assert out_pdf.read_bytes().startswith(b"%PDF")
     assert "screened 1 of 1" in out  # without --json -, the summary is the stdout result
 
@@ -198,9 +203,18 @@ def test_batch_same_stem_and_corrupt_photo(capsys, test_bundle, portraits, tmp_p
         "none",
     )
     assert code == 3
-    assert sorted(p.name for p in out_dir.iterdir()) == ["x-2.json", "x-2.pdf", "x.json", "x.pdf"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "summary.csv",
+        "x-2.json",
+        "x-2.pdf",
+        "x.json",
+        "x.pdf",
+    ]
     for name in ("x.json", "x-2.json"):
-        assert json.loads((out_dir / name).read_text(encoding="utf-8"))["results"]
+        assert json.loads((out_dir / name).read_text(encoding="utf-8"))["photos"][0]["results"]
+    rows = list(csv.DictReader(io.StringIO((out_dir / "summary.csv").read_text("utf-8"))))
+    assert [r["photo"] for r in rows] == ["1", "2", "3", "4"]  # refused photos have their row
+    assert rows[1]["reason"] and rows[2]["reason"] and not rows[0]["reason"]
     assert "Traceback" not in err
     refusals = [line for line in err.splitlines() if "refused" in line]
     # photos are named by position (file names can identify patients)
@@ -227,12 +241,12 @@ def test_batch_names_never_collide(capsys, test_bundle, portraits, tmp_path):
         capsys, test_bundle, *photos, "--out-dir", out_dir, "--no-report", "--cam", "none"
     )
     assert code == 0, err
-    names = sorted(p.name for p in out_dir.iterdir())
+    names = sorted(p.name for p in out_dir.iterdir() if p.name != "summary.csv")
     assert len(names) == 4 and len({n.casefold() for n in names}) == 4, names
     assert {"x.json", "x-2.json"} <= set(names)
 
 
-def test_batch_json_stdout_is_a_list(capsys, test_bundle, portraits):
+def test_batch_json_stdout_is_one_document(capsys, test_bundle, portraits):
     code, out, err = screen(
         capsys,
         test_bundle,
@@ -244,8 +258,9 @@ def test_batch_json_stdout_is_a_list(capsys, test_bundle, portraits):
         "none",
     )
     assert code == 0, err
-    data = json.loads(out)
-    assert isinstance(data, list) and len(data) == 2  # every photo screened, not just the first
+    doc = json.loads(out)  # one object whatever the number of photos (schema 2)
+    data = doc["photos"]
+    assert len(data) == 2  # every photo screened, not just the first
     assert [d["photo_sha256"] for d in data] == [
         hashlib.sha256(p.read_bytes()).hexdigest()
         for p in (portraits["grace_hopper"], portraits["astronaut"])
@@ -290,7 +305,7 @@ def test_existing_output_needs_force(capsys, test_bundle, portraits, tmp_path):
         "none",
     )
     assert code == 0, err
-    assert json.loads(target.read_text(encoding="utf-8"))["schema_version"] == 1
+    assert json.loads(target.read_text(encoding="utf-8"))["schema_version"] == 2
 
 
 # --- bundles --------------------------------------------------------------------------------------
@@ -359,7 +374,9 @@ def test_no_face_exit_3(capsys, test_bundle, tmp_path):
     code, out, err = screen(capsys, test_bundle, grey, "--json", "-")
     assert code == 3
     assert "no face" in err and "Traceback" not in err
-    assert "results" not in json.loads(out)  # nothing screened, and stdout is still valid JSON
+    doc = json.loads(out)  # nothing screened, and stdout is still valid JSON
+    assert doc["photos"] == [] and doc["refused"][0]["photo"] == 1
+    assert "no face" in doc["refused"][0]["reason"]
 
 
 def test_age_outside_validated_range(capsys, test_bundle, portraits):
@@ -367,7 +384,7 @@ def test_age_outside_validated_range(capsys, test_bundle, portraits):
         capsys, test_bundle, portraits["grace_hopper"], "--age", "200", "--json", "-"
     )
     assert code == 0, err
-    r = json.loads(out)["results"][0]
+    r = json.loads(out)["photos"][0]["results"][0]
     assert r["assessable"] is False
     assert (
         r["probabilities"] is None and r["syndromic_probability"] is None and r["flagged"] is None
@@ -388,7 +405,7 @@ def test_age_outside_validated_range(capsys, test_bundle, portraits):
         "none",
     )
     assert code == 0, err
-    data = json.loads(out)
+    data = json.loads(out)["photos"][0]
     r = data["results"][0]
     assert r["assessable"] is True and r["forced_assessment"] is True
     assert math.isclose(sum(r["probabilities"].values()), 1.0, abs_tol=1e-4)
@@ -407,7 +424,7 @@ def test_photo_name_not_in_outputs(capsys, test_bundle, portraits, tmp_path):
     )
     assert code == 0, err
     assert "patient_smith" not in out_json.read_text(encoding="utf-8")
-    assert "photo_name" not in json.loads(out_json.read_text(encoding="utf-8"))
+    assert "photo_name" not in json.loads(out_json.read_text(encoding="utf-8"))["photos"][0]
     assert "patient_smith" not in pdf_text(out_pdf)
     assert b"patient_smith" not in out_pdf.read_bytes()  # nor in the PDF's metadata
     assert "patient_smith" not in out  # the stdout summary names the photo by hash only
@@ -427,7 +444,9 @@ def test_photo_name_not_in_outputs(capsys, test_bundle, portraits, tmp_path):
         "none",
     )
     assert code == 0, err
-    assert json.loads(out_json.read_text(encoding="utf-8"))["photo_name"] == PRIVATE_NAME
+    assert json.loads(out_json.read_text(encoding="utf-8"))["photos"][0]["photo_name"] == (
+        PRIVATE_NAME
+    )
     assert "patient_smith" in pdf_text(out_pdf).replace("\n", "")
 
 
@@ -437,7 +456,7 @@ def test_photo_name_not_in_outputs(capsys, test_bundle, portraits, tmp_path):
 def test_several_faces(capsys, test_bundle, two_faces):
     code, out, err = screen(capsys, test_bundle, two_faces, "--json", "-", "--cam", "none")
     assert code == 0, err
-    first = json.loads(out)
+    first = json.loads(out)["photos"][0]
     assert first["faces_detected"] == 2
     assert any("2 faces" in w for w in first["warnings"]), first["warnings"]
     assert first["face_index"] == 1
@@ -447,7 +466,7 @@ def test_several_faces(capsys, test_bundle, two_faces):
         capsys, test_bundle, two_faces, "--json", "-", "--cam", "none", "--face", "2"
     )
     assert code == 0, err
-    second = json.loads(out)
+    second = json.loads(out)["photos"][0]
     assert second["face_index"] == 2 and second["faces_detected"] == 2
     assert second["face"]["box"] != first["face"]["box"]
     assert second["face"]["box"][2] < 512  # Grace Hopper, on the left
@@ -506,7 +525,7 @@ def test_screen_by_installed_name(capsys, test_bundle, portraits):
         capsys, "test-hybrid", portraits["grace_hopper"], "--json", "-", "--cam", "none"
     )
     assert code == 0, err
-    assert json.loads(out)["results"][0]["model"] == "test-hybrid"
+    assert json.loads(out)["photos"][0]["results"][0]["model"] == "test-hybrid"
 
 
 def test_cache_purge(capsys):
@@ -565,7 +584,7 @@ def test_subprocess_json_stdout_only(test_bundle, portraits, tmp_path):
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)  # the whole of stdout is one JSON document
+    data = json.loads(proc.stdout)["photos"][0]  # the whole of stdout is one JSON document
     assert data["photo_sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
     assert data["results"][0]["assessable"] is True
     assert "patient_smith" not in proc.stdout
@@ -590,3 +609,61 @@ def test_subprocess_usage_error(tmp_path):
     proc = _subprocess(["screen", "x.jpg", "--sex", "other"], tmp_path)
     assert proc.returncode == 2
     assert proc.stdout == "" and "Traceback" not in proc.stderr
+
+
+def test_fhir_and_dicom_carry_the_same_report(capsys, test_bundle, portraits, tmp_path):
+    """One render: the PDF written, the FHIR presentedForm and the DICOM document are the same
+    bytes; an existing output is refused before any work and nothing is written."""
+    import base64
+
+    pydicom = pytest.importorskip("pydicom")
+    pdf, fhir, dcm = tmp_path / "r.pdf", tmp_path / "r.fhir.json", tmp_path / "r.dcm"
+    argv = ["--cam", "none", "--patient-id", "P-77", "--report", pdf, "--fhir", fhir]
+    code, _, err = screen(capsys, test_bundle, portraits["grace_hopper"], *argv, "--dicom", dcm)
+    assert code == 0, err
+    bundle = json.loads(fhir.read_text("utf-8"))
+    report = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "DiagnosticReport"
+    )
+    form = base64.b64decode(report["presentedForm"][0]["data"])
+    ds = pydicom.dcmread(dcm)
+    document = bytes(ds.EncapsulatedDocument)[: int(ds.EncapsulatedDocumentLength)]
+    assert form == document == pdf.read_bytes()
+    assert ds.PatientID == "P-77"
+    for p in (pdf, fhir, dcm):
+        p.unlink()
+    fhir.write_text("{}", encoding="utf-8")
+    code, _, err = screen(capsys, test_bundle, portraits["grace_hopper"], *argv, "--dicom", dcm)
+    assert code == 2 and "exists" in err
+    assert not pdf.exists() and not dcm.exists()
+
+
+def test_store_files_the_visit_and_its_exports_share_its_study(
+    capsys, test_bundle, portraits, tmp_path
+):
+    pydicom = pytest.importorskip("pydicom")
+    from dysmorph_desk.records.store import CaseStore
+
+    store, dcm = tmp_path / "store", tmp_path / "v.dcm"
+    photos = [portraits["grace_hopper"], portraits["astronaut"]]
+    argv = ["--visit", "--patient-id", "P-9", "--cam", "none", "--store-path", store]
+    code, _, err = screen(capsys, test_bundle, *photos, *argv, "--dicom", dcm)
+    assert code == 0, err
+    with CaseStore(store) as s:
+        (summary,) = s.find_cases("P-9")
+        record = s.get_case(summary.uid)
+    (visit,) = record.visits
+    assert len(visit.photos) == 2 and visit.visit_results
+    assert pydicom.dcmread(dcm).StudyInstanceUID == visit.study_uid
+    assert [e.kind for e in visit.exports] == ["dicom"]
+
+
+def test_one_file_named_for_two_outputs_is_refused_before_any_work(capsys, tmp_path, portraits):
+    same = tmp_path / "same.out"
+    code, _, err = run(
+        capsys, "screen", portraits["grace_hopper"], "--json", same, "--report", same
+    )
+    assert code == 2 and "named for two outputs" in err
+    assert not same.exists()

@@ -93,7 +93,7 @@ def test_screening_never_touches_the_network(monkeypatch, tmp_path, test_bundle,
     err = capsys.readouterr().err
     assert code == 0, err
     assert calls == []
-    data = json.loads(out_json.read_text(encoding="utf-8"))
+    data = json.loads(out_json.read_text(encoding="utf-8"))["photos"][0]
     assert data["faces_detected"] == 1 and data["results"][0]["assessable"] is True
     assert data["results"][0]["cam_method"] == "gradcam"
     assert out_pdf.read_bytes().startswith(b"%PDF")

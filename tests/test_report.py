@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from dysmorph_desk.bundles.cards import ClassInfo, ModelCard, predictive_values
+from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.errors import UsageError
 from dysmorph_desk.faces.types import FaceInfo, QualityCheck
 from dysmorph_desk.report.formatting import (
@@ -21,8 +21,7 @@ from dysmorph_desk.report.formatting import (
     age_text,
     date_text,
     format_percent,
-    format_predictive_values,
-    metrics_text,
+    validation_rows,
 )
 from dysmorph_desk.report.options import PAPER_NAMES, ReportOptions
 from dysmorph_desk.report.render import render_report, report_bytes
@@ -166,18 +165,18 @@ def test_disclaimer_and_demonstration_label(text: str) -> None:
 
 
 def test_predictive_values_at_stated_prevalence(text: str) -> None:
-    ppv, npv = predictive_values(0.8, 0.9, 0.01)
-    expected = f"PPV {ppv * 100:.1f}% / NPV {npv * 100:.1f}% at a prevalence of 1.0%"
-    assert format_predictive_values(0.8, 0.9, 0.01) == expected
-    assert expected in _flat(text)
+    # the test card records no counts: no PPV/NPV without their intervals (tests/report/
+    # test_honest_numbers.py covers the ranges)
+    flat = _flat(text)
+    assert "not computed — sensitivity and specificity: interval unknown (n not recorded)" in flat
+    assert "prevalence of 1%" in flat
     other = _text(report_bytes(_result(n_models=1), ReportOptions(prevalence=0.05)))
-    assert format_predictive_values(0.8, 0.9, 0.05) in _flat(other)
-    assert "prevalence of 5.0%" in _flat(other)
+    assert "prevalence of 5%" in _flat(other)
 
 
 def test_format_percent() -> None:
     assert format_percent(0.031) == "3.1%"
-    assert format_percent(0.0001) == "0.01%"
+    assert format_percent(0.0001) == "<0.1%"
     assert format_percent(float("nan")) == "n/a"
 
 
@@ -193,9 +192,11 @@ def test_age_date_and_metrics_formatting() -> None:
     assert date_text("2024-05-01T10:30:00") == "2024-05-01 10:30"
     assert date_text("2024-05-01T10:30:00+02:00") == "2024-05-01 10:30 UTC+0200"
     assert date_text("yesterday") == "yesterday"
-    assert metrics_text(None) == "none stated"
-    metrics = {"recall": 0.8, "auc": 0.912, "n_test": 400, "calibrated": True}
-    assert metrics_text(metrics) == "recall 0.8; AUC 0.912; n test 400; calibrated yes"
+    assert validation_rows(_card("m")) == [
+        ("Sensitivity", "80.0%", "unknown", "—"),
+        ("Specificity", "90.0%", "unknown", "—"),
+        ("AUC", "0.912", "unknown", "—"),
+    ]
 
 
 def test_markup_escapes_and_falls_back_to_cjk() -> None:
@@ -413,3 +414,159 @@ def test_minimal_result_and_unusual_text() -> None:
     assert "not stated" in text
     assert "DEMONSTRATION MODEL" not in text
     assert pdf.rstrip().endswith(b"%%EOF")
+
+
+# -- The answer first, heatmaps that can be read, headings kept with their tables -------------
+
+_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE][-+]\d+")
+
+
+def _image_sizes_mm(pdf: bytes) -> list[list[tuple[float, float, int]]]:
+    """Per page: (printed width, printed height in mm, pixel width) of every raster image drawn,
+    from the content stream's transformation matrices."""
+    pages = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        xobjects = page["/Resources"].get_object().get("/XObject", {})
+        ctm, stack, found = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0], [], []
+        for operands, op in page.get_contents().operations:
+            if op == b"q":
+                stack.append(ctm)
+            elif op == b"Q":
+                ctm = stack.pop()
+            elif op == b"cm":
+                a, b, c, d, e, f = (float(x) for x in operands)
+                A, B, C, D, E, F = ctm
+                ctm = [
+                    a * A + b * C,
+                    a * B + b * D,
+                    c * A + d * C,
+                    c * B + d * D,
+                    e * A + f * C + E,
+                    e * B + f * D + F,
+                ]
+            elif op == b"Do":
+                obj = xobjects[operands[0]].get_object()
+                if obj.get("/Subtype") == "/Image":
+                    mm_per_pt = 25.4 / 72
+                    found.append((ctm[0] * mm_per_pt, ctm[3] * mm_per_pt, int(obj["/Width"])))
+        pages.append(found)
+    return pages
+
+
+def _assessed(name: str, synd: float, flagged: bool, like: ModelResult) -> ModelResult:
+    rest = 1.0 - synd
+    return ModelResult(
+        model=name,
+        card=_card(name),
+        bundle_sha256=SHA_B,
+        probabilities={"unaffected": rest, "noonan": synd * 0.75, "williams": synd * 0.25},
+        predicted="noonan" if synd > rest else "unaffected",
+        syndromic_probability=synd,
+        flagged=flagged,
+        assessable=True,
+        cam_method="gradcam",
+        cam_target="noonan",
+        aligned_face=like.aligned_face,
+        heatmap_aligned=like.heatmap_aligned,
+    )
+
+
+def test_summary_box_leads_the_first_page(pdf: bytes) -> None:
+    first = _flat(PdfReader(io.BytesIO(pdf)).pages[0].extract_text())
+    assert first.index(_flat(DISCLAIMER)) < first.index("Summary") < first.index("Heatmaps")
+    assert (
+        "Only demo-resnet can assess this photo: flagged for clinical review (1 cannot assess)."
+        in first
+    )
+    assert "FLAGGED for clinical review syndromic probability 80.0% (threshold 50.0%)" in first
+    assert "second-model cannot assess face turned too far (yaw 41°)" in first
+    assert "Photo (screened face boxed)" in first
+
+
+def test_models_that_disagree_are_said_to_disagree() -> None:
+    result = _result(n_models=1)
+    result.results.append(_assessed("calm-model", 0.1, False, result.results[0]))
+    text = _flat(_text(report_bytes(result)))
+    assert "Models disagree — review the heatmaps and the photo." in text
+    agree = _result(n_models=1)
+    agree.results.append(_assessed("calm-model", 0.9, True, agree.results[0]))
+    assert "The 2 models agree: flagged for clinical review." in _flat(_text(report_bytes(agree)))
+
+
+def test_heatmaps_at_least_6_cm_with_colour_bar_and_class(pdf: bytes) -> None:
+    sizes = [s for page in _image_sizes_mm(pdf) for s in page]
+    faces = [(w, h) for w, h, px in sizes if px == 112]  # the aligned face and its heatmap
+    assert len(faces) == 2 and all(w >= 60 and h >= 60 for w, h in faces), sizes
+    flat = _flat(_text(pdf))
+    assert "less ↔ more influence" in flat  # the colour bar's label
+    assert "Where demo-resnet looked for Noonan syndrome" in flat  # the map's class
+    assert "viridis colour scale" in flat  # the colour-blind-safe default
+    jet = _flat(_text(report_bytes(_result(), ReportOptions(colormap="jet"))))
+    assert "jet colour scale" in jet and "less ↔ more influence" in jet
+
+
+def test_three_models_one_heatmap_row_each() -> None:
+    result = _result(n_models=1)
+    for name in ("model-b", "model-c"):
+        result.results.append(_assessed(name, 0.3, False, result.results[0]))
+    pdf = report_bytes(result)
+    sizes = [s for page in _image_sizes_mm(pdf) for s in page if s[2] == 112]
+    assert len(sizes) == 6 and min(w for w, _, _ in sizes) >= 60  # aligned face + map, x 3
+    text = _flat(_text(pdf))
+    assert text.count("less ↔ more influence") == 3
+    assert "The 3 models agree" not in text and "Models disagree" in text
+    first = _flat(PdfReader(io.BytesIO(pdf)).pages[0].extract_text())
+    for name in ("demo-resnet", "model-b", "model-c"):  # every model's line on page 1
+        assert f"{name} " in first.split("Photo (screened face boxed)")[0]
+
+
+def test_no_scientific_notation_anywhere() -> None:
+    result = _result()
+    tiny = result.results[0]
+    tiny.probabilities = {"unaffected": 1 - 1.3e-7, "noonan": 1.2e-7, "williams": 1e-8}
+    tiny.syndromic_probability, tiny.predicted, tiny.flagged = 1.3e-7, "unaffected", False
+    text = _text(report_bytes(result))
+    hits = _SCIENTIFIC.findall(text.replace(" ", ""))
+    assert not hits, hits
+
+
+def test_quality_heading_stays_with_its_table() -> None:
+    """Whatever precedes it, "Photo quality checks" never ends a page without its table."""
+    for extra in range(0, 12):
+        result = _result()
+        for i in range(extra):
+            result.results.append(
+                ModelResult(
+                    model=f"unassessed-{i}",
+                    card=_card(f"unassessed-{i}"),
+                    bundle_sha256=SHA_B,
+                    probabilities=None,
+                    predicted=None,
+                    syndromic_probability=None,
+                    flagged=None,
+                    assessable=False,
+                    cannot_assess_reason="face turned too far",
+                )
+            )
+        for page in PdfReader(io.BytesIO(report_bytes(result))).pages:
+            text = page.extract_text()
+            if "Photo quality checks" in text:
+                assert "face size" in text.split("Photo quality checks", 1)[1], extra
+
+
+def test_quality_and_heatmap_headings_are_kept_together() -> None:
+    from reportlab.platypus import KeepTogether, Paragraph
+
+    from dysmorph_desk.report.sections import images_block, quality_table
+    from dysmorph_desk.report.style import MARGIN, paragraph_styles
+
+    st = paragraph_styles()
+    width = PAPERS["A4"][0] - 2 * MARGIN
+    result = _result()
+    [kept] = [f for f in quality_table(result, st, width) if isinstance(f, KeepTogether)]
+    heading = kept._content[0]
+    assert isinstance(heading, Paragraph) and heading.getPlainText() == "Photo quality checks"
+    assert st["h2"].keepWithNext  # every section heading moves on with what it heads
+    blocks = images_block(result, ReportOptions().validated(), st, width)
+    [first_row] = [f for f in blocks if isinstance(f, KeepTogether)]
+    assert first_row._content[0].getPlainText() == "Heatmaps"

@@ -98,3 +98,17 @@ def test_report_options_are_built_in_one_place():
     assert over.clinic_name == "Klinik Süd"  # None means "not overridden"
     assert (over.prevalence, over.include_photo_name, over.opacity) == (0.1, True, 0.3)
     assert Settings().report_options().logo_path is None
+
+
+def test_a_fifo_in_place_of_the_settings_file_does_not_hang():
+    """Read bounded and non-blocking: a named pipe gives the defaults at once, as garbage does."""
+    import os
+
+    path = Settings.path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    try:
+        assert Settings.load() == Settings()
+    finally:
+        path.unlink()

@@ -11,7 +11,12 @@ Members (all covered by one SHA-256 digest, except the signature slot):
   they are floating point, to keep bundles small);
 - the ONNX graphs as uint8 tensors named ``__graph__/forward`` and ``__graph__/gradient``. The graphs
   hold no weights: every initializer is an external-data reference (location ``dd-bundle:weights``)
-  that the runtime feeds from the weights above when it creates a session.
+  that the runtime feeds from the weights above when it creates a session;
+- optionally, the distribution of the model's embeddings of its training photos, as float32 tensors
+  ``__atypicality__/mean`` (D) and ``__atypicality__/precision`` (D x D, the inverse of a shrunk
+  covariance), with the reference percentiles of validation photos' distances in the ``runtime``
+  JSON (``atypicality``): see ``screening/atypicality.py``. They are never weights: ``read_bundle``
+  routes them apart, so no graph can take them as an initializer.
 
 The digest is computed over the canonical bytes of each member in a fixed order (metadata keys
 sorted, then tensors sorted by name with dtype and shape), so editing the card, a weight or a graph
@@ -23,10 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -36,6 +43,8 @@ FORMAT = "dysmorph-desk-bundle"
 FORMAT_VERSION = "2"
 GRAPH_PREFIX = "__graph__/"
 GRAPH_NAMES = ("forward", "gradient")
+ATYPICALITY_PREFIX = "__atypicality__/"
+ATYPICALITY_NAMES = ("mean", "precision")
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 UNSIGNED_KEYS = ("digest", "signature")  # the only members the digest does not cover
 
@@ -50,6 +59,8 @@ class BundleContents:
     graphs: dict[str, bytes]  # "forward", "gradient" -> ONNX ModelProto bytes
     signature: str = ""
     extra_metadata: dict[str, str] = field(default_factory=dict)
+    # "mean", "precision" -> float32 arrays (screening/atypicality.py); empty when not calibrated
+    atypicality: dict[str, np.ndarray] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, str]:
         meta = {
@@ -65,6 +76,8 @@ class BundleContents:
         out = dict(self.weights)
         for name, data in self.graphs.items():
             out[GRAPH_PREFIX + name] = np.frombuffer(data, dtype=np.uint8)
+        for name, arr in self.atypicality.items():
+            out[ATYPICALITY_PREFIX + name] = arr
         return out
 
     def digest(self) -> str:
@@ -102,10 +115,27 @@ def write_bundle(path: str | Path, contents: BundleContents, *, force: bool = Fa
     return meta["digest"]
 
 
+def _open_regular(path: Path) -> BinaryIO:
+    """Open a bundle for reading only if it is a regular file (symlinks followed): a named pipe
+    would block the read forever, and a device never ends. Opened non-blocking, so a pipe swapped
+    in after the check cannot block either, and checked again on the open descriptor."""
+    refused = BundleError(f"{path.name}: not a DysmorphDesk bundle (not a regular file)")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise refused
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise refused
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_metadata(path: Path) -> dict[str, str]:
     """The header metadata only (cheap: no weights are read). Raises BundleError."""
     try:
-        with path.open("rb") as fh:
+        with _open_regular(path) as fh:
             raw = fh.read(8)
             if len(raw) != 8:
                 raise BundleError(f"{path.name}: not a DysmorphDesk bundle (file too short)")
@@ -136,17 +166,20 @@ def read_bundle(path: Path) -> BundleContents:
             f"{path.name}: bundle format {meta.get('format_version')} is not format 2"
         )
     try:
-        tensors = load(path.read_bytes())
+        with _open_regular(path) as fh:  # a FIFO swapped in after the header check cannot block
+            tensors = load(fh.read())
     except (SafetensorError, OSError, ValueError, MemoryError) as exc:
         raise BundleError(f"{path.name}: the bundle is unreadable ({exc})") from None
     if digest(meta, tensors) != meta.get("digest"):
         raise BundleError(
             f"{path.name}: SHA-256 digest mismatch — the bundle was modified or damaged; refusing to load it"
         )
-    graphs, weights = {}, {}
+    graphs, weights, atypicality = {}, {}, {}
     for name, arr in tensors.items():
         if name.startswith(GRAPH_PREFIX):
             graphs[name[len(GRAPH_PREFIX) :]] = arr.tobytes()
+        elif name.startswith(ATYPICALITY_PREFIX):
+            atypicality[name[len(ATYPICALITY_PREFIX) :]] = arr
         else:
             weights[name] = arr
     missing = [g for g in GRAPH_NAMES if g not in graphs]
@@ -171,4 +204,5 @@ def read_bundle(path: Path) -> BundleContents:
         graphs=graphs,
         signature=meta.get("signature", ""),
         extra_metadata=extra,
+        atypicality=atypicality,
     )

@@ -13,14 +13,20 @@ import logging
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from dysmorph_desk.bundles.cards import ModelCard
-from dysmorph_desk.bundles.container import FORMAT_VERSION, read_bundle, read_metadata
+from dysmorph_desk.bundles.container import (
+    ATYPICALITY_NAMES,
+    FORMAT_VERSION,
+    BundleContents,
+    read_bundle,
+    read_metadata,
+)
 from dysmorph_desk.bundles.schema import validate_manifest
 from dysmorph_desk.bundles.sessions import ForwardOut, GradientOut, OnnxModel, check_graph
 from dysmorph_desk.bundles.trust import TrustVerdict, assess
@@ -69,6 +75,8 @@ class LoadedBundle:
     device: str
     runtime: dict[str, Any]
     weights: dict[str, np.ndarray]
+    # "mean", "precision": the embedding statistics (screening/atypicality.py); empty if none
+    atypicality: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def card(self) -> ModelCard:
@@ -164,12 +172,47 @@ def load_bundle(
         name: check_graph(name, data, card, contents.runtime, contents.weights, info.path.name)
         for name, data in contents.graphs.items()
     }
+    check_atypicality(contents, info.path.name)
     model = OnnxModel(contents.graphs, contents.weights, externals, device=device, threads=threads)
     try:
         model.open()  # fail now, not on the first photo
     except BundleError as exc:
         raise BundleError(f"{info.path.name}: {exc}") from None
-    return LoadedBundle(info, model, device, contents.runtime, contents.weights)
+    return LoadedBundle(
+        info, model, device, contents.runtime, contents.weights, contents.atypicality
+    )
+
+
+def check_atypicality(contents: BundleContents, where: str) -> None:
+    """Refuse embedding statistics that screening could not use: both tensors or neither, float32
+    of the runtime's embedding size, finite; 101 non-decreasing, finite reference percentiles."""
+    stats, entry = contents.atypicality, contents.runtime.get("atypicality")
+    if not stats and entry is None:
+        return
+    bad = f"{where}: the atypicality statistics are malformed"
+    if set(stats) != set(ATYPICALITY_NAMES) or not isinstance(entry, dict):
+        raise BundleError(f"{bad} (they need the tensors mean, precision and the percentiles)")
+    d = int(contents.runtime.get("embedding_size", 0))
+    mean, precision = stats["mean"], stats["precision"]
+    for name, arr, shape in (("mean", mean, (d,)), ("precision", precision, (d, d))):
+        if arr.dtype != np.float32 or arr.shape != shape or not np.all(np.isfinite(arr)):
+            raise BundleError(f"{bad} ({name}: need finite float32 of shape {shape})")
+    q = entry.get("percentiles")
+    ok = isinstance(q, list) and len(q) == 101
+    if ok:
+        try:
+            arr = np.asarray(q, dtype=np.float64)
+        except (TypeError, ValueError):
+            ok = False
+        else:
+            ok = bool(
+                arr.ndim == 1
+                and np.all(np.isfinite(arr))
+                and np.all(arr >= 0)
+                and np.all(np.diff(arr) >= 0)
+            )
+    if not ok:
+        raise BundleError(f"{bad} (percentiles: need 101 non-decreasing distances)")
 
 
 def bundle_dirs() -> list[tuple[str, Path | None]]:
@@ -205,8 +248,13 @@ def resolve_bundle(name_or_path: str) -> BundleInfo:
         if info.name == name_or_path:
             return info
     p = Path(name_or_path)
-    if p.suffix == BUNDLE_SUFFIX or p.exists():
-        if not p.is_file():
+    try:
+        is_path = p.suffix == BUNDLE_SUFFIX or p.exists()
+        is_file = is_path and p.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, an embedded NUL
+        raise BundleError(f"bundle not found: {name_or_path}") from None
+    if is_path:
+        if not is_file:
             raise BundleError(f"bundle not found: {name_or_path}")
         return read_header(p, "file")
     names = ", ".join(i.name for i in find_bundles()) or "none installed"
@@ -227,7 +275,9 @@ def safe_file_name(name: str) -> str:
     return safe
 
 
-def install_bundle(path: str | Path, *, force: bool = False) -> BundleInfo:
+def install_bundle(
+    path: str | Path, *, force: bool = False, allow_failed: bool = False
+) -> BundleInfo:
     """Copy a verified bundle into the per-user models folder (the GUI's and CLI's import).
 
     The destination is ``<models folder>/<safe_file_name(card name)>.ddbundle`` and is checked to
@@ -238,6 +288,7 @@ def install_bundle(path: str | Path, *, force: bool = False) -> BundleInfo:
     Args:
         path: the ``.ddbundle`` to install.
         force: replace an installed bundle of the same name.
+        allow_failed: accept a bundle whose card says ``failed-validation`` (refused otherwise).
 
     Raises:
         BundleError: the bundle does not verify, or its name is unusable or taken (exit 4).
@@ -247,7 +298,9 @@ def install_bundle(path: str | Path, *, force: bool = False) -> BundleInfo:
     from dysmorph_desk.utils.atomic import write_bytes_atomic
 
     src = Path(path)
-    loaded = load_bundle(src)  # verifies digest, card and graphs before anything is copied
+    # verifies digest, card and graphs before anything is copied; a card that failed validation
+    # only with ``allow_failed`` (``models --install --allow-unvalidated``)
+    loaded = load_bundle(src, allow_failed=allow_failed)
     folder = paths.user_models_dir()
     stem = safe_file_name(loaded.name)
     dest = folder / f"{stem}{BUNDLE_SUFFIX}"

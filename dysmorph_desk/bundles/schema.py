@@ -21,7 +21,7 @@ import math
 import unicodedata
 from typing import Any
 
-from dysmorph_desk.bundles.cards import STATUSES, ClassInfo, ModelCard
+from dysmorph_desk.bundles.cards import STATUSES, TEST_TIME_VARIANTS, ClassInfo, ModelCard
 from dysmorph_desk.errors import BundleError
 
 MAX_DEPTH = 32  # far more than any real card, far less than Python's recursion limit
@@ -105,7 +105,7 @@ def _build(card: dict[Any, Any]) -> ModelCard:
         "training_data": _object(card["training_data"], "training_data"),
     }
     if "validation_metrics" in card:
-        fields["validation_metrics"] = _object(card["validation_metrics"], "validation_metrics")
+        fields["validation_metrics"] = _validation_metrics(card["validation_metrics"])
     if "temperature" in card:
         t = _number(card["temperature"], "temperature")
         if t <= 0:
@@ -113,6 +113,13 @@ def _build(card: dict[Any, Any]) -> ModelCard:
         fields["temperature"] = t
     if "age_range_months" in card:
         fields["age_range_months"] = _age_range(card["age_range_months"])
+    if card.get("test_time_variants") is not None:
+        fields["test_time_variants"] = _variants(card["test_time_variants"])
+    if "atypical_is_cannot_assess" in card:
+        flag = card["atypical_is_cannot_assess"]
+        if not isinstance(flag, bool):
+            raise _Invalid("atypical_is_cannot_assess", f"must be true or false, got {_show(flag)}")
+        fields["atypical_is_cannot_assess"] = flag
     for key in FREE_TEXT:
         if key in card:
             fields[key] = _text(card[key], key)
@@ -317,6 +324,92 @@ def _age_range(value: object) -> tuple[float, float] | None:
     # lo == hi is allowed: training writes (min(ages), max(ages)), equal for a one-age dataset
     if not 0.0 <= lo <= hi:
         raise _Invalid(field, f"must satisfy 0 <= youngest <= oldest, got [{lo:g}, {hi:g}]")
+    return lo, hi
+
+
+def _variants(value: object) -> list[str]:
+    """The test-time variants the metrics were computed on: known names, ``original`` first."""
+    field = "test_time_variants"
+    if not isinstance(value, list) or not value:
+        raise _Invalid(field, f"must be a non-empty array of variant names, got {_show(value)}")
+    for i, name in enumerate(value):
+        if name not in TEST_TIME_VARIANTS:
+            raise _Invalid(
+                f"{field}[{i}]",
+                f"must be one of {', '.join(TEST_TIME_VARIANTS)} (a variant this version can "
+                f"reproduce), got {_show(name)}",
+            )
+    if value[0] != "original" or len(set(value)) != len(value):
+        raise _Invalid(field, "must start with 'original' and name each variant once")
+    return list(value)
+
+
+# --- validation metrics: counts per child, intervals, subgroups -----------------------------
+
+_COUNT_KEYS = ("tp", "fp", "tn", "fn", "n_children", "n_photos")
+
+
+def _validation_metrics(value: object) -> dict[str, Any]:
+    """Free-form, except the fields screening reads: ``counts``, the 95 % intervals, subgroups."""
+    field = "validation_metrics"
+    metrics = _object(value, field)
+    counts = metrics.get("counts")
+    if counts is not None:
+        _counts(counts, f"{field}.counts")
+    for key, rate in (("sensitivity_ci95", ("tp", "fn")), ("specificity_ci95", ("tn", "fp"))):
+        if key in metrics:
+            lo, hi = _interval(metrics[key], f"{field}.{key}")
+            if isinstance(counts, dict) and counts[rate[0]] + counts[rate[1]] > 0:
+                point = counts[rate[0]] / (counts[rate[0]] + counts[rate[1]])
+                if not lo - 1e-4 <= point <= hi + 1e-4:  # the card rounds to 4 decimals
+                    raise _Invalid(
+                        f"{field}.{key}", f"must contain the rate of the counts ({point:.4f})"
+                    )
+    if metrics.get("auc_ci95") is not None and metrics["auc_ci95"] != [None, None]:
+        _interval(metrics["auc_ci95"], f"{field}.auc_ci95")
+    if "min_children_per_subgroup" in metrics:
+        minimum = metrics["min_children_per_subgroup"]
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
+            raise _Invalid(
+                f"{field}.min_children_per_subgroup",
+                f"must be a positive integer, got {_show(minimum)}",
+            )
+    subgroups = metrics.get("subgroups")
+    if subgroups is not None:
+        where = f"{field}.subgroups"
+        for attribute, groups in _object(subgroups, where).items():
+            inner = f"{where}.{_key(attribute)}"
+            for group, group_counts in _object(groups, inner).items():
+                _counts(group_counts, f"{inner}.{_key(group)}")
+    return metrics
+
+
+def _counts(value: object, field: str) -> None:
+    """Confusion counts per child: non-negative integers that add up to ``n_children``."""
+    if not isinstance(value, dict):
+        raise _Invalid(field, f"must be an object, got {_show(value)}")
+    for key in _COUNT_KEYS:
+        v = value.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise _Invalid(f"{field}.{key}", f"must be a non-negative integer, got {_show(v)}")
+    if value.get("unit") != "child":
+        raise _Invalid(f"{field}.unit", f"must be 'child', got {_show(value.get('unit'))}")
+    total = sum(value[k] for k in ("tp", "fp", "tn", "fn"))
+    if total != value["n_children"]:
+        raise _Invalid(
+            field, f"must add up to n_children ({value['n_children']}): tp+fp+tn+fn is {total}"
+        )
+    if value["n_photos"] < value["n_children"]:
+        raise _Invalid(f"{field}.n_photos", "must be at least n_children (a child has a photo)")
+
+
+def _interval(value: object, field: str) -> tuple[float, float]:
+    """A 95 % interval: ``[low, high]`` with 0 <= low <= high <= 1."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise _Invalid(field, f"must be [low, high], got {_show(value)}")
+    lo, hi = (_number(v, field) for v in value)
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise _Invalid(field, f"must satisfy 0 <= low <= high <= 1, got [{lo:g}, {hi:g}]")
     return lo, hi
 
 

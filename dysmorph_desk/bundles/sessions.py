@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dysmorph_desk.bundles.cards import ModelCard
+from dysmorph_desk.bundles.container import ATYPICALITY_PREFIX, GRAPH_PREFIX
 from dysmorph_desk.errors import BundleError, ModelError
 from dysmorph_desk.utils.devices import default_threads
 
@@ -96,7 +97,10 @@ def check_graph(
         if init.data_location == onnx.TensorProto.EXTERNAL:
             externals.append(init.name)
             location = {e.key: e.value for e in init.external_data}.get("location")
-            if location != WEIGHTS_LOCATION or init.name not in weights:
+            # the graphs and the atypicality statistics are bundle members, never weights (and
+            # read_bundle never puts them in ``weights``; checked here too, by name)
+            member = init.name.startswith((GRAPH_PREFIX, ATYPICALITY_PREFIX))
+            if location != WEIGHTS_LOCATION or init.name not in weights or member:
                 raise BundleError(
                     f"{where}: the {name} graph refers to external data other than its weights"
                 )

@@ -265,7 +265,15 @@ def sign_bundle(
     private = key if isinstance(key, Ed25519PrivateKey) else load_private(key)
     src = Path(path)
     dest = Path(out) if out is not None else src
-    in_place = dest.resolve() == src.resolve() if dest.exists() else False
+    try:
+        exists = dest.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, an embedded NUL
+        if out is None:
+            raise BundleError(f"bundle not found: {src}") from None
+        from dysmorph_desk.utils.atomic import output_error
+
+        raise output_error(dest, exc) from None
+    in_place = dest.resolve() == src.resolve() if exists else False
     if not in_place and dest.exists() and not force:
         raise UsageError(f"{dest.name} exists; use --force to overwrite")
     contents = read_bundle(src)  # refuses a damaged or modified bundle before it is signed

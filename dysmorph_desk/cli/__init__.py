@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
-import os
 import signal
 import sys
 import traceback
@@ -20,11 +18,13 @@ from pathlib import Path
 
 from dysmorph_desk import __version__
 from dysmorph_desk.cli import commands
+from dysmorph_desk.cli.cases import add_cases_parser
 from dysmorph_desk.cli.keys import add_keys_parser
-from dysmorph_desk.errors import DysmorphError, InputRefused, OutputError, UsageError
-from dysmorph_desk.explain.methods import CAM_CHOICES, DEFAULT_CAM_METHOD, cam_or_none
+from dysmorph_desk.cli.screen import cmd_demo, cmd_screen
+from dysmorph_desk.errors import DysmorphError
+from dysmorph_desk.explain.methods import CAM_CHOICES, DEFAULT_CAM_METHOD
 from dysmorph_desk.utils.devices import DEVICE_CHOICES
-from dysmorph_desk.utils.inputs import CAM_TARGET_MAX, LABEL_MAX, clean_text
+from dysmorph_desk.utils.inputs import terminal_safe
 
 log = logging.getLogger("dysmorph_desk.cli")
 
@@ -66,6 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", dest="json_out", help="JSON output path (one photo), or - for stdout")
     s.add_argument("--out-dir", type=Path, help="write <photo stem>.json (and .pdf) per photo here")
     s.add_argument("--no-report", action="store_true", help="with --out-dir: JSON only")
+    s.add_argument(
+        "--visit",
+        action="store_true",
+        help="the photos are one visit of one patient: one fused result per model, one JSON/PDF",
+    )
+    s.add_argument("--fhir", type=Path, help="FHIR R4B JSON Bundle (one photo, or --visit)")
+    s.add_argument(
+        "--dicom", type=Path, help="DICOM Encapsulated PDF of the report (one photo, or --visit)"
+    )
+    s.add_argument(
+        "--store", action="store_true", help="file the screening in the case store (default place)"
+    )
+    s.add_argument(
+        "--store-path",
+        type=Path,
+        metavar="PATH",
+        help="file the screening in the case store at PATH",
+    )
     s.set_defaults(func=cmd_screen)
 
     d = sub.add_parser("demo", help="screen a bundled sample portrait and write a PDF report")
@@ -94,17 +112,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BUNDLE",
         help="sign a format-2 bundle with --key (rewritten in place unless --out)",
     )
-    m.add_argument("--key", type=Path, metavar="KEY", help="with --sign: the private key (PEM)")
+    m.add_argument(
+        "--calibrate",
+        type=Path,
+        metavar="BUNDLE",
+        help="compute a bundle's atypicality statistics from --data and rewrite it (drops its "
+        "signature unless --key re-signs it)",
+    )
+    m.add_argument(
+        "--data",
+        type=Path,
+        metavar="D",
+        help="with --calibrate: a labelled photo folder (labels.csv, a CSV, or class folders)",
+    )
+    m.add_argument(
+        "--key",
+        type=Path,
+        metavar="KEY",
+        help="with --sign or --calibrate: the private key (PEM) to sign with",
+    )
     m.add_argument(
         "--out",
         type=Path,
         metavar="NEW",
-        help="with --upgrade or --sign: write here instead of in place",
+        help="with --upgrade, --sign or --calibrate: write here instead of in place",
     )
     m.add_argument(
         "--force",
         action="store_true",
-        help="with --install: replace a bundle of the same name; with --upgrade/--sign --out: overwrite",
+        help="with --install: replace a bundle of the same name; with --upgrade/--sign/--calibrate --out: overwrite",
+    )
+    m.add_argument(
+        "--allow-unvalidated",
+        action="store_true",
+        help="with --install: accept a bundle whose card says it failed validation",
     )
     m.set_defaults(func=commands.cmd_models)
 
@@ -155,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     add_keys_parser(sub)
+    add_cases_parser(sub)
     r = sub.add_parser("archs", help="list the architectures the registry can build")
     r.set_defaults(func=commands.cmd_archs)
     return p
@@ -174,7 +216,11 @@ def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
         choices=CAM_CHOICES,
         help=f"heatmap method (default {DEFAULT_CAM_METHOD})",
     )
-    s.add_argument("--cam-target", help="class id to explain (default: the predicted class)")
+    s.add_argument(
+        "--cam-target",
+        help="class id to explain (default: the syndromic class of a two-class model, "
+        "else the predicted class)",
+    )
     s.add_argument("--face", type=int, default=1, help="which face: 1 = largest, 2 = next...")
     s.add_argument(
         "--patient-id", default="DEMO-0001" if demo else "", help="pseudonymous patient ID"
@@ -198,6 +244,11 @@ def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.add_argument(
         "--force-assess", action="store_true", help="give probabilities even when checks fail"
+    )
+    s.add_argument(
+        "--allow-unvalidated",
+        action="store_true",
+        help="use a model whose card says it failed validation (research only; marked so)",
     )
     s.add_argument("--device", default=None, choices=DEVICE_CHOICES)
     s.add_argument(
@@ -263,249 +314,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(text: str, limit: int = 400) -> str:
-    """Messages may quote names from files: no control codes, no newlines, bounded length."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in text.replace("\n", " "))
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
-
-
-# --- screen -------------------------------------------------------------------------------------
-
-
-def _load_screener(model_names: list[str] | None, device_pref: str | None, runtime: str = "onnx"):
-    from dysmorph_desk.bundles.format import find_bundles, load_bundle, resolve_bundle
-    from dysmorph_desk.faces.detect import FaceDetector
-    from dysmorph_desk.screening.pipeline import Screener
-    from dysmorph_desk.settings import Settings
-    from dysmorph_desk.utils.devices import pick_device
-
-    settings = Settings.load()
-    device = pick_device(device_pref or settings.screening.device)
-    names = model_names or list(settings.screening.default_models)
-    if "all" in names:
-        infos = find_bundles()
-        if not infos:
-            raise UsageError("no model bundles are installed")
-    else:
-        infos = [resolve_bundle(n) for n in names]
-    if runtime == "torch":
-        try:
-            from dysmorph_desk.training.bundle_io import load_torch_bundle
-        except ImportError:
-            raise UsageError("--runtime torch needs the [train] extra (PyTorch)") from None
-        bundles = [load_torch_bundle(i.path, device="cpu", source=i.source) for i in infos]
-    else:
-        threads = settings.screening.threads or None
-        bundles = [load_bundle(i.path, device, i.source, threads=threads) for i in infos]
-    return Screener(bundles, FaceDetector(device=device)), settings
-
-
-def _options(args, settings):
-    from dysmorph_desk.screening.options import ScreenOptions
-
-    if args.face < 1:
-        raise UsageError("--face counts from 1 (the largest face)")
-    return ScreenOptions(
-        face_index=args.face,
-        cam_method=cam_or_none(args.cam or settings.heatmap.cam_method),
-        cam_target=(
-            clean_text(args.cam_target, CAM_TARGET_MAX, "--cam-target")
-            if args.cam_target is not None
-            else None
-        ),
-        force_assess=args.force_assess,
-        max_pixels=settings.screening.max_pixels,
-    )
-
-
-def _report_options(args, settings):
-    return settings.report_options(
-        clinic_name=args.clinic,
-        prevalence=args.prevalence,
-        include_photo_name=args.include_photo_name,
-    )
-
-
-def _case(args):
-    from dysmorph_desk.screening.results import CaseInfo
-    from dysmorph_desk.utils.inputs import CLINIC_MAX, NOTES_MAX, OPERATOR_MAX, PATIENT_ID_MAX
-
-    if args.clinic is not None:  # checked with the case: before any model loads
-        args.clinic = clean_text(args.clinic, CLINIC_MAX, "--clinic")
-    # cleaned here first so a message names the option (CaseInfo cleans again: idempotent)
-    return CaseInfo(
-        patient_id=clean_text(args.patient_id, PATIENT_ID_MAX, "--patient-id"),
-        age_months=args.age,
-        sex=args.sex,
-        operator=clean_text(args.operator, OPERATOR_MAX, "--operator"),
-        notes=clean_text(args.notes, NOTES_MAX, "--notes", multiline=True),
-    )
-
-
-def _safe_stem(stem: str) -> str:
-    """An output name from a photo's name: letters, digits, ``._-`` only; never hidden or empty."""
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in stem)
-    return safe.lstrip(".")[:100] or "photo"
-
-
-def _shown(path: Path, args, index: int) -> str:
-    """An output named in a message: its name comes from a photo's name, so only when asked."""
-    if args.out_dir is None or args.include_photo_name:
-        return _one_line(str(path), 200)
-    return f"the output for photo {index} in --out-dir"
-
-
-def _plan_outputs(args) -> list[tuple[Path | None, Path | None]]:
-    """(json path, pdf path) per photo; refuses (exit 2) before any work if one exists."""
-    photos: list[Path] = args.photos
-    if args.out_dir is None:
-        if len(photos) > 1 and (args.report or (args.json_out and args.json_out != "-")):
-            raise UsageError("with several photos use --out-dir (or --json - for stdout)")
-        json_path = Path(args.json_out) if args.json_out and args.json_out != "-" else None
-        plans = [(json_path, args.report)] * len(photos)  # several photos: both are None here
-    else:
-        if args.report or (args.json_out and args.json_out != "-"):
-            raise UsageError("--out-dir names the files itself; drop --report/--json PATH")
-        taken: set[str] = set()  # casefolded: X.jpg and x.jpg collide on Windows and macOS
-        plans = []
-        for photo in photos:
-            stem = _safe_stem(photo.stem)
-            name, n = stem, 1
-            while name.casefold() in taken:  # x.jpg, x.jpg, x-2.jpg -> x, x-2, x-2-2
-                n += 1
-                name = f"{stem}-{n}"
-            taken.add(name.casefold())
-            plans.append(
-                (
-                    args.out_dir / f"{name}.json",
-                    None if args.no_report else args.out_dir / f"{name}.pdf",
-                )
-            )
-    for i, pair in enumerate(plans, start=1):
-        for path in pair:
-            if path is None:
-                continue
-            if path.is_dir():
-                raise UsageError(f"{_shown(path, args, i)} is a folder, not a file name")
-            if path.exists() and not args.force:
-                raise UsageError(f"{_shown(path, args, i)} exists; use --force to overwrite")
-    return plans
-
-
-def _summary(index: int, total: int, result) -> str:
-    lines = [
-        f"photo {index}/{total} (sha256 {result.photo_sha256[:12]}): {result.faces_detected} face(s) detected"
-    ]
-    bad = [q.name for q in result.quality if not q.passed]
-    lines.append("  quality: " + ("all checks passed" if not bad else "failed " + ", ".join(bad)))
-    for r in result.results:
-        head = f"  {r.model} [{r.card.status_label}]"
-        if not r.assessable:
-            lines.append(f"{head}: cannot assess — {r.cannot_assess_reason}")
-            continue
-        probs = ", ".join(f"{r.class_names[c]} {p:.2f}" for c, p in r.probabilities.items())
-        verdict = "FLAGGED for clinical review" if r.flagged else "not flagged"
-        lines.append(
-            f"{head}: {probs}; syndromic {r.syndromic_probability:.2f} vs threshold "
-            f"{r.threshold:.2f} -> {verdict}"
-        )
-    for w in result.warnings:
-        lines.append(f"  warning: {w}")
-    return "\n".join(lines)
-
-
-def _photo_outputs(result, json_path, pdf_path, report_settings) -> list[tuple[Path, bytes]]:
-    """Everything one photo writes, rendered in memory first (all-or-nothing; strict JSON)."""
-    files: list[tuple[Path, bytes]] = []
-    if json_path is not None:
-        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False)
-        files.append((json_path, text.encode("utf-8")))
-    if pdf_path is not None:
-        from dysmorph_desk.report.render import report_bytes
-
-        files.append((pdf_path, report_bytes(result, report_settings)))
-    return files
-
-
-def cmd_screen(args) -> int:
-    from dysmorph_desk.utils.atomic import write_together
-
-    plans = _plan_outputs(args)
-    case = _case(args)
-    screener, settings = _load_screener(args.models, args.device, args.runtime)
-    options = _options(args, settings)
-    report_settings = _report_options(args, settings)
-    json_stdout = args.json_out == "-"
-    summary_stream = sys.stderr if json_stdout else sys.stdout
-    done, refused, failed, collected = 0, 0, 0, []
-    total = len(args.photos)
-    for i, (photo, (json_path, pdf_path)) in enumerate(
-        zip(args.photos, plans, strict=False), start=1
-    ):
-        # File names can identify patients: shown only when the user asks for them.
-        label = f"photo {i}/{total}" + (
-            f" ({_one_line(photo.name, 120)})" if args.include_photo_name else ""
-        )
-        _err(f"screening {label}")
-        try:
-            result = screener.screen(photo, case, options)
-            if args.include_photo_name:  # a non-UTF-8 name becomes U+FFFD, never surrogates
-                result.photo_label = clean_text(os.fsencode(photo.name), LABEL_MAX, "file name")
-            files = _photo_outputs(result, json_path, pdf_path, report_settings)
-            write_together(files, force=args.force, keep_mode=True)
-        except InputRefused as exc:
-            refused += 1
-            _err(f"{label}: refused: {_one_line(str(exc))}")
-            continue
-        except OutputError as exc:  # the disk, not the photo: the rest would fail the same way
-            if args.out_dir is not None and not args.include_photo_name:
-                reason = str(exc).split(": ", 1)[-1]
-                raise OutputError(f"cannot write the outputs of {label}: {reason}") from None
-            raise
-        except DysmorphError:
-            raise  # a bad option or a bad model: the same for every photo
-        except Exception as exc:  # a bug with this photo: logged, and the batch goes on
-            failed += 1
-            log.error("internal error on %s", label, exc_info=True)
-            _err(f"{label}: internal error ({exc.__class__.__name__}); details in the log file")
-            continue
-        if json_stdout:
-            collected.append(result.to_json())
-        print(_summary(i, total, result), file=summary_stream, flush=True)
-        done += 1
-    if json_stdout:
-        print(
-            json.dumps(
-                collected[0] if total == 1 and collected else collected,
-                indent=2,
-                ensure_ascii=False,
-                allow_nan=False,
-            )
-        )
-    extra = f", {failed} failed with an internal error" if failed else ""
-    print(
-        f"screened {done} of {total} photo(s); {refused} refused{extra}. "
-        "Screening aid, not a diagnosis.",
-        file=summary_stream,
-    )
-    return 5 if failed else 3 if refused else 0
-
-
-def cmd_demo(args) -> int:
-    from dysmorph_desk.report.render import render_report
-    from dysmorph_desk.utils import resources
-    from dysmorph_desk.utils.atomic import check_writable
-
-    check_writable(args.out, args.force)
-    case = _case(args)
-    screener, settings = _load_screener(args.models or ["all"], args.device, args.runtime)
-    options = _options(args, settings)
-    portrait = next(p for p in resources.sample_portraits() if p.name.startswith("grace_hopper"))
-    with resources.as_path(portrait) as path:
-        result = screener.screen(path, case, options)
-    render_report(result, args.out, settings=_report_options(args, settings), force=args.force)
-    print(_summary(1, 1, result))
-    print(f"report written to {args.out}")
-    return 0
+    """Messages may quote names from files: escapes instead of control codes, bounded length."""
+    return terminal_safe(text, limit)
 
 
 def cmd_app(args) -> int:

@@ -1,5 +1,7 @@
 """The CLI's bundle, cache and data commands: ``models``, ``cache``, ``make-synthetic``, ``archs``.
 
+``models --calibrate`` lives in ``cli/calibrate.py`` (torch-free: it runs the bundle's ONNX graph).
+
 Kept apart from screening (``cli/__init__.py``) so each module stays small; the training-side
 commands (``models --upgrade``, ``make-synthetic``, ``archs``) import the training package lazily,
 so a runtime-only install lists, verifies and installs bundles without torch.
@@ -11,11 +13,31 @@ import json
 import sys
 from pathlib import Path
 
-from dysmorph_desk.errors import UsageError
+from dysmorph_desk.errors import BundleError, UsageError
 
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def check_validated(infos, allow_unvalidated: bool, action: str) -> None:
+    """Refuse (exit 4, one line naming ``--allow-unvalidated``) a bundle whose card says it failed
+    validation; with the flag, warn on stderr instead (its results carry the status)."""
+    from dysmorph_desk.bundles.cards import FAILED_LABEL
+    from dysmorph_desk.utils.inputs import terminal_safe
+
+    for info in infos:
+        card = info.card
+        if card.status != "failed-validation":
+            continue
+        name = terminal_safe(info.name, 80)
+        reason = terminal_safe(card.failed_reason, 200)
+        if not allow_unvalidated:
+            raise BundleError(
+                f"{name}: the model failed validation ({reason}); refusing to {action} it "
+                f"(--allow-unvalidated to {action} it anyway, for research only)"
+            )
+        _err(f"warning: {name}: {FAILED_LABEL} ({reason}); its results are marked so")
 
 
 def cmd_archs(args) -> int:
@@ -30,16 +52,25 @@ def cmd_archs(args) -> int:
 def cmd_models(args) -> int:
     from dysmorph_desk.bundles.format import find_bundles, load_bundle
 
-    if args.key is not None and args.sign is None:
-        raise UsageError("--key goes with --sign BUNDLE")
+    if args.key is not None and args.sign is None and args.calibrate is None:
+        raise UsageError("--key goes with --sign BUNDLE or --calibrate BUNDLE")
+    if args.data is not None and args.calibrate is None:
+        raise UsageError("--data goes with --calibrate BUNDLE")
+    if args.calibrate is not None:
+        if args.sign is not None:
+            raise UsageError("--calibrate signs with --key itself; drop --sign")
+        from dysmorph_desk.cli.calibrate import cmd_calibrate
+
+        return cmd_calibrate(args)
     if args.sign is not None:
         return _sign(args)
     if args.upgrade is not None:
         return _upgrade(args)
     if args.install is not None:
-        from dysmorph_desk.bundles.format import install_bundle
+        from dysmorph_desk.bundles.format import install_bundle, read_header
 
-        info = install_bundle(args.install, force=args.force)
+        check_validated([read_header(args.install)], args.allow_unvalidated, "install")
+        info = install_bundle(args.install, force=args.force, allow_failed=args.allow_unvalidated)
         print(info.path)
         return 0
     infos = find_bundles()
@@ -70,11 +101,7 @@ def cmd_models(args) -> int:
         print("no model bundles installed")
     for i in infos:
         c = i.card
-        metrics = ", ".join(
-            f"{k} {v:.3f}"
-            for k, v in c.validation_metrics.items()
-            if isinstance(v, float) and k in ("auc", "recall", "specificity", "accuracy")
-        )
+        metrics = _rates_text(c)
         trust = i.trust.reason if i.trust is not None else "format 1: unsigned"
         print(
             f"{i.name}\t{c.architecture}\t{c.status_label} ({trust})\t"
@@ -145,3 +172,25 @@ def _upgrade(args) -> int:
     _err(f"{src.name}: upgraded to bundle format 2")
     print(info.path)
     return 0
+
+
+def _rate_text(name: str, rate) -> str:
+    value = f"{100 * rate.value:.1f}%"
+    if not rate.interval_known:
+        return f"{name} {value} (interval unknown)"
+    lo, hi = rate.ci95
+    return f"{name} {value} (95% CI {100 * lo:.1f}-{100 * hi:.1f}%, n={rate.n})"
+
+
+def _rates_text(card) -> str:
+    """Sensitivity and specificity with their intervals and n (never a bare "1.000")."""
+    rates = card.rates()
+    if rates is None:
+        return ""
+    unit = f" per {rates.unit}" if rates.unit else ""
+    return (
+        _rate_text("sensitivity", rates.sensitivity)
+        + ", "
+        + _rate_text("specificity", rates.specificity)
+        + unit
+    )

@@ -1,4 +1,5 @@
-"""Drawing a heatmap over a photo: colormaps (incl. colour-blind-safe ones) and alpha blending."""
+"""Drawing a heatmap over a photo: colormaps (incl. colour-blind-safe ones), alpha blending, and the
+colour scale a colour bar shows beside the maps."""
 
 from __future__ import annotations
 
@@ -16,8 +17,15 @@ COLORMAPS: dict[str, int] = {
     "magma": cv2.COLORMAP_MAGMA,
 }
 COLORBLIND_SAFE = ("viridis", "cividis")
-DEFAULT_COLORMAP = "jet"  # what the papers print; a clinic may pick a colour-blind-safe one
+# viridis by default: perceptually uniform, monotonic in lightness (so it survives a greyscale
+# printer) and readable with red-green colour blindness, unlike jet. Of the two safe maps, viridis
+# has the wider hue range (purple -> teal -> green -> yellow), which stays distinct from skin tones
+# and from blue photo backgrounds; cividis (navy -> grey -> yellow) blends its low end into blue
+# backgrounds and its high end into skin. jet stays selectable (what the papers print), and a
+# user's saved choice, jet included, is kept.
+DEFAULT_COLORMAP = "viridis"
 DEFAULT_OPACITY = 0.45
+COLOUR_BAR_LABEL = "less ↔ more influence"  # under every colour bar (report and app)
 
 
 def colorize(heat: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
@@ -54,3 +62,13 @@ def overlay_heatmap(
         alpha = (opacity * np.clip(np.nan_to_num(heat), 0, 1)).astype(np.float32)[..., None]
     out = rgb.astype(np.float32) * (1 - alpha) + color * alpha
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def colour_scale(colormap: str = DEFAULT_COLORMAP, steps: int = 256) -> np.ndarray:
+    """The colormap from no influence (left) to the most (right): (steps, 3) uint8 RGB.
+
+    What a colour bar draws beside the heatmaps, so the bar and the maps always share one scale.
+    """
+    return colorize(np.linspace(0.0, 1.0, max(2, int(steps)), dtype=np.float32)[None, :], colormap)[
+        0
+    ]

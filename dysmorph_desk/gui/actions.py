@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QToolBar
 
 from dysmorph_desk import __version__
+from dysmorph_desk.gui.exporters import KINDS, unavailable
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.utils import paths
 
@@ -46,8 +47,68 @@ def about(win) -> None:
     )
 
 
+def _export_actions(win, a: SimpleNamespace) -> None:
+    """File ▸ Export: one action per kind; FHIR and DICOM need modules imported on first use."""
+    a.exports = {
+        kind: _action(
+            win,
+            spec.label,
+            lambda kind=kind: win.flow.export(kind),
+            "Ctrl+E" if kind == "pdf" else None,
+            f"Save the visit's screening as {spec.label.replace('&', '').rstrip('…')}",
+            "export" if kind == "pdf" else "",
+        )
+        for kind, spec in KINDS.items()
+    }
+    a.export = a.exports["pdf"]
+    a.export.setIconText("Export PDF")
+    a.has_result = False
+    missing: dict[str, str | None] = {}  # kind -> why it cannot be exported (None: it can)
+
+    def refresh() -> None:
+        """Check the lazily imported kinds once (when the menu first opens), then enable."""
+        for kind, act in a.exports.items():
+            if kind not in missing:
+                missing[kind] = unavailable(kind)
+                if missing[kind] is not None:
+                    act.setToolTip(missing[kind])
+                    act.setStatusTip(missing[kind])
+            act.setEnabled(a.has_result and missing[kind] is None)
+
+    def set_result_actions(on: bool) -> None:
+        a.has_result = on
+        a.print.setEnabled(on)
+        for kind, act in a.exports.items():
+            act.setEnabled(on and missing.get(kind) is None)
+
+    a.refresh_exports = refresh
+    a.set_result_actions = set_result_actions
+
+
 def build_actions(win) -> SimpleNamespace:
     a = SimpleNamespace()
+    a.new_case = _action(
+        win,
+        "&New case",
+        win.flow.new_case,
+        "Ctrl+N",
+        "Clear the patient's details and results for the next patient",
+    )
+    a.save_case = _action(
+        win,
+        "&Save case",
+        win.flow.save,
+        "Ctrl+S",
+        "File this case's screened photos and results in the case store",
+    )
+    a.cases = _action(
+        win,
+        "&Cases…",
+        win.flow.open_cases,
+        "Ctrl+Shift+O",
+        "Search the case store: visits and results over time, re-open or delete a case",
+    )
+    a.print = _action(win, "&Print…", win.flow.print_report, "Ctrl+P", "Print the screening report")
     a.open = _action(
         win, "&Open photo…", win.open_dialog, "Ctrl+O", "Open a photo to screen", "open"
     )
@@ -59,14 +120,7 @@ def build_actions(win) -> SimpleNamespace:
         "Screen the image (or image file) on the clipboard",
         "paste",
     )
-    a.export = _action(
-        win,
-        "&Export PDF report…",
-        win.export_pdf,
-        "Ctrl+E",
-        "Save the screening report as a PDF",
-        "export",
-    )
+    _export_actions(win, a)
     a.quit = _action(win, "&Quit", win.close, "Ctrl+Q", "Quit DysmorphDesk")
     a.camera = _action(
         win,
@@ -117,15 +171,20 @@ def build_actions(win) -> SimpleNamespace:
     ]
     a.logs = _action(win, "Open &log folder", open_log_folder, None, "Where errors are logged")
     a.about = _action(win, "&About DysmorphDesk", lambda: about(win), "F1", "", "info")
-    a.export.setEnabled(False)
+    a.set_result_actions(False)
 
     bar = win.menuBar()
     m = bar.addMenu("&File")
-    m.addActions([a.open, a.paste])
+    m.addActions([a.new_case, a.open, a.paste])
     a.recent_menu = m.addMenu(icon("recent"), "&Recent photos")
     a.recent_menu.aboutToShow.connect(win.fill_recent_menu)
     m.addSeparator()
-    m.addAction(a.export)
+    m.addActions([a.save_case, a.cases])
+    m.addSeparator()
+    a.export_menu = m.addMenu(icon("export"), "E&xport")
+    a.export_menu.addActions(list(a.exports.values()))
+    a.export_menu.aboutToShow.connect(a.refresh_exports)
+    m.addAction(a.print)
     m.addSeparator()
     m.addAction(a.quit)
     m = bar.addMenu("&Screening")
@@ -142,7 +201,7 @@ def build_actions(win) -> SimpleNamespace:
     tb = QToolBar("Main", win)
     tb.setObjectName("main-toolbar")
     tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-    tb.addActions([a.open, a.paste, a.camera, a.export])
+    tb.addActions([a.new_case, a.open, a.paste, a.camera, a.save_case, a.export])
     tb.addSeparator()
     tb.addAction(a.cancel)
     tb.addSeparator()

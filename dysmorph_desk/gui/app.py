@@ -75,6 +75,7 @@ def run_app(
     from dysmorph_desk.gui.main_window import MainWindow
 
     window = MainWindow(engine, settings, models=models, device=device)
+    window.discard_on_close = exit_after_results  # a benchmark run quits without asking
     window.configure_engine()
     _install_excepthook(lambda: window)
     monitor = StallMonitor()

@@ -24,6 +24,7 @@ NO_AGE = -1.0
 
 class CasePanel(QGroupBox):
     age_changed = Signal()  # debounced: the age affects which models can assess
+    edited = Signal()  # any field changed (the case may now differ from what was saved)
 
     def __init__(self, operator: str = "", parent: QWidget | None = None) -> None:
         super().__init__("Case", parent)
@@ -57,6 +58,9 @@ class CasePanel(QGroupBox):
         self.age_warning.setWordWrap(True)
         self.age_warning.setStyleSheet("color: #B35900;")
         self.age_warning.setVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Case status")
         form = QFormLayout(self)
         form.addRow("Patient &ID:", self.patient_id)
         form.addRow("&Age:", self.age)
@@ -64,6 +68,7 @@ class CasePanel(QGroupBox):
         form.addRow("O&perator:", self.operator)
         form.addRow("&Notes:", self.notes)
         form.addRow(self.age_warning)
+        form.addRow(self.status)
         for w in (self.patient_id, self.age, self.sex, self.operator, self.notes):
             label = form.labelForField(w)  # the QLabel that addRow made from the text
             if isinstance(label, QLabel):
@@ -78,6 +83,14 @@ class CasePanel(QGroupBox):
         self._debounce.setInterval(500)
         self._debounce.timeout.connect(self.age_changed)
         self.age.valueChanged.connect(self._on_age)
+        for signal in (
+            self.patient_id.textChanged,
+            self.age.valueChanged,
+            self.sex.currentIndexChanged,
+            self.operator.textChanged,
+            self.notes.textChanged,
+        ):
+            signal.connect(lambda *_: self.edited.emit())
 
     def _limit_notes(self) -> None:
         """QPlainTextEdit has no maximum length: the field stops accepting at the limit."""
@@ -101,6 +114,24 @@ class CasePanel(QGroupBox):
             operator=self.operator.text().strip(),
             notes=self.notes.toPlainText().strip(),
         )
+
+    def set_case(self, case: CaseInfo) -> None:
+        """Show ``case``'s details (a case re-opened from the store)."""
+        self.patient_id.setText(case.patient_id)
+        self.age.setValue(NO_AGE if case.age_months is None else case.age_months)
+        self.sex.setCurrentIndex(max(0, self.sex.findData(case.sex)))
+        self.operator.setText(case.operator)
+        self.notes.setPlainText(case.notes)
+        self._debounce.stop()  # the photo is screened for this age anyway
+
+    def reset(self, operator: str = "") -> None:
+        """Every field empty for a new case; the operator is the settings' default."""
+        self.set_case(CaseInfo(operator=operator))
+        self._ranges = {}
+        self._update_warning()
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
 
     def set_age_ranges(self, ranges: dict[str, tuple[float, float]]) -> None:
         """Validated age ranges of the models in use, by model name."""

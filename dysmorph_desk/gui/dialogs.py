@@ -5,6 +5,7 @@ behind a "Copy details" button."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -31,6 +32,74 @@ PHOTO_FILTER = (
 )
 BUNDLE_FILTER = "DysmorphDesk bundles (*.ddbundle);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
+
+
+Role = QMessageBox.ButtonRole
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question with named answers; "cancel" is what Escape or closing the box gives."""
+
+    title: str
+    text: str
+    choices: tuple[tuple[str, str, QMessageBox.ButtonRole], ...]  # (answer, button text, role)
+    default: str = "cancel"
+    informative: str = ""
+
+    def format(self, **values: object) -> Question:
+        return replace(
+            self, text=self.text.format(**values), informative=self.informative.format(**values)
+        )
+
+
+CANCEL = ("cancel", "Cancel", Role.RejectRole)
+QUESTIONS: dict[str, Question] = {
+    "photo_with_case": Question(
+        "Open photo",
+        "The current case already holds details ({details}). Is this photo of the same patient?",
+        (
+            ("same", "Same patient — add this photo to the current visit", Role.AcceptRole),
+            ("new", "New case", Role.ActionRole),
+            CANCEL,
+        ),
+        informative="New case clears the patient's details and results first "
+        "(you are asked about anything not saved).",
+    ),
+    "unsaved": Question(
+        "Unsaved case",
+        "The case {case} has changes that are not saved in the case store.",
+        (
+            ("save", "Save", Role.AcceptRole),
+            ("discard", "Discard", Role.DestructiveRole),
+            CANCEL,
+        ),
+        default="save",
+        informative="Save files its photos and results in the case store; Discard forgets them.",
+    ),
+    "unsaved_details": Question(
+        "Unsaved case",
+        "The details entered for the case {case} are not saved anywhere (no photo is screened).",
+        (("discard", "Discard", Role.DestructiveRole), CANCEL),
+    ),
+    "overwrite": Question(
+        "Replace file",
+        "{name} already exists. Replace it?",
+        (("overwrite", "Replace", Role.DestructiveRole), CANCEL),
+    ),
+    "delete_case": Question(
+        "Delete case",
+        "Delete the case {case} ({visits} visit(s), {photos} photo(s)) from the case store?",
+        (("delete", "Delete…", Role.DestructiveRole), CANCEL),
+        informative="Its visits, photos, results and export records are erased.",
+    ),
+    "delete_case_again": Question(
+        "Delete case — are you sure?",
+        "The case {case} will be erased permanently. This cannot be undone.",
+        (("delete", "Delete permanently", Role.DestructiveRole), CANCEL),
+        informative="Files already exported (PDF, JSON, FHIR, DICOM) are not removed.",
+    ),
+}
 
 
 class ErrorDialog(QDialog):
@@ -76,6 +145,25 @@ class Dialogs:
     def info(self, parent: QWidget | None, title: str, message: str) -> None:
         QMessageBox.information(parent, title, message)
 
+    def ask(self, parent: QWidget | None, kind: str, question: Question) -> str:
+        """Ask ``question`` (one of ``QUESTIONS``, formatted); the chosen answer's name."""
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(question.title)
+        box.setText(question.text)
+        if question.informative:
+            box.setInformativeText(question.informative)
+        buttons = {}
+        for answer, label, role in question.choices:
+            buttons[answer] = box.addButton(label, role)
+        if question.default in buttons:
+            box.setDefaultButton(buttons[question.default])
+        if "cancel" in buttons:
+            box.setEscapeButton(buttons["cancel"])
+        box.exec()
+        clicked = box.clickedButton()
+        return next((a for a, b in buttons.items() if b is clicked), "cancel")
+
     def confirm(self, parent: QWidget | None, title: str, message: str) -> bool:
         answer = QMessageBox.question(parent, title, message)
         return answer == QMessageBox.StandardButton.Yes
@@ -101,12 +189,18 @@ class Dialogs:
     def choose_folder(self, parent: QWidget | None, title: str, folder: str = "") -> str | None:
         return QFileDialog.getExistingDirectory(parent, title, folder) or None
 
-    def save_report(self, parent: QWidget | None, default: Path) -> str | None:
+    def save_export(
+        self, parent: QWidget | None, title: str, default: Path, name_filter: str
+    ) -> str | None:
+        """Where to write an export. The app asks itself before replacing a file (so the
+        question is the same on every platform and in tests)."""
         path, _ = QFileDialog.getSaveFileName(
-            parent, "Export PDF report", str(default), "PDF (*.pdf)"
+            parent,
+            title,
+            str(default),
+            name_filter,
+            options=QFileDialog.Option.DontConfirmOverwrite,
         )
-        if path and not path.lower().endswith(".pdf"):
-            path += ".pdf"
         return path or None
 
     def report_saved(self, parent: QWidget | None, path: str) -> bool:

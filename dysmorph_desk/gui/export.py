@@ -1,10 +1,7 @@
-"""Small helpers behind Export PDF and the inputs: the default report path, and what a
-clipboard or drop payload holds."""
+"""Small helpers behind the inputs: what a clipboard or drop payload holds, and a frame as PNG."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +9,18 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QImage
 
 from dysmorph_desk.gui.qtutil import from_qimage
-from dysmorph_desk.screening.results import CaseInfo
-from dysmorph_desk.settings import Settings
 
 
-def default_report_path(settings: Settings, case: CaseInfo) -> Path:
-    """``<report folder>/screening-<patient id or time>.pdf`` (never the photo's file name)."""
-    folder = Path(settings.report.folder) if settings.report.folder else Path.home()
-    if not folder.is_dir():
-        folder = Path.home()
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", case.patient_id).strip("-") or datetime.now().strftime(
-        "%Y%m%d-%H%M"
-    )
-    return folder / f"screening-{stem}.pdf"
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """A captured or pasted frame (RGB uint8) as a PNG file's bytes (lossless)."""
+    import cv2
+
+    rgb = np.ascontiguousarray(rgb)
+    bgr = rgb[..., 2::-1] if rgb.ndim == 3 else rgb  # RGBA loses its alpha, grey stays grey
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr))
+    if not ok:
+        raise ValueError("the image could not be encoded as PNG")
+    return buf.tobytes()
 
 
 def mime_payload(mime: QMimeData | None, image: QImage | None = None) -> str | np.ndarray | None:

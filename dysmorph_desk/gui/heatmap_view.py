@@ -1,13 +1,14 @@
 """Grad-CAM heatmaps: one model's map over the aligned face or the original photo (opacity,
-colormap incl. colour-blind-safe ones, CAM method and target class), and a comparison grid with
-one map per model next to its probabilities."""
+colormap incl. colour-blind-safe ones, CAM method and target class) with its colour bar ("less ↔
+more influence") and the class it explains, and a comparison grid with one map per model next to
+its probabilities."""
 
 from __future__ import annotations
 
 from html import escape
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -25,11 +27,13 @@ from dysmorph_desk.explain.methods import CAM_CHOICES, CAM_LABELS, DEFAULT_CAM_M
 from dysmorph_desk.explain.overlay import (
     COLORBLIND_SAFE,
     COLORMAPS,
+    COLOUR_BAR_LABEL,
     DEFAULT_COLORMAP,
     DEFAULT_OPACITY,
+    colour_scale,
     overlay_heatmap,
 )
-from dysmorph_desk.gui.qtutil import ScaledImage
+from dysmorph_desk.gui.qtutil import ScaledImage, to_pixmap
 from dysmorph_desk.gui.results_view import status_badge
 from dysmorph_desk.screening.results import ModelResult, ScreeningResult
 
@@ -61,6 +65,58 @@ def render_overlay(
     if heat is None or heat_is_empty(heat):
         return model.aligned_face
     return overlay_heatmap(model.aligned_face, heat, colormap, opacity)
+
+
+def looked_for(model: ModelResult) -> str:
+    """The class a model's map explains, as said under the map: "where it looked for …"."""
+    target = model.class_names.get(model.cam_target, model.cam_target) if model.cam_target else None
+    return f"where {model.model} looked for {target}" if target else f"heatmap of {model.model}"
+
+
+def default_target_label(result: ScreeningResult | None) -> str:
+    """The target box's default item: what the pipeline explains when no class is chosen."""
+    cards = [r.card for r in result.results] if result is not None else []
+    if cards and all(len(c.syndromic_indices) == 1 for c in cards):
+        return "Syndromic class (default)"
+    if cards and not any(len(c.syndromic_indices) == 1 for c in cards):
+        return "Predicted class (default)"
+    return "Default class"  # see the box's tooltip
+
+
+class ColourBar(QWidget):
+    """The heatmap's colour scale, from less (left) to more influence (right), labelled."""
+
+    def __init__(self, colormap: str = DEFAULT_COLORMAP, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bar = QLabel()
+        self.bar.setFixedHeight(12)
+        self.bar.setMinimumWidth(60)
+        self.bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.bar.setScaledContents(True)  # stretch the scale to the bar's width
+        self.label = QLabel(COLOUR_BAR_LABEL)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.label)
+        self.colormap = ""
+        self.set_colormap(colormap)
+
+    def sizeHint(self) -> QSize:  # as wide as allowed (the picture's width), never wider
+        return QSize(min(self.maximumWidth(), 4000), super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(60, super().minimumSizeHint().height())
+
+    def set_colormap(self, colormap: str) -> None:
+        if colormap not in COLORMAPS or colormap == self.colormap:
+            return
+        self.colormap = colormap
+        strip = colour_scale(colormap)[None, :, :].repeat(4, axis=0)
+        self.bar.setPixmap(to_pixmap(strip))
+        self.setToolTip(f"{colormap}: {COLOUR_BAR_LABEL} on the model's score for the class")
+        self.setAccessibleName(f"Colour bar, {colormap}: {COLOUR_BAR_LABEL}")
 
 
 class HeatmapView(QWidget):
@@ -112,9 +168,15 @@ class HeatmapView(QWidget):
             "How the heatmap is computed (changing it screens the photo again)"
         )
         self.target_box = QComboBox()
-        self.target_box.addItem("Predicted class", "")
+        self.target_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.target_box.setMinimumContentsLength(12)
+        self.target_box.addItem(default_target_label(None), "")
         self.target_box.setToolTip(
-            "Which class the heatmap explains (changing it screens the photo again)"
+            "Which class the heatmap explains (changing it screens the photo again). By default "
+            "the syndromic class of a binary model, so a photo predicted 'Control' still shows "
+            "where the model looked for syndromic evidence; the predicted class of a multi-class one."
         )
         form.addRow("&Model:", self.model_box)
         form.addRow("&Show on:", self.base_box)
@@ -136,12 +198,15 @@ class HeatmapView(QWidget):
                 lbl.setBuddy(label_field)
         self.image = ScaledImage("No heatmap yet.")
         self.image.setAccessibleName("Heatmap")
+        self.colour_bar = ColourBar(colormap if colormap in COLORMAPS else DEFAULT_COLORMAP)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.image, 1)
+        layout.addWidget(self.colour_bar, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.caption)
+        self.image.installEventFilter(self)  # the colour bar follows the picture's width
         self.model_box.currentIndexChanged.connect(self.render)
         self.base_box.currentIndexChanged.connect(self._display_changed)
         self.opacity.valueChanged.connect(self._display_changed)
@@ -211,7 +276,7 @@ class HeatmapView(QWidget):
         self.model_box.clear()
         target = self.target_box.currentData()
         self.target_box.clear()
-        self.target_box.addItem("Predicted class", "")
+        self.target_box.addItem(default_target_label(result), "")
         if result is not None:
             for r in result.results:
                 self.model_box.addItem(r.model, r.model)
@@ -227,6 +292,21 @@ class HeatmapView(QWidget):
         self._updating = False
         self.render()
 
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.image and event.type() == QEvent.Type.Resize:
+            self._fit_colour_bar()
+        return super().eventFilter(watched, event)
+
+    def _fit_colour_bar(self) -> None:
+        """The bar as wide as the picture shown above it (scaled to fit, aspect ratio kept)."""
+        src = self.image.source_pixmap()
+        if src is None or src.isNull():
+            return
+        box = self.image.size()
+        scale = min(box.width() / src.width(), box.height() / src.height())
+        # a maximum, never a fixed width: the bar must not stop the window from shrinking
+        self.colour_bar.setMaximumWidth(max(160, round(src.width() * scale)))
+
     def current_model(self) -> ModelResult | None:
         if self.result is None or not self.result.results:
             return None
@@ -237,14 +317,18 @@ class HeatmapView(QWidget):
         if self._updating:
             return
         result, model = self.result, self.current_model()
+        self.colour_bar.set_colormap(self.colormap)
         if result is None or model is None:  # no model without a result
             self.image.set_image(None, "No heatmap yet.")
+            self.colour_bar.setVisible(False)
             self.caption.setText("")
             return
         self.image.set_image(
             render_overlay(result, model, self.base, self.colormap, self.alpha),
             "Nothing to show.",
         )
+        self._fit_colour_bar()
+        self.colour_bar.setVisible(not heat_is_empty(model.heatmap_aligned))
         if model.heatmap_aligned is None:
             why = model.cannot_assess_reason if not model.assessable else "no heatmap method chosen"
             self.caption.setText(f"No heatmap for {model.model}: {why}.")
@@ -254,14 +338,10 @@ class HeatmapView(QWidget):
                 "is empty for this class: no region of the face raised it."
             )
         else:
-            target = (
-                model.class_names.get(model.cam_target, model.cam_target)
-                if model.cam_target is not None
-                else None
-            )
+            said = looked_for(model)
             self.caption.setText(
-                f"{_cam_label(model.cam_method)} of {model.model} "
-                f"for the class “{target}”. Warm colours mark the regions that raised it."
+                f"{_cam_label(model.cam_method)}: {said[0].upper()}{said[1:]}. The colour bar "
+                "runs from less to more influence on the model's score for that class."
             )
 
 
@@ -273,12 +353,14 @@ class ComparisonView(QScrollArea):
         self.setWidgetResizable(True)
         self.setAccessibleName("Model comparison")
         self.cells: list[QWidget] = []
+        self.colour_bar: ColourBar | None = None
         self.set_result(None, DEFAULT_COLORMAP, DEFAULT_OPACITY)
 
     def set_result(self, result: ScreeningResult | None, colormap: str, opacity: float) -> None:
         inner = QWidget()
         grid = QGridLayout(inner)
         self.cells = []
+        self.colour_bar = None
         if result is None or not result.results:
             grid.addWidget(QLabel("Screen a photo to compare the models' heatmaps."), 0, 0)
             self.setWidget(inner)
@@ -297,6 +379,9 @@ class ComparisonView(QScrollArea):
             img.setMinimumSize(160, 160)
             img.set_image(render_overlay(result, model, "aligned", colormap, opacity), "no image")
             lay.addWidget(img, 1)
+            if not heat_is_empty(model.heatmap_aligned):
+                said = looked_for(model)
+                lay.addWidget(QLabel(f"<i>{escape(said[0].upper() + said[1:])}</i>"))
             if model.assessable and model.probabilities:
                 text = "<br>".join(
                     f"{escape(model.class_names.get(c, c))}: <b>{100 * p:.1f} %</b>"
@@ -312,4 +397,6 @@ class ComparisonView(QScrollArea):
             lay.addWidget(probs)
             grid.addWidget(cell, i // cols, i % cols)
             self.cells.append(cell)
+        self.colour_bar = ColourBar(colormap if colormap in COLORMAPS else DEFAULT_COLORMAP)
+        grid.addWidget(self.colour_bar, (n - 1) // cols + 1, 0, 1, cols)
         self.setWidget(inner)

@@ -1,5 +1,7 @@
 """The main window: inputs (open, paste, drop, recent, camera), the photo with its faces, results,
-heatmaps, case details, export; every model call goes to the engine and comes back as a signal."""
+heatmaps, case details; every model call goes to the engine and comes back as a signal. The case
+itself (New, Save, the questions before anything is lost, export, print, the Cases view) is
+``case_flow.CaseFlow``'s."""
 
 from __future__ import annotations
 
@@ -10,25 +12,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import (
-    QCloseEvent,
-    QDesktopServices,
-    QDragEnterEvent,
-    QDropEvent,
-    QGuiApplication,
-)
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget
 
 from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.faces.types import FaceInfo
+from dysmorph_desk.gui import tasks
 from dysmorph_desk.gui.actions import build_actions
 from dysmorph_desk.gui.camera import CameraPanel
+from dysmorph_desk.gui.case_flow import CaseFlow
 from dysmorph_desk.gui.case_panel import CasePanel
-from dysmorph_desk.gui.dialogs import Dialogs
-from dysmorph_desk.gui.export import default_report_path, mime_payload
+from dysmorph_desk.gui.dialogs import QUESTIONS, Dialogs
+from dysmorph_desk.gui.export import mime_payload, png_bytes
 from dysmorph_desk.gui.heatmap_view import ComparisonView, HeatmapView
 from dysmorph_desk.gui.photo_view import PhotoView
+from dysmorph_desk.gui.printing import clean_print_folder
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.recent import RecentFiles
 from dysmorph_desk.gui.results_view import ResultsView
@@ -80,21 +79,22 @@ class MainWindow(QMainWindow):
         self._device = device  # from the command line: this run only, never saved
         self.recent = RecentFiles(self.settings.app.remember_photo_names)
         self.result: ScreeningResult | None = None
-        self.result_id: int | None = None  # the engine holds this result for Export PDF
+        self.result_id: int | None = None  # the engine's id of this result
         self.faces: list[FaceInfo] = []
-        self.source: str | np.ndarray | None = None
+        self.source: str | bytes | None = None  # a file path, or a frame's PNG bytes
         self.photo_key = ""
         self.photo_scale = 1.0
         self._manual: np.ndarray | None = None
         self._screen_id: int | None = None
-        self._export_id: int | None = None
         self._config_id: int | None = None
         self._t_submit = 0.0
         self.last_screen_seconds = float("nan")
+        self.discard_on_close = False  # True: quit without asking about the case (benchmarks)
         self.setWindowTitle("DysmorphDesk")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
         build_layout(self)
+        self.flow = CaseFlow(self)
         self.actions_ = build_actions(self)
         engine.replied.connect(self._on_reply)
         engine.progressed.connect(self._on_progress)
@@ -103,6 +103,11 @@ class MainWindow(QMainWindow):
         engine.died.connect(self._on_died)
         restore_geometry(self)
         self._on_state(engine.state)
+        QTimer.singleShot(0, self.flow.probe_store)  # says once if the case store is unusable
+
+    def _ask(self, kind: str, **values: object) -> str:
+        """Every question the window asks (``dialogs.QUESTIONS``); tests replace this method."""
+        return self.dialogs.ask(self, kind, QUESTIONS[kind].format(**values))
 
     # -- layout ------------------------------------------------------------------------------------
 
@@ -119,6 +124,8 @@ class MainWindow(QMainWindow):
         if not path.is_file():
             self.dialogs.error(self, "Open photo", "The file does not exist or is not a file.")
             return
+        if not self.flow.before_photo():
+            return
         self.recent.add(path)
         log.info(
             "opening a photo%s", f" ({path.name})" if self.settings.app.remember_photo_names else ""
@@ -126,8 +133,14 @@ class MainWindow(QMainWindow):
         self._new_photo(str(path))
 
     def screen_frame(self, rgb: np.ndarray) -> None:
-        """A captured or pasted image (RGB uint8)."""
-        self._new_photo(np.ascontiguousarray(rgb))
+        """A captured or pasted image (RGB uint8), screened as PNG: the store keeps what was
+        screened, byte for byte."""
+        if self.flow.before_photo():
+            self._new_photo(png_bytes(rgb))
+
+    def open_stored(self, path: str) -> None:
+        """A photo from the case store (Cases view): the case is already set up for it."""
+        self._new_photo(path)
 
     def paste(self) -> None:
         clipboard = QGuiApplication.clipboard()
@@ -167,14 +180,27 @@ class MainWindow(QMainWindow):
 
     # -- screening ---------------------------------------------------------------------------------
 
-    def _new_photo(self, source: str | np.ndarray) -> None:
-        self.source, self.photo_key, self._manual = source, uuid.uuid4().hex, None
-        self.result, self.result_id, self.faces = None, None, []
-        self.actions_.export.setEnabled(False)
-        self.photo_view.set_photo(None)
-        self.results_view.set_message("Screening…")
+    def _new_photo(self, source: str | bytes) -> None:
+        self.clear_photo("Screening…")
+        self.source, self.photo_key = source, uuid.uuid4().hex
         self.tabs.setCurrentIndex(PHOTO_TAB)
         self._submit(1)
+
+    def clear_photo(self, message: str = "Open a photo to screen it.") -> None:
+        """No photo and no results on screen (a new photo, or New case)."""
+        if self._screen_id is not None:
+            self.engine.cancel(self._screen_id)
+            self._screen_id = None
+        self.source, self.photo_key, self._manual = None, "", None
+        self.result, self.result_id, self.faces = None, None, []
+        self.actions_.set_result_actions(bool(self.flow.session.photos))  # the visit's photos
+        self.photo_view.set_photo(None)
+        self.face_label.setText("")
+        self.results_view.set_message(message)
+        self.heatmap.set_result(None)
+        self._refresh_comparison()
+        self._update_banner()
+        self._on_state(self.engine.state)
 
     def _submit(self, face_index: int) -> None:
         if self.source is None:
@@ -238,11 +264,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelling…", 3000)
 
     def _on_age_changed(self) -> None:
-        if (
-            self.result is not None
-            and self.case_panel.case().age_months != self.result.case.age_months
-        ):
-            self.rescreen()
+        self.flow.rescreen_stale()  # the photo on screen and the visit's other photos
 
     # -- engine messages ---------------------------------------------------------------------------
 
@@ -265,9 +287,8 @@ class MainWindow(QMainWindow):
         if reply.req_id == self._screen_id:
             self._screen_id = None
             self._on_screened(reply)
-        elif reply.req_id == self._export_id:
-            self._export_id = None
-            self._on_exported(reply)
+        elif self.flow.handle_reply(reply):
+            pass
         elif reply.req_id == self._config_id or isinstance(reply.value, p.Configured):
             self._on_configured(reply)
 
@@ -299,7 +320,8 @@ class MainWindow(QMainWindow):
             }
         )
         self._update_banner()
-        self.actions_.export.setEnabled(True)
+        self.actions_.set_result_actions(True)
+        self.flow.screened(self.photo_key, self.source, self.result, self._manual)
         self.statusBar().showMessage(f"Screened in {1000 * self.last_screen_seconds:.0f} ms.", 5000)
         self.result_shown.emit(self.result)
 
@@ -380,45 +402,10 @@ class MainWindow(QMainWindow):
             )
         )
 
-    # -- export ------------------------------------------------------------------------------------
+    # -- the case ---------------------------------------------------------------------------------
 
     def export_pdf(self) -> None:
-        if self.result is None or self.result_id is None:  # both are set by the same reply
-            self.dialogs.info(self, "Export", "Screen a photo first.")
-            return
-        case = self.case_panel.case()
-        if case.age_months != self.result.case.age_months:
-            self.rescreen()
-            self.dialogs.info(
-                self,
-                "Export",
-                "The age changed, so the photo is screened again. Export once the "
-                "results are updated.",
-            )
-            return
-        path = self.dialogs.save_report(self, default_report_path(self.settings, case))
-        if not path:
-            return
-        options = self.settings.report_options(
-            colormap=self.heatmap.colormap, opacity=self.heatmap.alpha
-        )
-        self._export_id = self.engine.submit(
-            p.ExportReport(self.result_id, case, str(path), options)
-        )
-        self.statusBar().showMessage("Writing the report…")
-
-    def _on_exported(self, reply: p.Reply) -> None:
-        if not reply.ok:
-            self.dialogs.error(
-                self,
-                "Export PDF",
-                f"The report was not written: {reply.error}",
-                "" if reply.user_error else reply.details,
-            )
-            return
-        self.statusBar().showMessage("Report exported.", 5000)
-        if self.dialogs.report_saved(self, reply.value):
-            QDesktopServices.openUrl(QUrl.fromLocalFile(reply.value))
+        self.flow.export("pdf")
 
     # -- tools -------------------------------------------------------------------------------------
 
@@ -467,6 +454,12 @@ class MainWindow(QMainWindow):
     # -- window state ------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.discard_on_close and not self.flow.confirm_discard(quitting=True):
+            event.ignore()
+            return
+        tasks.wait_all()  # an export being written is finished, never cut off
+        self.flow.store.close()
+        clean_print_folder()
         save_geometry(self)
         self.camera_panel.stop()
         self.engine.shutdown()

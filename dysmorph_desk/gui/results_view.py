@@ -1,5 +1,6 @@
-"""Per-model results (probability bars, predicted class against the threshold, status badge with
-the model card as tooltip, "cannot assess" reasons), then the quality checks and the warnings."""
+"""The summary first (do the models agree? each model's one-line answer), then per-model results
+(probability bars, predicted class against the threshold, status badge with the model card as
+tooltip, "cannot assess" reasons), then the quality checks and the warnings."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from PySide6.QtWidgets import (
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
 from dysmorph_desk.bundles.cards import ModelCard
+from dysmorph_desk.report.formatting import format_percent, num
 from dysmorph_desk.screening.results import ModelResult, ScreeningResult
+from dysmorph_desk.screening.summary import Summary, summarise
 
 STATUS_COLORS = {"demonstration": "#E65100", "research": "#1565C0", "validated": "#2E7D32"}
 FLAG_COLOR = "#B00020"
@@ -146,6 +149,39 @@ class ModelResultWidget(QFrame):
             layout.addWidget(forced)
 
 
+class SummaryBox(QGroupBox):
+    """The answer first, as on the report: whether the models agree, then one line per model."""
+
+    def __init__(self, summary: Summary, parent: QWidget | None = None) -> None:
+        super().__init__("Summary", parent)
+        self.summary = summary
+        layout = QVBoxLayout(self)
+        self.agreement: QLabel | None = None
+        if summary.agreement:
+            color = {"flagged": FLAG_COLOR, "disagree": FLAG_COLOR, "cannot assess": "#B35900"}
+            style = color.get(summary.overall or "")
+            self.agreement = QLabel(f"<b>{escape(summary.agreement)}</b>")
+            self.agreement.setTextFormat(Qt.TextFormat.RichText)
+            self.agreement.setWordWrap(True)
+            if style:
+                self.agreement.setStyleSheet(f"color: {style};")
+            layout.addWidget(self.agreement)
+        self.lines: list[QLabel] = []
+        for line in summary.lines:
+            label = QLabel(line.text(format_percent))
+            label.setTextFormat(Qt.TextFormat.PlainText)  # "<0.1%" is text, not markup
+            label.setWordWrap(True)
+            if line.verdict == "flagged":
+                label.setStyleSheet(f"color: {FLAG_COLOR}; font-weight: bold;")
+            self.lines.append(label)
+            layout.addWidget(label)
+        self.setAccessibleName("Summary")
+
+    def text(self) -> str:
+        """Everything the box says, as plain text (what a screen reader or a test reads)."""
+        return "\n".join(self.summary.text_lines(format_percent))
+
+
 class ResultsView(QScrollArea):
     """Everything the engine said about one photo, in reading order."""
 
@@ -159,6 +195,7 @@ class ResultsView(QScrollArea):
         self.model_widgets: list[ModelResultWidget] = []
         self.quality_labels: list[QLabel] = []
         self.warning_labels: list[QLabel] = []
+        self.summary_box: SummaryBox | None = None
         self.message: QLabel | None = None  # the text shown instead of a result
         self.set_message("No results yet.")
 
@@ -168,6 +205,7 @@ class ResultsView(QScrollArea):
         layout.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.setWidget(inner)
         self.model_widgets, self.quality_labels, self.warning_labels = [], [], []
+        self.summary_box = None
         return layout
 
     def set_message(self, text: str, error: bool = False) -> None:
@@ -181,6 +219,9 @@ class ResultsView(QScrollArea):
     def set_result(self, result: ScreeningResult) -> None:
         layout = self._fresh()
         self.message = None
+        if result.results:
+            self.summary_box = SummaryBox(summarise(result))
+            layout.addWidget(self.summary_box)
         models = QGroupBox("Models")
         mlay = QVBoxLayout(models)
         for r in result.results:
@@ -193,7 +234,7 @@ class ResultsView(QScrollArea):
         for q in result.quality:
             mark = "✓" if q.passed else ("✗" if q.hard else "!")
             color = "" if q.passed else f"color: {FLAG_COLOR};" if q.hard else "color: #B35900;"
-            text = f"{mark} {q.name.replace('_', ' ')}: {q.value:.3g} {q.unit} (limit {q.comparison} {q.limit:g})"
+            text = f"{mark} {q.name.replace('_', ' ')}: {num(float(q.value), 3)} {q.unit} (limit {q.comparison} {q.limit:g})"
             if q.message:
                 text += f" — {q.message}"
             label = QLabel(text)

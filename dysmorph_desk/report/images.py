@@ -8,22 +8,43 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image as PILImage
+from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image
 
-from dysmorph_desk.report.style import GRID, SHADE
+from dysmorph_desk.explain.overlay import COLOUR_BAR_LABEL, colour_scale
+from dysmorph_desk.report.style import FONT_REGULAR, GRID, SHADE
 from dysmorph_desk.report.text import para
 from dysmorph_desk.screening.results import ScreeningResult
+from dysmorph_desk.utils.inputs import open_regular
 
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 85
+MAX_LOGO_BYTES = 20_000_000
+MAX_LOGO_PIXELS = 25_000_000  # a logo prints 38 x 16 mm
+LOGO_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
+# What Pillow raises on a malformed file, besides OSError/ValueError (see faces/image_convert.py)
+_LOGO_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    MemoryError,
+    PILImage.DecompressionBombError,
+)
 
 
 def as_rgb8(image: np.ndarray) -> np.ndarray:
@@ -85,10 +106,15 @@ def logo_image(path: Path, dpi: int) -> Image | None:
     """The clinic's logo, flattened onto white and embedded as JPEG; a missing logo is not fatal.
 
     A logo that moved should not stop a clinician from printing a report, so it is logged and left
-    out rather than raised.
+    out rather than raised. So is one that is not a regular file (a named pipe would block the
+    read, a device never ends), too large, in a format a logo does not come in, or a decompression
+    bomb: the file is read through ``open_regular`` and its size checked from the header.
     """
     try:
-        with PILImage.open(path) as opened:
+        data = open_regular(path, MAX_LOGO_BYTES, error=OSError, kind="logos")
+        with PILImage.open(io.BytesIO(data), formats=LOGO_FORMATS) as opened:
+            if opened.width * opened.height > MAX_LOGO_PIXELS:
+                raise ValueError(f"{opened.width}×{opened.height} pixels is too large for a logo")
             opened.load()
             img: PILImage.Image = opened
             if img.mode in ("RGBA", "LA", "P"):
@@ -96,7 +122,7 @@ def logo_image(path: Path, dpi: int) -> Image | None:
                 img = PILImage.new("RGB", rgba.size, (255, 255, 255))
                 img.paste(rgba, mask=rgba.getchannel("A"))
             rgb = np.asarray(img.convert("RGB"))
-    except (OSError, ValueError) as err:
+    except _LOGO_ERRORS as err:
         log.warning("logo %s could not be read (%s); report printed without it", path, err)
         return None
     return jpeg_image(rgb, 38 * mm, 16 * mm, dpi)
@@ -119,3 +145,40 @@ class Placeholder(Flowable):
         paragraph = para(self.text, self.style)
         _, ph = paragraph.wrap(self.width - 6, self.height)
         paragraph.drawOn(self.canv, 3, (self.height - ph) / 2)
+
+
+class ColourBar(Flowable):
+    """The heatmaps' colour scale as a bar, from no influence (left) to the most (right), with its
+    label ("less ↔ more influence") centred underneath.
+
+    Drawn as vector stripes rather than an image: sharp at any zoom, and the report's only raster
+    images stay the photo, the aligned faces and the heatmaps.
+    """
+
+    BAR_H = 3.2 * mm
+    LABEL_SIZE = 7
+    STEPS = 64
+
+    def __init__(self, width: float, colormap: str, label: str = COLOUR_BAR_LABEL) -> None:
+        super().__init__()
+        self.width, self.colormap, self.label = width, colormap, label
+        self.height = self.BAR_H + self.LABEL_SIZE + 3
+
+    def wrap(self, avail_w: float, avail_h: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canv = self.canv
+        scale = colour_scale(self.colormap, self.STEPS)
+        step = self.width / len(scale)
+        y = self.height - self.BAR_H
+        for i, (r, g, b) in enumerate(scale):
+            canv.setFillColorRGB(r / 255.0, g / 255.0, b / 255.0)
+            # a hair wider than a step, so no seam shows between stripes
+            canv.rect(i * step, y, step + 0.3, self.BAR_H, stroke=0, fill=1)
+        canv.setStrokeColor(GRID)
+        canv.setLineWidth(0.4)
+        canv.rect(0, y, self.width, self.BAR_H, stroke=1, fill=0)
+        canv.setFillColor(colors.black)
+        canv.setFont(FONT_REGULAR, self.LABEL_SIZE)
+        canv.drawCentredString(self.width / 2, 1, self.label)

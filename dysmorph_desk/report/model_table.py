@@ -1,8 +1,10 @@
 """The "Model results" tables: one column per model, up to :data:`MODELS_PER_TABLE` side by side.
 
 Each column states what the model said and everything needed to weigh it: the card's status, the
-threshold, PPV/NPV at the report's prevalence, the validation metrics, training data, intended use
-and validated ages (with a red note when the patient falls outside them).
+threshold, the PPV/NPV ranges at the report's prevalence (nothing for a result that cannot be
+assessed), the validation as a small table (metric, value, 95% CI, n children), the validation in
+the patient's age band and sex, training data, intended use and validated ages (with a red note
+when the patient falls outside them).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 from dysmorph_desk.report.formatting import (
     age_range_text,
     format_percent,
-    format_predictive_values,
-    metrics_text,
+    format_prevalence,
     num,
+    predictive_value_text,
+    subgroup_lines,
+    validation_note,
+    validation_rows,
 )
 from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.report.style import GRID, ORANGE, RED, SHADE
@@ -36,22 +41,68 @@ _MODEL_ROWS = (
     "Flagged",
     "Heatmap method",
     "PPV / NPV",
-    "Validation metrics",
+    "Validation",
+    "Patient's group",
     "Training data",
     "Intended use",
     "Validated ages",
 )
 
 
+def _validation_cell(
+    r: ModelResult, st: dict[str, ParagraphStyle], width: float
+) -> Flowable | list[Flowable]:
+    """The card's validation as a small table: metric, value, 95% CI, n children."""
+    rows = validation_rows(r.card)
+    note = para(validation_note(r.card.rates()), st["small"])
+    if not rows:
+        return [para("none stated", st["cell"]), note]
+    small = ParagraphStyle("dd-vtable", parent=st["cell"], fontSize=6, leading=7.2)
+    smallb = ParagraphStyle("dd-vtable-b", parent=small, fontName=st["cellb"].fontName)
+    header = [para(h, smallb) for h in ("Metric", "Value", "95% CI", "Children")]
+    body = [[para(v, small) for v in row] for row in rows]
+    inner = max(width - 7, 40.0)  # the outer cell's padding
+    table = Table(
+        [header, *body],
+        colWidths=[inner * f for f in (0.25, 0.185, 0.32, 0.245)],
+        hAlign="LEFT",
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEBELOW", (0, 0), (-1, 0), 0.4, GRID),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 1),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 1),
+                ("TOPPADDING", (0, 0), (-1, -1), 0.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5),
+            ]
+        )
+    )
+    return [table, note]
+
+
+def _subgroup_cell(r: ModelResult, result: ScreeningResult, cell: ParagraphStyle) -> list[Flowable]:
+    """The validation in the patient's age band and sex, or why there is none."""
+    lines = subgroup_lines(r.card, result.case.age_months, result.case.sex)
+    return [para(line, cell) for line in lines]
+
+
 def _model_column(
-    r: ModelResult, result: ScreeningResult, s: ReportOptions, st: dict[str, ParagraphStyle]
+    r: ModelResult,
+    result: ScreeningResult,
+    s: ReportOptions,
+    st: dict[str, ParagraphStyle],
+    width: float,
 ) -> list[Flowable | list[Flowable]]:
     """One model's cells, top to bottom, in the order of :data:`_MODEL_ROWS`."""
     cell, cellb = st["cell"], st["cellb"]
     card = r.card
     names = r.class_names
     status_color = (
-        RED if card.status == "demonstration" else (ORANGE if card.status == "research" else None)
+        RED
+        if card.status in ("demonstration", "failed-validation")
+        else (ORANGE if card.status == "research" else None)
     )
 
     result_cell: list[Flowable] = []
@@ -86,16 +137,17 @@ def _model_column(
     if r.cam_method and r.cam_target:
         cam += f" (target: {names.get(r.cam_target, r.cam_target)})"
 
-    sens_spec = card.sensitivity_specificity()
+    # nothing about PPV for a result that cannot be assessed (and never in bold there)
+    pv_text = predictive_value_text(
+        card, s.prevalence, r.assessable and r.probabilities is not None
+    )
     pv: Flowable | list[Flowable]
-    if sens_spec is None:
-        pv = para("not available (the card states no sensitivity and specificity)", cell)
+    if pv_text is None:
+        pv = para("—", cell)
+    elif pv_text.startswith("PPV"):
+        pv = [para(pv_text, cellb), para("over the 95% CIs of sensitivity and specificity", cell)]
     else:
-        sens, spec = sens_spec
-        pv = [
-            para(format_predictive_values(sens, spec, s.prevalence), cellb),
-            para(f"(sensitivity {num(sens)}, specificity {num(spec)})", cell),
-        ]
+        pv = para(pv_text, cell)
     age, outside = age_range_text(card.age_range_months, result.case.age_months)
     age_cell: list[Flowable] = [para(age, cell)]
     if outside:
@@ -113,7 +165,8 @@ def _model_column(
         flagged,
         para(cam, cell),
         pv,
-        para(metrics_text(card.validation_metrics), cell),
+        _validation_cell(r, st, width),
+        _subgroup_cell(r, result, cell),
         para(training or "not stated", cell),
         para(card.intended_use or "not stated", cell),
         age_cell,
@@ -131,8 +184,8 @@ def model_tables(
     per_table = min(len(result.results), MODELS_PER_TABLE)
     for start in range(0, len(result.results), MODELS_PER_TABLE):
         chunk = result.results[start : start + MODELS_PER_TABLE]
-        columns = [_model_column(r, result, s, st) for r in chunk]
         col_w = (width - label_w) / per_table
+        columns = [_model_column(r, result, s, st, col_w) for r in chunk]
         rows = [
             [para(name, st["cellb"])] + [col[i] for col in columns]
             for i, name in enumerate(_MODEL_ROWS)
@@ -154,8 +207,9 @@ def model_tables(
         )
         out += [table, Spacer(1, 2)]
     note = (
-        "* syndromic class. PPV and NPV follow from each card's sensitivity and specificity at a "
-        f"prevalence of {format_percent(s.prevalence)}, a setting of this report (the population "
-        "this clinic screens), not the prevalence in the model's validation data."
+        "* syndromic class. PPV and NPV are ranges: they follow from the 95% intervals of each "
+        "card's sensitivity and specificity (children counted once) at a prevalence of "
+        f"{format_prevalence(s.prevalence)}, a setting of this report (the population this clinic "
+        "screens), not the prevalence in the model's validation data."
     )
     return [*out, para(note, st["small"]), Spacer(1, 2)]

@@ -1,4 +1,8 @@
-"""The PDF screening report: one printable page (two with many models) per screened photo.
+"""The PDF screening report: the answer on the first page, the details after it.
+
+The first page holds the case, the disclaimer, the summary box (do the models agree; each model's
+one-line result), the photo strip and the first heatmap; the other heatmaps (one row per model),
+the quality checks and warnings, each model's card and the notes follow.
 
 The report is what leaves the machine and ends up in a patient's file, so it is conservative by
 design: the disclaimer and any "demonstration model" warning sit at the top where nobody can miss
@@ -33,6 +37,7 @@ from dysmorph_desk.report.sections import (
     header,
     images_block,
     quality_table,
+    summary_box,
     warnings_box,
 )
 from dysmorph_desk.report.style import (
@@ -44,7 +49,10 @@ from dysmorph_desk.report.style import (
     REPORT_TITLE,
     paragraph_styles,
 )
+from dysmorph_desk.report.visit import photo_heading, visit_table
 from dysmorph_desk.screening.results import ScreeningResult
+from dysmorph_desk.screening.summary import summarise
+from dysmorph_desk.screening.visit import VisitResult
 from dysmorph_desk.utils.atomic import check_writable, write_bytes_atomic
 
 
@@ -73,14 +81,19 @@ class _NumberedCanvas(rl_canvas.Canvas):
         super().save()
 
 
-def report_bytes(result: ScreeningResult, settings: ReportOptions | None = None) -> bytes:
-    """Render the report into memory (the GUI previews and the CLI writes these bytes)."""
-    s = (settings or ReportOptions()).validated()
+def _build(
+    result: ScreeningResult,
+    s: ReportOptions,
+    story_for: Callable[[dict[str, Any], float], list[Flowable]],
+    photo_hashes: list[str],
+) -> bytes:
+    """Lay out a report: the footer (from ``result``: case, date, bundles) on every page, the
+    numbered pages, and the story that ``story_for(styles, width)`` returns."""
     st = paragraph_styles()
     page_w, page_h = PAPERS[s.paper.upper()]
     width = page_w - 2 * MARGIN
 
-    footer = footer_paragraphs(result, st)
+    footer = footer_paragraphs(result, st, photo_hashes)
     footer_sizes = [
         p.wrap(width - 24 * mm if i == 0 else width, page_h) for i, p in enumerate(footer)
     ]
@@ -119,15 +132,60 @@ def report_bytes(result: ScreeningResult, settings: ReportOptions | None = None)
         subject="Screening aid, not a diagnosis",
         producer=APP_NAME,
     )
-    story: list[Flowable] = []
-    story += header(result, s, st, width)
-    story += warnings_box(result, st, width)
-    story += images_block(result, s, st, width)
-    story += model_tables(result, s, st, width)
-    story += quality_table(result, st, width)
-    story += closing(result, st, width)
+    story = story_for(st, width)
     doc.build(story, onFirstPage=draw_footer, onLaterPages=draw_footer, canvasmaker=canvas_cls)
     return buf.getvalue()
+
+
+def report_bytes(result: ScreeningResult, settings: ReportOptions | None = None) -> bytes:
+    """Render the report into memory (the GUI previews and the CLI writes these bytes)."""
+    s = (settings or ReportOptions()).validated()
+
+    def story(st: dict[str, Any], width: float) -> list[Flowable]:
+        out: list[Flowable] = []
+        out += header(result, s, st, width)
+        out += warnings_box(result, st, width)
+        out += summary_box(summarise(result), st, width)
+        out += images_block(result, s, st, width)
+        # the details follow the answer: quality checks and warnings, then each model's card
+        out += quality_table(result, st, width)
+        out += model_tables(result, s, st, width)
+        out += closing(result, st, width)
+        return out
+
+    return _build(result, s, story, [result.photo_sha256])
+
+
+def visit_report_bytes(
+    results: list[ScreeningResult], visit: VisitResult, settings: ReportOptions | None = None
+) -> bytes:
+    """One report for a visit of several photos: the case, the visit's fused result per model
+    (and whether the photos disagree), then each photo's strip, model results and quality checks.
+
+    Args:
+        results: the visit's screened photos (same case, same bundles), in order.
+        visit: ``screening.visit.fuse_visit(results)``.
+        settings: the clinic's report options.
+    """
+    if not results:
+        raise ValueError("a visit report needs at least one screened photo")
+    s = (settings or ReportOptions()).validated()
+    first = results[0]
+
+    def story(st: dict[str, Any], width: float) -> list[Flowable]:
+        out: list[Flowable] = []
+        out += header(first, s, st, width)
+        out += warnings_box(first, st, width)
+        out += visit_table(visit, st, width)
+        for i, result in enumerate(results, start=1):
+            out += photo_heading(i, len(results), result, st, width)
+            out += images_block(result, s, st, width)
+            out += quality_table(result, st, width)
+            out += model_tables(result, s, st, width)
+        out += closing(first, st, width)
+        return out
+
+    return _build(first, s, story, [r.photo_sha256 for r in results])
 
 
 def render_report(

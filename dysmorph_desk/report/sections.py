@@ -1,8 +1,13 @@
 """The report's story, top to bottom (less the model tables, in :mod:`.model_table`).
 
 Each function returns the flowables of one section: the header with the clinic and the case, the
-warnings box (disclaimer and model status), the images, the quality checks and the closing
-notes/signature block; :func:`footer_paragraphs` gives the lines printed at the foot of every page.
+warnings box (disclaimer and model status), the summary box (the answer first: do the models agree,
+and each model's one-line result), the images (the photo strip, then one row per model with the
+aligned face and its heatmap side by side, each at least 6 cm wide, the colour bar and the class the
+map explains), the quality checks and the closing notes/signature block; :func:`footer_paragraphs`
+gives the lines printed at the foot of every page. Section headings never end a page: the ``h2``
+style keeps them with what follows, and the heatmap and quality headings are kept together with
+their first row or table explicitly.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
+from dysmorph_desk.explain.methods import CAM_LABELS
 from dysmorph_desk.explain.overlay import overlay_heatmap
-from dysmorph_desk.report.formatting import age_text, date_text, num
+from dysmorph_desk.report.formatting import age_text, date_text, format_percent, num
 from dysmorph_desk.report.images import (
+    ColourBar,
     Placeholder,
     as_rgb8,
     jpeg_image,
@@ -35,9 +42,11 @@ from dysmorph_desk.report.style import (
     RED,
     REPORT_TITLE,
     SHADE,
+    header_grid_style,
 )
 from dysmorph_desk.report.text import markup, para
 from dysmorph_desk.screening.results import ModelResult, ScreeningResult
+from dysmorph_desk.screening.summary import ModelLine, Summary, summarise
 
 _ADDRESS_LINES = 4  # the header is one table row, which cannot split across pages
 
@@ -146,67 +155,218 @@ def warnings_box(
     return out
 
 
-def images_block(
-    result: ScreeningResult, s: ReportOptions, st: dict[str, ParagraphStyle], width: float
-) -> list[Flowable]:
-    """Photo, aligned face and one heatmap overlay per model, side by side (wrapping to a grid)."""
-    cells: list[tuple[Flowable, str]] = []
-    # Up to two models: four large images in one row. More: a denser grid of smaller ones, so
-    # the images do not push the model tables off the first page.
-    n_images = 2 + len(result.results)
-    per_row = 4 if n_images <= 4 else 6
-    gap = 3 * mm
-    cell_w = (width - gap * (per_row - 1)) / per_row
-    cell_h = min(cell_w, 34 * mm)  # a little flatter than square: the page must hold two models
-    dpi = int(s.print_dpi)
+HEATMAP_W = 62 * mm  # each heatmap, and the aligned face beside it, prints at least 6 cm wide
+PHOTO_H = 52 * mm  # the photo strip on the first page
 
-    photo = photo_with_box(result, cell_w, cell_h, dpi)
-    if photo is not None:
-        cells.append((photo, "Photo (screened face boxed)"))
-    first_face = next((r.aligned_face for r in result.results if r.aligned_face is not None), None)
-    if first_face is not None:
-        cells.append((jpeg_image(first_face, cell_w, cell_h, dpi), "Aligned face"))
-    for r in result.results:
-        caption = f"Heatmap: {r.model}" + (f" ({r.cam_method})" if r.cam_method else "")
-        if r.aligned_face is not None and r.heatmap_aligned is not None:
-            over = overlay_heatmap(
-                as_rgb8(r.aligned_face), r.heatmap_aligned, s.colormap, s.opacity
-            )
-            cells.append((jpeg_image(over, cell_w, cell_h, dpi), caption))
-        else:
-            reason = "no heatmap" + (": cannot assess" if not r.assessable else "")
-            cells.append(
-                (
-                    Placeholder(cell_w * 0.8, cell_h * 0.5, reason, st["caption"]),
-                    f"Heatmap: {r.model}",
-                )
-            )
-    if not cells:
+
+def _verdict_cell(line: ModelLine, st: dict[str, ParagraphStyle]) -> Paragraph:
+    if line.verdict == "flagged":
+        return para("FLAGGED for clinical review", st["cellb"], color=RED)
+    if line.verdict == "cannot assess":
+        return para("cannot assess", st["cellb"], color=ORANGE)
+    return para("not flagged", st["cell"])
+
+
+def _line_detail(line: ModelLine) -> str:
+    if line.syndromic_probability is None:
+        text = line.reason or "reason not stated"
+    else:
+        text = (
+            f"syndromic probability {format_percent(line.syndromic_probability)} "
+            f"(threshold {format_percent(line.threshold)})"
+        )
+    return f"{text}; {line.note}" if line.note else text
+
+
+def summary_box(
+    summary: Summary, st: dict[str, ParagraphStyle], width: float, title: str = "Summary"
+) -> list[Flowable]:
+    """The answer first, boxed: whether the models agree, then each model's one-line result
+    (flagged / not flagged / cannot assess, syndromic probability against its threshold)."""
+    if not summary.lines:
         return []
-    rows: list[list[Any]] = []
-    for start in range(0, len(cells), per_row):
-        chunk = cells[start : start + per_row]
-        pad = per_row - len(chunk)
-        rows.append([c for c, _ in chunk] + [""] * pad)
-        rows.append([para(t, st["caption"]) for _, t in chunk] + [""] * pad)
-    table = Table(rows, colWidths=[cell_w + gap] * per_row, hAlign="LEFT")
+    color = {"flagged": RED, "disagree": RED, "cannot assess": ORANGE}.get(summary.overall or "")
+    head: list[Any] = [para(title, st["summary_title"])]
+    head.append(
+        para(summary.agreement, st["summary_sentence"], color=color) if summary.agreement else ""
+    )
+    head.append("")
+    rows: list[list[Any]] = [head]
+    for line in summary.lines:
+        rows.append(
+            [
+                para(line.model, st["cellb"]),
+                _verdict_cell(line, st),
+                para(_line_detail(line), st["cell"]),
+            ]
+        )
+    widths = [40 * mm, 50 * mm]
+    widths.append(width - sum(widths))
+    table = Table(rows, colWidths=widths, hAlign="LEFT")
     table.setStyle(
         TableStyle(
             [
-                ("ALIGN", (0, 0), (-1, -1), "CENTER"),
-                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), gap),
-                ("TOPPADDING", (0, 0), (-1, -1), 1),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ("SPAN", (1, 0), (2, 0)),
+                ("BOX", (0, 0), (-1, -1), 1.2, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.6, GRID),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 5),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                ("TOPPADDING", (0, 0), (-1, 0), 3.5),
+                ("BOTTOMPADDING", (0, 0), (-1, 0), 4),
             ]
         )
     )
-    note = (
-        f"Heatmaps: {s.colormap} colour map at {round(s.opacity * 100)}% opacity; warmer colours "
-        "mark regions that weighed more in the model's output. They explain the model, not the patient."
+    return [table, Spacer(1, 5)]
+
+
+def _quality_line(result: ScreeningResult) -> str:
+    if not result.quality:
+        return "Photo quality: no checks recorded."
+    failed = result.quality_failures()
+    if not failed:
+        return f"Photo quality: all {len(result.quality)} checks passed."
+    names = ", ".join(q.name.replace("_", " ") + (" (hard)" if q.hard else "") for q in failed)
+    return (
+        f"Photo quality: {len(failed)} of {len(result.quality)} checks failed: {names} "
+        "(see the photo quality checks)."
     )
-    return [table, para(note, st["small"]), Spacer(1, 4)]
+
+
+def _cam_class(r: ModelResult) -> str | None:
+    if not r.cam_target:
+        return None
+    return r.class_names.get(r.cam_target, r.cam_target)
+
+
+def photo_strip(
+    result: ScreeningResult, s: ReportOptions, st: dict[str, ParagraphStyle], width: float
+) -> list[Flowable]:
+    """The photo with the screened face boxed, beside what to read from it and from the maps."""
+    photo = photo_with_box(result, width * 0.45, PHOTO_H, int(s.print_dpi))
+    lines: list[Flowable] = [para(_quality_line(result), st["body"])]
+    if result.warnings:
+        n = len(result.warnings)
+        lines.append(
+            para(
+                f"{n} warning{'s' if n != 1 else ''}, listed under the photo quality checks.",
+                st["body"],
+            )
+        )
+    if photo is None:
+        return [*lines, Spacer(1, 2)]
+    photo_w = max(float(photo.drawWidth), 40 * mm)
+    left = [photo, Spacer(1, 1.5), para("Photo (screened face boxed)", st["caption"])]
+    table = Table(
+        [[left, lines]], colWidths=[photo_w + 6 * mm, width - photo_w - 6 * mm], hAlign="LEFT"
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (0, 0), 6 * mm),
+                ("RIGHTPADDING", (1, 0), (1, 0), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return [table, Spacer(1, 4)]
+
+
+def _no_map(r: ModelResult) -> str:
+    """Why a model has no heatmap on the report."""
+    if not r.assessable:
+        return "cannot assess"
+    if r.heatmap_aligned is None:
+        return "no heatmap method chosen" if not r.cam_method else "the heatmap was not valid"
+    return "no aligned face to draw it on"
+
+
+def _heatmap_row(
+    r: ModelResult,
+    line: ModelLine | None,
+    s: ReportOptions,
+    st: dict[str, ParagraphStyle],
+    width: float,
+) -> Flowable:
+    """One model: its aligned face and its heatmap side by side (each ``HEATMAP_W`` wide), the colour
+    bar and the explained class under the map, and the model's result beside them."""
+    dpi = int(s.print_dpi)
+    cls = _cam_class(r)
+    method = CAM_LABELS.get(r.cam_method, r.cam_method) if r.cam_method else None
+    side: list[Flowable] = [para(r.model, st["cellb"])]
+    if line is not None:
+        side.append(_verdict_cell(line, st))
+        side.append(para(_line_detail(line), st["cell"]))
+    if method:
+        side.append(Spacer(1, 3))
+        side.append(para(f"Heatmap: {method}" + (f", class {cls}" if cls else ""), st["cell"]))
+    if r.aligned_face is None or r.heatmap_aligned is None:
+        gap = Placeholder(HEATMAP_W * 0.5, 9 * mm, f"No heatmap: {_no_map(r)}", st["caption"])
+        row = Table(
+            [[gap, side]], colWidths=[HEATMAP_W * 0.5 + 5 * mm, width - HEATMAP_W * 0.5 - 5 * mm]
+        )
+    else:
+        face = jpeg_image(as_rgb8(r.aligned_face), HEATMAP_W, HEATMAP_W, dpi)
+        over = overlay_heatmap(as_rgb8(r.aligned_face), r.heatmap_aligned, s.colormap, s.opacity)
+        heat = jpeg_image(over, HEATMAP_W, HEATMAP_W, dpi)
+        looked = f"Where {r.model} looked for {cls}" if cls else f"Heatmap of {r.model}"
+        left = [face, Spacer(1, 2), para("Aligned face (the model's input)", st["caption"])]
+        mid = [
+            heat,
+            Spacer(1, 2),
+            ColourBar(HEATMAP_W, s.colormap),
+            para(looked, st["caption_b"]),
+        ]
+        gap = 4 * mm
+        rest = width - 2 * (HEATMAP_W + gap)
+        row = Table([[left, mid, side]], colWidths=[HEATMAP_W + gap, HEATMAP_W + gap, rest])
+    row.hAlign = "LEFT"
+    row.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 4 * mm),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return row  # one table row: it never splits across pages
+
+
+def images_block(
+    result: ScreeningResult, s: ReportOptions, st: dict[str, ParagraphStyle], width: float
+) -> list[Flowable]:
+    """The photo strip, then one row per model: aligned face and heatmap side by side, each at
+    least 6 cm wide, with the colour bar ("less ↔ more influence") and the explained class under
+    the map."""
+    out = photo_strip(result, s, st, width)
+    if not result.results:
+        return out
+    if all(r.aligned_face is None or r.heatmap_aligned is None for r in result.results):
+        why = "; ".join(f"{r.model}: {_no_map(r)}" for r in result.results)
+        return [*out, para(f"No heatmaps to show ({why}).", st["body"]), Spacer(1, 4)]
+    lines = summarise(result).lines
+    rows = [
+        _heatmap_row(r, line, s, st, width) for r, line in zip(result.results, lines, strict=True)
+    ]
+    note = para(
+        f"Heatmaps: {s.colormap} colour scale at {round(s.opacity * 100)}% opacity; the bar under "
+        "each map runs from less to more influence on the model's score for the class named "
+        "under it. They explain the model, not the patient.",
+        st["small"],
+    )
+    heading = Paragraph("Heatmaps", st["h2"])
+    # the heading never stands alone at a page foot: it travels with the first model's row
+    rest = [item for row in rows[1:] for item in (Spacer(1, 5), row)]
+    return [*out, KeepTogether([heading, rows[0]]), *rest, Spacer(1, 3), note, Spacer(1, 4)]
 
 
 def quality_table(
@@ -214,7 +374,8 @@ def quality_table(
 ) -> list[Flowable]:
     """The photo quality checks (value, limit, pass/FAIL) and the screening's warnings."""
     cell, cellb = st["cell"], st["cellb"]
-    out: list[Flowable] = [Paragraph("Photo quality checks", st["h2"])]
+    heading = Paragraph("Photo quality checks", st["h2"])
+    out: list[Flowable] = []
     symbols = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
     if result.quality:
         rows: list[list[Any]] = [
@@ -240,20 +401,11 @@ def quality_table(
         widths = [38 * mm, 25 * mm, 25 * mm, 20 * mm]
         widths.append(width - sum(widths))
         table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
-        table.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.4, GRID),
-                    ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("TOPPADDING", (0, 0), (-1, -1), 1),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ]
-            )
-        )
-        out.append(table)
+        table.setStyle(TableStyle(header_grid_style()))
+        # the heading is never left alone at the foot of a page: it moves with its table
+        out.append(KeepTogether([heading, table]))
     else:
-        out.append(para("No quality checks were recorded.", st["body"]))
+        out.append(KeepTogether([heading, para("No quality checks were recorded.", st["body"])]))
     out.append(Spacer(1, 3))
     if result.warnings:
         out.append(para("Warnings:", st["cellb"]))
@@ -299,8 +451,11 @@ def _unique_bundles(results: Iterable[ModelResult]) -> list[tuple[str, str]]:
     return seen
 
 
-def footer_paragraphs(result: ScreeningResult, st: dict[str, ParagraphStyle]) -> list[Paragraph]:
-    """The lines on every page: version, patient, date, and the hashes that trace the result."""
+def footer_paragraphs(
+    result: ScreeningResult, st: dict[str, ParagraphStyle], photo_hashes: list[str] | None = None
+) -> list[Paragraph]:
+    """The lines on every page: version, patient, date, and the hashes that trace the result
+    (every photo's, for a visit report)."""
     style = st["footer"]
     patient = result.case.patient_id or "—"
     lines = [
@@ -310,8 +465,11 @@ def footer_paragraphs(result: ScreeningResult, st: dict[str, ParagraphStyle]) ->
             "screening aid, not a diagnosis",
             style,
         ),
-        Paragraph(f"Photo SHA-256: {escape(result.photo_sha256 or '—')}", style),
     ]
+    hashes = photo_hashes or [result.photo_sha256]
+    for i, sha in enumerate(hashes, start=1):
+        which = f" {i}" if len(hashes) > 1 else ""
+        lines.append(Paragraph(f"Photo{which} SHA-256: {escape(sha or '—')}", style))
     for model, sha in _unique_bundles(result.results):
         lines.append(Paragraph(f"Bundle SHA-256, {markup(model)}: {escape(sha or '—')}", style))
     return lines

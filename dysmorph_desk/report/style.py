@@ -99,6 +99,21 @@ def paragraph_styles() -> dict[str, ParagraphStyle]:
         "caption": ParagraphStyle(
             "dd-caption", parent=base, fontSize=7, leading=8.5, alignment=TA_CENTER
         ),
+        "caption_b": ParagraphStyle(
+            "dd-caption-b",
+            parent=base,
+            fontName=FONT_BOLD,
+            fontSize=7.5,
+            leading=9,
+            alignment=TA_CENTER,
+            spaceBefore=1,
+        ),
+        "summary_title": ParagraphStyle(
+            "dd-summary-title", parent=base, fontName=FONT_BOLD, fontSize=11, leading=13
+        ),
+        "summary_sentence": ParagraphStyle(
+            "dd-summary-sentence", parent=base, fontName=FONT_BOLD, fontSize=9.5, leading=12
+        ),
         "title": ParagraphStyle(
             "dd-title", parent=base, fontName=FONT_BOLD, fontSize=16, leading=19
         ),
@@ -122,6 +137,7 @@ def paragraph_styles() -> dict[str, ParagraphStyle]:
             leading=12,
             spaceBefore=5,
             spaceAfter=3,
+            keepWithNext=1,  # a heading never ends a page: it moves on with what it heads
         ),
         "disclaimer": ParagraphStyle(
             "dd-disclaimer", parent=base, fontName=FONT_BOLD, fontSize=9, leading=11.5
@@ -137,3 +153,14 @@ def paragraph_styles() -> dict[str, ParagraphStyle]:
         ),
         "footer": ParagraphStyle("dd-footer", parent=base, fontSize=6, leading=7.2),
     }
+
+
+def header_grid_style() -> list[tuple]:
+    """The style of the report's plain tables: a light grid, a shaded header row, tight rows."""
+    return [
+        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+        ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ]

@@ -24,7 +24,7 @@ class ScreenOptions:
 
     face_index: int = 1  # 1 = largest face, 2 = next...
     cam_method: str | None = DEFAULT_CAM_METHOD  # None: probabilities only
-    cam_target: str | None = None  # class id; None = each model's predicted class
+    cam_target: str | None = None  # class id; None = the syndromic class (one) or the predicted
     force_assess: bool = False
     manual_landmarks: np.ndarray | None = None  # (5, 2) photo pixels, when detection failed
     max_pixels: int = DEFAULT_MAX_PIXELS

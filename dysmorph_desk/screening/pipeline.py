@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dysmorph_desk.bundles.cards import DEMO_LABEL
+from dysmorph_desk.bundles.cards import DEMO_LABEL, ModelCard
 from dysmorph_desk.bundles.format import LoadedBundle
 from dysmorph_desk.bundles.sessions import ForwardOut
 from dysmorph_desk.errors import Interrupted, UsageError
@@ -23,8 +23,16 @@ from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.faces.image import LoadedImage, load_image
 from dysmorph_desk.faces.pipeline import QUALITY_SIZE, detect_and_align
 from dysmorph_desk.faces.types import FaceInfo
+from dysmorph_desk.screening.atypicality import ATYPICAL_TEXT, Atypicality, Reference
 from dysmorph_desk.screening.options import ScreenOptions
 from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
+from dysmorph_desk.screening.stability import (
+    NOT_VALIDATED_TEXT,
+    assess_stability,
+    card_variants,
+    normalise_batch,
+    variant_images,
+)
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (stage, fraction 0..1)
@@ -44,6 +52,28 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
         z = np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-6)
         z = np.exp(z - z.max())
         return z / z.sum()
+
+
+def merge_model_notes(warnings: list[str], models: Sequence[str]) -> list[str]:
+    """One line for a note several models repeat ("a: X", "b: X" -> "a, b: X"), where the first
+    of them stood: three identical lines per photo would bury the warnings that differ."""
+    by_text: dict[str, list[str]] = {}
+    for w in warnings:
+        for m in models:
+            if w.startswith(f"{m}: "):
+                by_text.setdefault(w[len(m) + 2 :], []).append(m)
+                break
+    merged: list[str] = []
+    done: set[str] = set()
+    for w in warnings:
+        model = next((m for m in models if w.startswith(f"{m}: ")), None)
+        text = w[len(model) + 2 :] if model is not None else None
+        if text is None or len(by_text[text]) < 2:
+            merged.append(w)
+        elif text not in done:
+            done.add(text)
+            merged.append(f"{', '.join(by_text[text])}: {text}")
+    return merged
 
 
 class Screener:
@@ -136,6 +166,7 @@ class Screener:
                 )
             )
         report("done", 1.0)
+        warnings = merge_model_notes(warnings, [b.name for b in self.bundles])
         return ScreeningResult(
             photo_sha256=image.sha256,
             faces_detected=len(finding.faces),
@@ -193,7 +224,7 @@ class Screener:
             align_matrix=face_img.matrix,
         )
 
-        def cannot_assess(reason: str) -> ModelResult:
+        def cannot_assess(reason: str, atypicality: Atypicality | None = None) -> ModelResult:
             return base(
                 probabilities=None,
                 predicted=None,
@@ -201,6 +232,7 @@ class Screener:
                 flagged=None,
                 assessable=False,
                 cannot_assess_reason=reason,
+                atypicality=atypicality,
                 seconds=time.perf_counter() - t0,
             )
 
@@ -211,14 +243,38 @@ class Screener:
                 f"{bundle.name}: assessed despite {'; '.join(reasons)} (--force-assess)"
             )
 
-        x = normalise(face_img.image, card.mean, card.std)
-        fwd = bundle.model.forward(x)
-        logits = fwd.logits[0]
-        probs = softmax(logits, card.temperature)
-        if not (np.all(np.isfinite(logits)) and np.all(np.isfinite(probs))):
+        # The original face and its benign variants in ONE batched forward; the result is the
+        # mean of their logits, their spread says how stable it is (screening/stability.py).
+        variants, validated = card_variants(card)
+        batch = normalise_batch(variant_images(face_img.image, variants), card.mean, card.std)
+        x = batch[:1]  # the original face: the heatmap and the embedding are its own
+        fwd = bundle.model.forward(batch)
+        if not np.all(np.isfinite(fwd.logits)):
             # NaN weights or a broken graph: never a probability, never "not flagged"
             log.warning("%s returned non-finite logits", bundle.name)
             return cannot_assess(INVALID_NUMBER)
+        logits, stability = assess_stability(fwd.logits, card, variants, validated)
+        probs = softmax(logits, card.temperature)
+        if not np.all(np.isfinite(probs)):
+            return cannot_assess(INVALID_NUMBER)
+        embedding = fwd.embedding[0] if np.all(np.isfinite(fwd.embedding[0])) else None
+        reference = Reference.of(bundle)
+        atypicality = (
+            None if reference is None or embedding is None else reference.assess(embedding)
+        )
+        forced = bool(reasons)
+        if atypicality is not None and atypicality.atypical:
+            if card.atypical_is_cannot_assess and not opt.force_assess:
+                return cannot_assess(ATYPICAL_TEXT, atypicality)
+            forced = forced or card.atypical_is_cannot_assess
+            warnings.append(
+                atypicality.message(bundle.name)
+                + (" (assessed with --force-assess)" if card.atypical_is_cannot_assess else "")
+            )
+        if stability.unstable:
+            warnings.append(stability.warning(bundle.name))
+        if not validated and len(variants) > 1:
+            warnings.append(f"{bundle.name}: {NOT_VALIDATED_TEXT}")
         target = None
         if opt.cam_target is not None:
             if opt.cam_target not in card.class_ids:
@@ -228,7 +284,7 @@ class Screener:
             target = card.class_ids.index(opt.cam_target)
         heat = None
         if opt.cam_method:
-            index = target if target is not None else int(np.argmax(logits))
+            index = target if target is not None else default_cam_index(card, logits)
             cam = self._cam(bundle, opt.cam_method, x, fwd, index, should_cancel)
             heat = cam.heat
             if heat is not None and not np.all(np.isfinite(heat)):
@@ -245,7 +301,7 @@ class Screener:
         cam_target = (
             None
             if not opt.cam_method
-            else ids[target if target is not None else int(np.argmax(probs))]
+            else ids[target if target is not None else default_cam_index(card, probs)]
         )
         return base(
             probabilities={c: float(p) for c, p in zip(ids, probs, strict=False)},
@@ -253,11 +309,15 @@ class Screener:
             syndromic_probability=synd,
             flagged=synd >= card.threshold,
             assessable=True,
-            forced_assessment=bool(reasons),
+            forced_assessment=forced,
             cam_method=opt.cam_method,
             cam_target=cam_target,
             heatmap_aligned=heat,
-            embedding=fwd.embedding[0] if np.all(np.isfinite(fwd.embedding[0])) else None,
+            embedding=embedding,
+            logits=np.asarray(logits, dtype=np.float64),
+            stability=stability,
+            unstable=stability.unstable,
+            atypicality=atypicality,
             seconds=time.perf_counter() - t0,
         )
 
@@ -283,3 +343,14 @@ class Screener:
             return cam_from_gradients(method, acts, np.zeros_like(acts), size)
         g = bundle.model.gradient(x, index, len(bundle.card.classes))
         return cam_from_gradients(method, g.activations[0], g.gradients[0], size)
+
+
+def default_cam_index(card: ModelCard, scores: np.ndarray) -> int:
+    """The class a heatmap explains when none is asked for (``--cam-target``, the app's control).
+
+    A binary model (one syndromic class): that class, whatever was predicted, so a photo predicted
+    "Control" still shows where the model looked for the syndromic evidence. A multi-class model:
+    the predicted class (the highest of ``scores``, logits or probabilities).
+    """
+    syndromic = card.syndromic_indices
+    return syndromic[0] if len(syndromic) == 1 else int(np.argmax(scores))

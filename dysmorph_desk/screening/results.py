@@ -9,17 +9,28 @@ from typing import Any
 import numpy as np
 
 from dysmorph_desk import __version__
-from dysmorph_desk.bundles.cards import ModelCard
+from dysmorph_desk.bundles.cards import DEFAULT_PREVALENCE, ModelCard, validation_json
 from dysmorph_desk.faces.align import AlignedFace
 from dysmorph_desk.faces.types import FaceInfo, QualityCheck
+from dysmorph_desk.screening.atypicality import Atypicality
+from dysmorph_desk.screening.stability import Stability
 from dysmorph_desk.utils.inputs import NOTES_MAX, OPERATOR_MAX, PATIENT_ID_MAX, clean_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the top-level document: screening/document.py
 DISCLAIMER = (
     "This is a screening aid, not a diagnosis. A result must be reviewed by a qualified clinician "
     "and confirmed by clinical examination and genetic testing."
 )
 SEXES = ("female", "male", "unknown")
+
+
+def round6(value: float | None) -> float | None:
+    """Probabilities as the JSON carries them: six decimals (a floating-point tail says nothing)."""
+    return None if value is None else round(float(value), 6)
+
+
+def probabilities_json(probabilities: dict[str, float] | None) -> dict[str, float | None] | None:
+    return None if probabilities is None else {k: round6(v) for k, v in probabilities.items()}
 
 
 @dataclass
@@ -71,6 +82,13 @@ class ModelResult:
     heatmap_aligned: np.ndarray | None = None  # float32 (S, S) in [0, 1]
     align_matrix: np.ndarray | None = None  # 2x3, displayed-photo pixels -> aligned-face pixels
     embedding: np.ndarray | None = None  # (D,) L2-normalised penultimate features (not in the JSON)
+    logits: np.ndarray | None = None  # (C,) raw logits, for fusing a visit's photos (not in JSON)
+    # the spread over the test-time variants (screening/stability.py); None when not assessed
+    stability: Stability | None = None
+    unstable: bool = False  # the spread crosses the threshold or is wider than UNSTABLE_WIDTH
+    # the embedding's distance percentile (screening/atypicality.py); None: the bundle has no
+    # statistics, or the model did not run
+    atypicality: Atypicality | None = None
     seconds: float = 0.0
 
     @property
@@ -93,19 +111,19 @@ class ModelResult:
     def class_names(self) -> dict[str, str]:
         return {c.id: c.display_name for c in self.card.classes}
 
-    def to_json(self) -> dict[str, Any]:
-        def rnd(v: float | None) -> float | None:
-            return None if v is None else round(float(v), 6)
-
+    def to_json(
+        self, case: CaseInfo | None = None, prevalence: float = DEFAULT_PREVALENCE
+    ) -> dict[str, Any]:
+        """The result as JSON; ``case`` and ``prevalence`` shape its ``validation`` object (the
+        patient's subgroups; the PPV/NPV ranges)."""
+        rnd = round6
         return {
             "model": self.model,
             "model_status": self.card.status,
             "model_status_label": self.card.status_label,
             "architecture": self.card.architecture,
             "bundle_sha256": self.bundle_sha256,
-            "probabilities": None
-            if self.probabilities is None
-            else {k: rnd(v) for k, v in self.probabilities.items()},
+            "probabilities": probabilities_json(self.probabilities),
             "class_names": self.class_names,
             "syndromic_classes": [c.id for c in self.card.classes if c.syndromic],
             "predicted": self.predicted,
@@ -118,6 +136,16 @@ class ModelResult:
             "cam_method": self.cam_method,
             "cam_target": self.cam_target,
             "validation_metrics": self.card.validation_metrics,
+            "validation": validation_json(
+                self.card,
+                assessable=self.assessable and self.probabilities is not None,
+                prevalence=prevalence,
+                age_months=None if case is None else case.age_months,
+                sex=None if case is None else case.sex,
+            ),
+            "stability": None if self.stability is None else self.stability.to_json(),
+            "unstable": self.unstable,
+            "atypicality": None if self.atypicality is None else self.atypicality.to_json(),
         }
 
 
@@ -143,9 +171,10 @@ class ScreeningResult:
     def quality_failures(self, hard_only: bool = False) -> list[QualityCheck]:
         return [q for q in self.quality if not q.passed and (q.hard or not hard_only)]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, prevalence: float = DEFAULT_PREVALENCE) -> dict[str, Any]:
+        """The photo's JSON (schema 2's ``photos`` entry); ``prevalence`` is the clinic's, for the
+        PPV/NPV ranges in each result's ``validation``."""
         data: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
             "software_version": self.software_version,
             "created": self.created,
             "photo_sha256": self.photo_sha256,
@@ -161,7 +190,7 @@ class ScreeningResult:
             "quality": {q.name: q.to_json() for q in self.quality},
             "warnings": list(self.warnings),
             "disclaimer": self.disclaimer,
-            "results": [r.to_json() for r in self.results],
+            "results": [r.to_json(self.case, prevalence) for r in self.results],
         }
         if self.photo_label is not None:
             data["photo_name"] = self.photo_label

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from dysmorph_desk.screening.atypicality import Reference
+
 
 def _state_arrays(model: nn.Module, half: bool) -> dict[str, np.ndarray]:
     import torch
@@ -39,7 +41,13 @@ def _state_arrays(model: nn.Module, half: bool) -> dict[str, np.ndarray]:
 
 
 def save_bundle(
-    path: str | Path, model: nn.Module, card: ModelCard, *, half: bool = True, force: bool = False
+    path: str | Path,
+    model: nn.Module,
+    card: ModelCard,
+    *,
+    half: bool = True,
+    force: bool = False,
+    atypicality: Reference | None = None,
 ) -> BundleInfo:
     """Export ``model``'s graphs and write a format-2 bundle atomically.
 
@@ -53,6 +61,8 @@ def save_bundle(
         half: store floating weights as float16 (half the size; parity is tested on the rounded
             weights).
         force: replace an existing file.
+        atypicality: the embedding statistics and held-out percentiles to store
+            (``screening/atypicality.py``; ``training/variants.py`` computes them).
 
     Example:
         >>> save_bundle("runs/x.ddbundle", model, card)  # doctest: +SKIP
@@ -86,8 +96,17 @@ def save_bundle(
         weights=weights,
         graphs={"forward": graphs.forward, "gradient": graphs.gradient},
     )
+    if atypicality is not None:
+        contents.atypicality = atypicality.tensors()
+        contents.runtime["atypicality"] = atypicality.runtime()
     digest = write_bundle(path, contents, force=force)
     return BundleInfo(name=card.name, path=path, card=card, sha256=digest, source="file")
+
+
+def stored_copy(model: nn.Module, arch: str, num_classes: int, *, half: bool = True) -> nn.Module:
+    """The network a bundle of ``model`` holds (float16-rounded weights when ``half``), on the CPU:
+    statistics of its outputs (the atypicality reference) must be computed on this one."""
+    return _rounded_copy(arch, num_classes, _state_arrays(model, half))
 
 
 def _rounded_copy(arch: str, num_classes: int, weights: dict[str, np.ndarray]) -> nn.Module:
@@ -203,4 +222,13 @@ def load_torch_bundle(path: str | Path, device: str = "cpu", source: str = "file
     """A bundle screened by the PyTorch reference (``--runtime torch``; format 1 or 2)."""
     info, model = load_torch_model(path, device)
     info.source = source
-    return LoadedBundle(info, TorchModel(model, info.card.architecture, device), device, {}, {})
+    runtime: dict[str, Any] = {}
+    stats: dict[str, np.ndarray] = {}
+    if info.format_version != "1":  # the atypicality statistics, as the ONNX path has them
+        from dysmorph_desk.bundles.format import check_atypicality
+
+        contents = read_bundle(info.path)
+        check_atypicality(contents, info.path.name)
+        runtime, stats = contents.runtime, contents.atypicality
+    model_ = TorchModel(model, info.card.architecture, device)
+    return LoadedBundle(info, model_, device, runtime, {}, stats)

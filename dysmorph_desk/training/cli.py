@@ -139,6 +139,14 @@ def _add_common(t: argparse.ArgumentParser) -> None:
         action="store_true",
         help="discard an earlier run in --out instead of resuming it",
     )
+    t.add_argument(
+        "--min-auc",
+        type=_unit,
+        default=None,
+        metavar="X",
+        help="mark the bundle failed-validation when the AUC's 95%% CI starts under X (it is "
+        "always so marked when the CI includes 0.5)",
+    )
     aug = t.add_argument_group(
         "augmentation (seeds 000/003: rotation, scaling, random crop, brightness, noise, flip)"
     )
@@ -320,8 +328,9 @@ def _card(args):
             training_summary=SYNTHETIC_SUMMARY,
             intended_use=SYNTHETIC_USE,
             class_names=dict(SYNTHETIC_CLASS_NAMES),
+            min_auc=args.min_auc,
         )
-    return CardText(name=args.name, status=args.status)
+    return CardText(name=args.name, status=args.status, min_auc=args.min_auc)
 
 
 def _is_main_process() -> bool:
@@ -427,10 +436,13 @@ def cmd_evaluate(args) -> int:
         device=args.device,
         say=_say,
     )
+    from dysmorph_desk.training.evaluate import per_child_text
+
     m = r["metrics"]
     _say(
-        f"{r['model']}: accuracy {m['accuracy']:.3f}, sensitivity {m['recall']:.3f}, specificity "
-        f"{m['specificity']:.3f}, AUC {m['auc']:.3f} (95% CI {r['auc_ci95'][0]:.3f}–{r['auc_ci95'][1]:.3f})"
+        f"{r['model']}: per photo accuracy {m['accuracy']:.3f}, AUC {m['auc']:.3f} "
+        f"(95% CI {r['auc_ci95'][0]:.3f}–{r['auc_ci95'][1]:.3f})"
     )
+    _say(per_child_text(r["per_child"], r.get("at_prevalence_per_child")))
     print(args.out / "evaluation.json")
     return 0

@@ -99,7 +99,7 @@ def evaluate(
     from dysmorph_desk.training.bundle_io import TorchModel, load_torch_bundle
     from dysmorph_desk.training.crossval import skipped_list
     from dysmorph_desk.training.data import load_faceset
-    from dysmorph_desk.training.loop import make_runtime, predict_logits, softmax
+    from dysmorph_desk.training.loop import make_runtime, softmax
     from dysmorph_desk.training.run import write_json
 
     say = say or (lambda m: None)
@@ -134,7 +134,8 @@ def evaluate(
             "the test data needs both syndromic and non-syndromic photos for ROC metrics"
         )
     assert isinstance(bundle.model, TorchModel)
-    logits = predict_logits(bundle.model.model, fs.faces, card.mean, card.std, rt)
+    # as screening computes it: the mean of the logits over the card's test-time variants
+    logits, stability, atypicality = _variant_predictions(bundle, fs, rt)
     probs = softmax(logits, card.temperature)
     p = probs[:, fs.positive_idx].sum(1)
     m = binary_metrics(is_pos, p, card.threshold)
@@ -147,6 +148,14 @@ def evaluate(
         "sex": [s.sex for s in fs.samples],
         "ethnicity": [s.ethnicity for s in fs.samples],
     }
+    # each child once: the mean of its photos' probabilities against the card's threshold
+    child = ev.child_validation(
+        is_pos,
+        p,
+        card.threshold,
+        fs.groups,
+        {k: attributes[k] for k in ("age_band", "sex")},
+    )
     result: dict[str, Any] = {
         "model": card.name,
         "architecture": card.architecture,
@@ -158,7 +167,9 @@ def evaluate(
         "n_patients": len(set(fs.groups)),
         "classes": classes,
         "positive": positive,
+        "metrics_unit": "photo",  # "metrics"; "per_child" counts each child once
         "metrics": {k: m[k] for k in (*METRIC_KEYS, "tp", "fp", "fn", "tn", "n")},
+        "per_child": child,
         "auc_ci95": list(band.auc_ci),
         "auc_ci95_method": f"{'patient' if by_patient else 'photo'}-level stratified bootstrap, {band.n_boot} resamples",
         "multiclass": ev.multiclass_metrics(y, probs, classes),
@@ -168,8 +179,17 @@ def evaluate(
         },
         "subgroups": ev.subgroup_metrics(is_pos, p, p >= card.threshold, attributes),
         "at_prevalence": ev.at_prevalence(m["recall"], m["specificity"], prevalence),
+        "at_prevalence_per_child": ev.at_prevalence(
+            child["sensitivity"],
+            child["specificity"],
+            prevalence,
+            sensitivity_ci95=child["sensitivity_ci95"],
+            specificity_ci95=child["specificity_ci95"],
+        ),
         "roc": band.to_dict(),
         "skipped": skipped_list(fs),
+        "stability": stability,
+        "atypicality": atypicality,
     }
     reader_rows: list[dict[str, Any]] = []
     points: list[ev.ReaderPoint] = []
@@ -234,6 +254,43 @@ def evaluate(
     return result
 
 
+def _variant_predictions(bundle, fs, rt) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+    """Mean logits over the card's variants, the test-retest spread over the test photos and,
+    when the bundle has statistics, where the test photos fall among its held-out distances."""
+    from dysmorph_desk.screening.atypicality import ATYPICAL_PERCENTILE, Reference
+    from dysmorph_desk.screening.stability import card_variants
+    from dysmorph_desk.training.variants import photo_spreads, predict_outputs, spread_summary
+
+    card = bundle.card
+    variants, with_variants = card_variants(card)
+    reference = Reference.of(bundle)
+    spec_head = None
+    if reference is not None:
+        from dysmorph_desk.nets import get_arch
+
+        head_layer = get_arch(card.architecture).head_layer
+        spec_head = head_layer(bundle.model.model) if head_layer is not None else None
+    out = predict_outputs(
+        bundle.model.model, fs.faces, card.mean, card.std, rt, variants, head=spec_head
+    )
+    spread, crossing = photo_spreads(
+        out["logits"], card.temperature, fs.positive_idx, card.threshold
+    )
+    stability = spread_summary(spread, crossing) if len(variants) > 1 else {}
+    if stability:
+        stability["variants"] = list(variants)
+        stability["card_metrics_with_variants"] = with_variants
+    atypicality: dict[str, Any] = {}
+    if reference is not None and "embedding" in out:
+        pct = np.array([reference.percentile(d) for d in reference.distance(out["embedding"])])
+        atypicality = {
+            "median_percentile": round(float(np.median(pct)), 2),
+            "share_atypical": round(float(np.mean(pct > ATYPICAL_PERCENTILE)), 4),
+            "atypical_above_percentile": ATYPICAL_PERCENTILE,
+        }
+    return out["logits"].mean(axis=0), stability, atypicality
+
+
 def evaluation_table(r: dict[str, Any]) -> str:
     from dysmorph_desk.training.tables import NAMES, _f, _header, _row
 
@@ -256,11 +313,25 @@ def evaluation_table(r: dict[str, Any]) -> str:
     prev = r["at_prevalence"]
     lines += [
         "",
+        "Metrics above are per photo.",
+        "",
         (
             f"At a prevalence of {prev['prevalence']:.2%}: PPV {_f(prev['ppv'], 3)}, NPV {_f(prev['npv'], 3)}. "
             f"Expected calibration error {_f(r['calibration']['ece'], 3)}."
         ),
     ]
+    if r.get("per_child"):
+        lines += ["", per_child_text(r["per_child"], r.get("at_prevalence_per_child"))]
+    st = r.get("stability")
+    if st:
+        lines += [
+            "",
+            (
+                f"Test-retest spread over {st['n_photos']} photos ({', '.join(st['variants'])}): "
+                f"max − min syndromic probability median {st['spread_median']:.3f}, 90th "
+                f"percentile {st['spread_p90']:.3f}."
+            ),
+        ]
     if r.get("readers"):
         lines += ["", "## Readers on the model's ROC (seed 003, Fig. 4)", ""]
         lines += _header(
@@ -296,3 +367,26 @@ def evaluation_table(r: dict[str, Any]) -> str:
                 )
             )
     return "\n".join(lines) + "\n"
+
+
+def per_child_text(child: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
+    """One paragraph: the per-child counts, sensitivity and specificity with exact 95 % CIs."""
+    c = child["counts"]
+
+    def rate(name: str, k: int, n: int) -> str:
+        lo, hi = child[f"{name}_ci95"]
+        value = "n/a" if n == 0 else f"{k}/{n} = {k / n:.3f}"
+        return f"{name} {value} (95% CI {lo:.3f}–{hi:.3f})"
+
+    text = (
+        f"Counted per child ({c['n_children']} children, {c['n_photos']} photos; {child['rule']}): "
+        f"{rate('sensitivity', c['tp'], c['tp'] + c['fn'])}, "
+        f"{rate('specificity', c['tn'], c['tn'] + c['fp'])}, exact (Clopper–Pearson) intervals."
+    )
+    if prev and "ppv_range" in prev:
+        (p_lo, p_hi), (n_lo, n_hi) = prev["ppv_range"], prev["npv_range"]
+        text += (
+            f" At a prevalence of {prev['prevalence']:.2%}: PPV {p_lo:.3f}–{p_hi:.3f}, "
+            f"NPV {n_lo:.3f}–{n_hi:.3f} (from those intervals)."
+        )
+    return text

@@ -27,7 +27,8 @@ from dysmorph_desk.utils.inputs import open_regular
 
 def _key(photo_sha: str, size: int, refuse: tuple[str, ...]) -> Path:
     policy = "" if not refuse else "_refuse-" + "-".join(refuse)
-    return paths.faces_cache_dir() / photo_sha[:2] / f"{photo_sha}_{TEMPLATE_NAME}_{size}{policy}"
+    # the prefix is shared with the case store, which erases a deleted case's cached faces
+    return Path(f"{paths.face_cache_prefix(photo_sha)}_{TEMPLATE_NAME}_{size}{policy}")
 
 
 def aligned_face_for(

@@ -80,17 +80,16 @@ def to_batch(faces: np.ndarray, device: str):
     )
 
 
-def predict_logits(model, faces: np.ndarray, mean, std, rt: Runtime, batch: int = 32) -> np.ndarray:
-    """Raw logits (before temperature) of the model for aligned uint8 faces."""
-    import torch
+def predict_logits(
+    model, faces: np.ndarray, mean, std, rt: Runtime, batch: int = 32, variants=None
+) -> np.ndarray:
+    """Raw logits (before temperature) of the model for aligned uint8 faces: the mean over the
+    test-time variants (default: screening's, ``screening/stability.py``), as screening reports
+    them, so temperatures, thresholds and metrics are fitted on what a clinic will see."""
+    from dysmorph_desk.training.variants import DEFAULT_VARIANTS, predict_outputs
 
-    model.eval()
-    out = []
-    with torch.inference_mode(), rt.autocast():
-        for i in range(0, len(faces), batch):
-            x = normalise(to_batch(faces[i : i + batch], rt.device), mean, std)
-            out.append(model(x.contiguous(memory_format=torch.channels_last)).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
+    out = predict_outputs(model, faces, mean, std, rt, variants or DEFAULT_VARIANTS, batch=batch)
+    return out["logits"].mean(axis=0)
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -372,6 +371,10 @@ def train_model(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    if checkpoint is not None and rt.is_main:  # for the card's stability and atypicality numbers
+        from dysmorph_desk.training.variants import write_heldout
+
+        write_heldout(model, cfg.arch, faces, train_idx, rt, checkpoint)
     return Trained(
         model=model,
         history=history,

@@ -13,16 +13,29 @@ from dysmorph_desk.errors import OutputError, UsageError
 
 
 def check_writable(path: Path, force: bool) -> None:
-    """Refuse (exit 2) an existing output without ``force``, or a folder where a file should go."""
-    if path.is_dir():
+    """Refuse (exit 2) an existing output without ``force``, or a folder where a file should go.
+
+    A name the file system refuses outright (too long, an embedded NUL) is refused here too.
+    """
+    try:
+        is_dir = path.is_dir()
+        exists = path.exists() or path.is_symlink()
+    except (OSError, ValueError) as exc:  # ENAMETOOLONG is not "missing" to pathlib
+        raise output_error(path, exc) from None
+    if is_dir:
         raise UsageError(f"{path.name} is a folder, not a file name")
-    if (path.exists() or path.is_symlink()) and not force:
+    if exists and not force:
         raise UsageError(f"{path.name} exists; use --force to overwrite")
 
 
-def output_error(path: Path, exc: OSError) -> OutputError:
-    """A write that failed for a reason outside the program: one line naming the file."""
-    reason = exc.strerror or exc.__class__.__name__
+def output_error(path: Path, exc: OSError | ValueError) -> OutputError:
+    """A write that failed for a reason outside the program: one line naming the file.
+
+    ``ValueError`` is what ``os`` raises for a name with an embedded NUL: not a bug of ours either.
+    """
+    reason = getattr(exc, "strerror", None) or (
+        "invalid file name" if isinstance(exc, ValueError) else exc.__class__.__name__
+    )
     return OutputError(f"cannot write {path.name}: {reason}")
 
 
@@ -79,7 +92,7 @@ def open_atomic(
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = (path.stat().st_mode & 0o777) if keep_mode and path.exists() else new_file_mode()
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise output_error(path, exc) from exc
     try:
         # mkstemp makes the file owner-only; give it the permissions a normal file would get
@@ -129,7 +142,12 @@ def write_together(
         keep_mode: Keep the permission bits of files being replaced.
     """
     paths = [Path(p) for p, _ in files]
+    named: set[str] = set()
     for p in paths:
+        key = os.path.normcase(os.path.abspath(p))
+        if key in named:  # the later file would silently replace the earlier one
+            raise UsageError(f"{p.name} is named for two outputs; give each its own file")
+        named.add(key)
         check_writable(p, force)
     temps: list[tuple[str, Path]] = []
     moved: list[Path] = []
@@ -149,7 +167,7 @@ def write_together(
                     fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 raise output_error(path, exc) from exc
         for tmp, path in temps:
             try:

@@ -45,6 +45,38 @@ def faces_cache_dir() -> Path:
     return cache_dir() / "faces"
 
 
+def _check_sha256(photo_sha256: str) -> str:
+    if len(photo_sha256) != 64 or any(c not in "0123456789abcdef" for c in photo_sha256):
+        raise ValueError("not a lowercase hex SHA-256")
+    return photo_sha256
+
+
+def face_cache_prefix(photo_sha256: str) -> Path:
+    """The path every cached face of a photo starts with (``faces/ab/abcd…``).
+
+    The face cache (``training.facecache``) names its entries ``<prefix>_<template>_<size>…``;
+    the key lives here so that the case store can erase a deleted patient's cached faces without
+    importing the training package.
+    """
+    sha = _check_sha256(photo_sha256)
+    return faces_cache_dir() / sha[:2] / sha
+
+
+def face_cache_files(photo_sha256: str) -> list[Path]:
+    """Every cached face (aligned PNG, or the remembered refusal) of the photo with this hash."""
+    prefix = face_cache_prefix(photo_sha256)
+    try:
+        entries = list(prefix.parent.iterdir())
+    except OSError:  # no cache folder for this hash (or none at all)
+        return []
+    return [p for p in entries if p.name.startswith(prefix.name + "_")]
+
+
+def store_dir() -> Path:
+    """The local case store (``records.store.CaseStore``): ``cases.sqlite`` and ``photos/``."""
+    return data_dir() / "store"
+
+
 def log_dir() -> Path:
     home = _home()
     return home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))

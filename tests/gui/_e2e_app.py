@@ -1,6 +1,6 @@
 """Run by test_engine.py in a fresh interpreter: the real app window with the real worker process.
 
-Opens a photo, waits for the results, exports a PDF through the worker, then prints a JSON
+Opens a photo, waits for the results, exports the PDF report, then prints a JSON
 summary (including whether torch was ever imported in this, the GUI, process).
 """
 
@@ -30,8 +30,11 @@ def main(photo: str, pdf: str) -> int:
         def info(self, parent, title, message):
             out["errors"].append(message)
 
-        def save_report(self, parent, default):
+        def save_export(self, parent, title, default, name_filter):
             return pdf
+
+        def ask(self, parent, kind, question):
+            return "discard" if kind.startswith("unsaved") else "cancel"
 
         def report_saved(self, parent, path):
             out["pdf"] = path

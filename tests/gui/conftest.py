@@ -16,9 +16,19 @@ from dysmorph_desk.gui.dialogs import Dialogs
 from dysmorph_desk.settings import ScreeningSection, Settings
 from dysmorph_desk.utils import paths
 
+DEFAULT_ANSWERS = {  # what a careful user answers, so a test never loses or mixes a case
+    "photo_with_case": "same",
+    "unsaved": "discard",
+    "unsaved_details": "discard",
+    "overwrite": "overwrite",
+    "delete_case": "cancel",
+    "delete_case_again": "cancel",
+}
+
 
 class FakeDialogs(Dialogs):
-    """Records every message; answers file questions from attributes; never blocks."""
+    """Records every message; answers file questions from attributes and the window's questions
+    from ``answers`` (by kind); never blocks."""
 
     def __init__(self) -> None:
         self.errors: list[tuple[str, str, str]] = []
@@ -29,6 +39,13 @@ class FakeDialogs(Dialogs):
         self.confirm_answer = True
         self.open_report = False
         self.saved_reports: list[str] = []
+        self.answers: dict[str, str] = dict(DEFAULT_ANSWERS)
+        self.asked: list[tuple[str, str]] = []  # (kind, the question's text)
+        self.export_titles: list[str] = []
+
+    def ask(self, parent, kind, question):
+        self.asked.append((kind, question.text))
+        return self.answers.get(kind, "cancel")
 
     def error(self, parent, title, message, details=""):
         self.errors.append((title, message, details))
@@ -54,7 +71,8 @@ class FakeDialogs(Dialogs):
     def choose_folder(self, parent, title, folder=""):
         return None
 
-    def save_report(self, parent, default):
+    def save_export(self, parent, title, default, name_filter):
+        self.export_titles.append(f"{title}|{default}")
         return self.save_path
 
     def report_saved(self, parent, path):

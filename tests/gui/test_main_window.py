@@ -242,4 +242,5 @@ def test_heatmap_overlay_colours_and_empty_maps(qtbot, window, portraits):
     assert not np.array_equal(render_overlay(result, model, "aligned", "jet", 0.5), tinted)
     assert render_overlay(result, model, "photo", "jet", 0.5).shape == result.photo.shape
     window.heatmap.render()
-    assert "Warm colours" in window.heatmap.caption.text()
+    caption = window.heatmap.caption.text()  # the explained class and the colour bar's scale
+    assert "looked for" in caption and "less to more influence" in caption

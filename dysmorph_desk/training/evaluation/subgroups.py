@@ -14,22 +14,13 @@ from typing import Any
 
 import numpy as np
 
+# the bands are defined with the model card, where screening looks up the patient's band
+from dysmorph_desk.bundles.cards import AGE_BANDS, age_band
 from dysmorph_desk.training.evaluation._checks import _binary, _scores
 from dysmorph_desk.training.metrics import METRIC_KEYS, metrics_from_predictions
 
-AGE_BANDS = ("<1 y", "1-3 y", "3-6 y", "6-12 y", "≥12 y")
-_AGE_EDGES = (12.0, 36.0, 72.0, 144.0)  # months; a band includes its lower edge
+__all__ = ["AGE_BANDS", "age_band", "subgroup_metrics", "summarise_folds"]
 _SUBGROUP_KEYS = ("accuracy", "recall", "specificity", "precision", "f1", "mcc", "kappa", "auc")
-
-
-def age_band(age_months: float | None) -> str | None:
-    """Age band for subgroup tables: <1 y, 1-3 y, 3-6 y, 6-12 y, ≥12 y (lower edges inclusive)."""
-    if age_months is None or math.isnan(float(age_months)):
-        return None
-    age = float(age_months)
-    if age < 0:
-        raise ValueError(f"age in months cannot be negative ({age_months})")
-    return AGE_BANDS[int(np.searchsorted(_AGE_EDGES, age, side="right"))]
 
 
 def _missing(value: Any) -> bool:

@@ -1,0 +1,458 @@
+"""``dysmorph-desk screen`` and ``demo``: photos in; JSON (schema 2), PDF, FHIR, DICOM, a summary CSV
+and the case store out.
+
+Everything a run will write is planned, and refused (exit 2) when it exists, before any model loads.
+Each output set (a photo's JSON and PDF; the run's or the visit's JSON, PDF, FHIR and DICOM) is
+rendered in memory and written all-or-nothing, and a batch never stops because of one photo.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dysmorph_desk.errors import DysmorphError, InputRefused, OutputError, UsageError
+from dysmorph_desk.explain.methods import cam_or_none
+from dysmorph_desk.utils.inputs import CAM_TARGET_MAX, LABEL_MAX, clean_text, terminal_safe
+
+log = logging.getLogger("dysmorph_desk.cli")
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    """Messages may quote names from files: escapes instead of control codes, bounded length."""
+    return terminal_safe(text, limit)
+
+
+def _load_screener(
+    model_names: list[str] | None,
+    device_pref: str | None,
+    runtime: str = "onnx",
+    allow_unvalidated: bool = False,
+):
+    from dysmorph_desk.bundles.format import find_bundles, load_bundle, resolve_bundle
+    from dysmorph_desk.faces.detect import FaceDetector
+    from dysmorph_desk.screening.pipeline import Screener
+    from dysmorph_desk.settings import Settings
+    from dysmorph_desk.utils.devices import pick_device
+
+    settings = Settings.load()
+    device = pick_device(device_pref or settings.screening.device)
+    names = model_names or list(settings.screening.default_models)
+    if "all" in names:
+        infos = find_bundles()
+        if not infos:
+            raise UsageError("no model bundles are installed")
+    else:
+        infos = [resolve_bundle(n) for n in names]
+    from dysmorph_desk.cli.commands import check_validated
+
+    check_validated(infos, allow_unvalidated, "screen with")  # failed validation: exit 4
+    if runtime == "torch":
+        try:
+            from dysmorph_desk.training.bundle_io import load_torch_bundle
+        except ImportError:
+            raise UsageError("--runtime torch needs the [train] extra (PyTorch)") from None
+        bundles = [load_torch_bundle(i.path, device="cpu", source=i.source) for i in infos]
+    else:
+        threads = settings.screening.threads or None
+        bundles = [
+            load_bundle(i.path, device, i.source, threads=threads, allow_failed=allow_unvalidated)
+            for i in infos
+        ]
+    return Screener(bundles, FaceDetector(device=device)), settings
+
+
+def _options(args, settings):
+    from dysmorph_desk.screening.options import ScreenOptions
+
+    if args.face < 1:
+        raise UsageError("--face counts from 1 (the largest face)")
+    return ScreenOptions(
+        face_index=args.face,
+        cam_method=cam_or_none(args.cam or settings.heatmap.cam_method),
+        cam_target=(
+            clean_text(args.cam_target, CAM_TARGET_MAX, "--cam-target")
+            if args.cam_target is not None
+            else None
+        ),
+        force_assess=args.force_assess,
+        max_pixels=settings.screening.max_pixels,
+    )
+
+
+def _report_options(args, settings):
+    return settings.report_options(
+        clinic_name=args.clinic,
+        prevalence=args.prevalence,
+        include_photo_name=args.include_photo_name,
+    )
+
+
+def _case(args):
+    from dysmorph_desk.screening.results import CaseInfo
+    from dysmorph_desk.utils.inputs import CLINIC_MAX, NOTES_MAX, OPERATOR_MAX, PATIENT_ID_MAX
+
+    if args.clinic is not None:  # checked with the case: before any model loads
+        args.clinic = clean_text(args.clinic, CLINIC_MAX, "--clinic")
+    # cleaned here first so a message names the option (CaseInfo cleans again: idempotent)
+    return CaseInfo(
+        patient_id=clean_text(args.patient_id, PATIENT_ID_MAX, "--patient-id"),
+        age_months=args.age,
+        sex=args.sex,
+        operator=clean_text(args.operator, OPERATOR_MAX, "--operator"),
+        notes=clean_text(args.notes, NOTES_MAX, "--notes", multiline=True),
+    )
+
+
+def _safe_stem(stem: str) -> str:
+    """An output name from a photo's name: letters, digits, ``._-`` only; never hidden or empty."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in stem)
+    return safe.lstrip(".")[:100] or "photo"
+
+
+@dataclass
+class Plan:
+    """Where a run writes: ``per_photo`` (json, pdf) pairs with ``--out-dir`` and no ``--visit``;
+    the ``run_*`` files once for the run (its one photo, or the visit); ``summary_csv`` with
+    ``--out-dir``."""
+
+    per_photo: list[tuple[Path | None, Path | None]] = field(default_factory=list)
+    run_json: Path | None = None
+    run_pdf: Path | None = None
+    run_fhir: Path | None = None
+    run_dicom: Path | None = None
+    summary_csv: Path | None = None
+
+    def all_paths(self) -> list[tuple[Path, int | None]]:
+        """Every output with the 1-based photo it belongs to (None: the run's)."""
+        out = [(p, i) for i, pair in enumerate(self.per_photo, 1) for p in pair if p is not None]
+        run = (self.run_json, self.run_pdf, self.run_fhir, self.run_dicom, self.summary_csv)
+        return out + [(p, None) for p in run if p is not None]
+
+
+def _plan_outputs(args) -> Plan:
+    """Every output of the run; refuses (exit 2) before any work when one exists or is a folder."""
+    json_file = Path(args.json_out) if args.json_out and args.json_out != "-" else None
+    single = {"--json PATH": json_file, "--report": args.report}
+    single |= {"--fhir": args.fhir, "--dicom": args.dicom}
+    named = [k for k, v in single.items() if v is not None]
+    plan = Plan()
+    if args.out_dir is not None:
+        if named:
+            raise UsageError(f"--out-dir names the files itself; drop {', '.join(named)}")
+        plan.summary_csv = args.out_dir / "summary.csv"
+        if args.visit:
+            plan.run_json = args.out_dir / "visit.json"
+            plan.run_pdf = None if args.no_report else args.out_dir / "visit.pdf"
+        else:
+            taken: set[str] = {"summary"}  # casefolded: X.jpg and x.jpg collide on Windows/macOS
+            for photo in args.photos:
+                stem = _safe_stem(photo.stem)
+                name, n = stem, 1
+                while name.casefold() in taken:  # x.jpg, x.jpg, x-2.jpg -> x, x-2, x-2-2
+                    n += 1
+                    name = f"{stem}-{n}"
+                taken.add(name.casefold())
+                pdf = None if args.no_report else args.out_dir / f"{name}.pdf"
+                plan.per_photo.append((args.out_dir / f"{name}.json", pdf))
+    else:
+        if len(args.photos) > 1 and not args.visit and named:
+            raise UsageError(
+                f"{', '.join(named)} take one photo; with several use --visit (one visit of one "
+                "patient) or --out-dir (one file per photo)"
+            )
+        plan.run_json, plan.run_pdf = json_file, args.report
+        plan.run_fhir, plan.run_dicom = args.fhir, args.dicom
+    seen: set[Path] = set()
+    for path, _ in plan.all_paths():  # --json X --report X would replace one with the other
+        try:
+            key = path.resolve() if path.parent.exists() else path.absolute()
+        except (OSError, ValueError):  # a name the file system refuses: said by the checks below
+            key = path.absolute()
+        if key in seen:
+            raise UsageError(f"{_one_line(str(path), 200)} is named for two outputs")
+        seen.add(key)
+    for path, index in plan.all_paths():
+        shown = _shown(path, args, index)
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL
+            reason = getattr(exc, "strerror", None) or "invalid file name"
+            raise OutputError(f"cannot write {shown}: {reason}") from None
+        if is_dir:
+            raise UsageError(f"{shown} is a folder, not a file name")
+        if exists and not args.force:
+            raise UsageError(f"{shown} exists; use --force to overwrite")
+    return plan
+
+
+def _shown(path: Path, args, index: int | None) -> str:
+    """An output named in a message: a per-photo name comes from a photo's name, so only if asked."""
+    if index is None or args.include_photo_name:
+        return _one_line(str(path), 200)
+    return f"the output for photo {index} in --out-dir"
+
+
+def _summary(index: int, total: int, result) -> str:
+    from dysmorph_desk.report.formatting import format_percent
+    from dysmorph_desk.screening.summary import summarise
+
+    lines = [
+        f"photo {index}/{total} (sha256 {result.photo_sha256[:12]}): {result.faces_detected} face(s) detected"
+    ]
+    # the answer first (the report's summary box): agreement, then each model's line
+    said = summarise(result).text_lines(format_percent)
+    lines += [("  summary: " if i == 0 else "    ") + t for i, t in enumerate(said)]
+    bad = [q.name for q in result.quality if not q.passed]
+    lines.append("  quality: " + ("all checks passed" if not bad else "failed " + ", ".join(bad)))
+    for r in result.results:
+        head = f"  {r.model} [{r.card.status_label}]"
+        if not r.assessable:
+            lines.append(f"{head}: cannot assess — {r.cannot_assess_reason}")
+            continue
+        probs = ", ".join(f"{r.class_names[c]} {p:.2f}" for c, p in r.probabilities.items())
+        verdict = "FLAGGED for clinical review" if r.flagged else "not flagged"
+        lines.append(
+            f"{head}: {probs}; syndromic {r.syndromic_probability:.2f} vs threshold "
+            f"{r.threshold:.2f} -> {verdict}"
+        )
+    for w in result.warnings:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+def _render(
+    results, visit, refused, settings, want_pdf: bool
+) -> tuple[dict[str, Any], bytes | None]:
+    """The run's JSON document and (when wanted) its PDF, in memory."""
+    from dysmorph_desk.screening.document import screening_document
+
+    doc = screening_document(results, refused=refused, visit=visit, prevalence=settings.prevalence)
+    pdf = None
+    if want_pdf and results:
+        from dysmorph_desk.report.render import report_bytes, visit_report_bytes
+
+        pdf = (
+            visit_report_bytes(results, visit, settings)
+            if visit is not None and len(results) > 1
+            else report_bytes(results[0], settings)
+        )
+    return doc, pdf
+
+
+def _dumps(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _run_outputs(
+    plan: Plan, results, visit, refused, case, settings, study_uid: str | None = None
+) -> list[tuple[Path, bytes]]:
+    """The once-per-run files (the photo's or the visit's JSON, PDF, FHIR, DICOM), in memory."""
+    want_pdf = any(p is not None for p in (plan.run_pdf, plan.run_fhir, plan.run_dicom))
+    doc, pdf = _render(results, visit, refused, settings, want_pdf)
+    files: list[tuple[Path, bytes]] = []
+    if plan.run_json is not None:
+        files.append((plan.run_json, _dumps(doc)))
+    if pdf is None:  # nothing screened: no report, FHIR or DICOM to write
+        return files
+    if plan.run_pdf is not None:
+        files.append((plan.run_pdf, pdf))
+    if plan.run_fhir is not None or plan.run_dicom is not None:
+        from dysmorph_desk.records.dicom import encapsulated_pdf, new_uid
+        from dysmorph_desk.records.fhir import fhir_bundle
+
+        study_uid = study_uid or new_uid()  # the stored visit's study, or a new one
+        if plan.run_fhir is not None:
+            visit_json = None if visit is None else visit.to_json()
+            bundle = fhir_bundle(results, pdf, visit=visit_json, study_uid=study_uid)
+            files.append((plan.run_fhir, _dumps(bundle)))
+        if plan.run_dicom is not None:
+            files.append((plan.run_dicom, encapsulated_pdf(pdf, case, study_uid=study_uid)))
+    return files
+
+
+def _store_path(args) -> Path | None:
+    from dysmorph_desk.settings import Settings
+
+    configured = Settings.load().records.store_path
+    return args.store_path or (Path(configured) if configured else None)
+
+
+def _file_in_store(args, case, screened, visit) -> tuple[str, str, str]:
+    """File the run's photos (and visit) in the case store (``--store`` / ``--store-path``).
+
+    Returns (case uid, visit uid, the visit's DICOM study UID), so the FHIR and DICOM files of the
+    run carry the study the store keeps for this visit.
+    """
+    from dysmorph_desk.faces.image import sha256_bytes
+    from dysmorph_desk.records.store import CaseStore
+    from dysmorph_desk.settings import Settings
+    from dysmorph_desk.utils.inputs import open_regular
+
+    photos: list[tuple[bytes | None, Any]] = []
+    keep = Settings.load().records.keep_photos
+    for path, result in screened:
+        data = open_regular(path) if keep else None
+        if data is not None and sha256_bytes(data) != result.photo_sha256:
+            raise InputRefused("a photo changed while it was screened; nothing was filed")
+        photos.append((data, result))
+    with CaseStore(_store_path(args)) as store:
+        case_uid, visit_uid = store.file_screening(
+            case, photos, visit_json=None if visit is None else visit.to_json()
+        )
+        record = store.get_case(case_uid)
+    study_uid = next(v.study_uid for v in record.visits if v.uid == visit_uid)
+    _err(f"filed in the case store (case {case_uid[:8]})")
+    return case_uid, visit_uid, study_uid
+
+
+def _record_exports(args, visit_uid: str, files: list[tuple[Path, bytes]]) -> None:
+    """The store remembers which files were made from the visit (kind, path, SHA-256)."""
+    import hashlib
+
+    from dysmorph_desk.records.store import CaseStore
+
+    kinds = {".pdf": "pdf", ".json": "json", ".dcm": "dicom", ".csv": "csv"}
+    with CaseStore(_store_path(args)) as store:
+        for path, data in files:
+            kind = "fhir" if path == args.fhir else kinds.get(path.suffix.lower(), "file")
+            digest = hashlib.sha256(data).hexdigest()
+            store.add_export(visit_uid, kind, str(path.resolve()), digest)
+
+
+def cmd_screen(args) -> int:
+    """Screen photos; the README ("Screening photos") lists the outputs and exit statuses."""
+    from dysmorph_desk.screening.document import RefusedPhoto
+    from dysmorph_desk.utils.atomic import write_together
+
+    plan = _plan_outputs(args)
+    case = _case(args)
+    screener, settings = _load_screener(
+        args.models, args.device, args.runtime, args.allow_unvalidated
+    )
+    options = _options(args, settings)
+    report_settings = _report_options(args, settings)
+    summary_stream = sys.stderr if args.json_out == "-" else sys.stdout
+    failed = 0
+    screened: list[tuple[Path, Any]] = []
+    refused: list[RefusedPhoto] = []
+    csv_items: list[tuple[int, Any, str | None]] = []
+    total = len(args.photos)
+    for i, photo in enumerate(args.photos, start=1):
+        # File names can identify patients: shown only when the user asks for them; a non-UTF-8
+        # name becomes U+FFFD, never surrogates.
+        name = (
+            clean_text(os.fsencode(photo.name), LABEL_MAX, "file name")
+            if args.include_photo_name
+            else None
+        )
+        label = f"photo {i}/{total}" + (f" ({_one_line(name, 120)})" if name else "")
+        _err(f"screening {label}")
+        try:
+            result = screener.screen(photo, case, options)
+            result.photo_label = name
+            if plan.per_photo:
+                json_path, pdf_path = plan.per_photo[i - 1]
+                doc, pdf = _render([result], None, [], report_settings, pdf_path is not None)
+                files = [] if json_path is None else [(json_path, _dumps(doc))]
+                if pdf_path is not None and pdf is not None:
+                    files.append((pdf_path, pdf))
+                write_together(files, force=args.force, keep_mode=True)
+        except InputRefused as exc:
+            reason = _one_line(str(exc))
+            refused.append(RefusedPhoto(i, reason, name))
+            csv_items.append((i, None, reason))
+            _err(f"{label}: refused: {reason}")
+            continue
+        except OutputError as exc:  # the disk, not the photo: the rest would fail the same way
+            if args.out_dir is not None and not args.include_photo_name:
+                reason = str(exc).split(": ", 1)[-1]
+                raise OutputError(f"cannot write the outputs of {label}: {reason}") from None
+            raise
+        except DysmorphError:
+            raise  # a bad option or a bad model: the same for every photo
+        except Exception as exc:  # a bug with this photo: logged, and the batch goes on
+            failed += 1
+            log.error("internal error on %s", label, exc_info=True)
+            _err(f"{label}: internal error ({exc.__class__.__name__}); details in the log file")
+            csv_items.append((i, None, f"internal error ({exc.__class__.__name__})"))
+            continue
+        screened.append((photo, result))
+        csv_items.append((i, result, None))
+        print(_summary(i, total, result), file=summary_stream, flush=True)
+
+    results = [r for _, r in screened]
+    visit = None
+    if args.visit and results:
+        from dysmorph_desk.screening.visit import fuse_visit
+
+        visit = fuse_visit(results)
+        print(_visit_summary(visit), file=summary_stream, flush=True)
+    filed = None
+    if (args.store or args.store_path is not None) and results:
+        filed = _file_in_store(args, case, screened, visit)
+    study_uid = None if filed is None else filed[2]
+    files = _run_outputs(plan, results, visit, refused, case, report_settings, study_uid)
+    if plan.summary_csv is not None:
+        from dysmorph_desk.records.summary_csv import summary_csv_bytes
+
+        files.append((plan.summary_csv, summary_csv_bytes(csv_items)))
+    if files:
+        write_together(files, force=args.force, keep_mode=True)
+        if filed is not None:
+            _record_exports(args, filed[1], files)
+    if args.json_out == "-":
+        doc, _ = _render(results, visit, refused, report_settings, False)
+        print(_dumps(doc).decode("utf-8"))
+    extra = f", {failed} failed with an internal error" if failed else ""
+    print(
+        f"screened {len(results)} of {total} photo(s); {len(refused)} refused{extra}. "
+        "Screening aid, not a diagnosis.",
+        file=summary_stream,
+    )
+    return 5 if failed else 3 if refused else 0
+
+
+def _visit_summary(visit) -> str:
+    lines = [f"visit of {len(visit.photo_sha256s)} photo(s) ({visit.fusion}):"]
+    for m in visit.models:
+        head = f"  {m.model} [{m.card.status_label}]"
+        if not m.assessable:
+            lines.append(f"{head}: cannot assess — {m.cannot_assess_reason}")
+            continue
+        verdict = "FLAGGED for clinical review" if m.flagged else "not flagged"
+        lines.append(
+            f"{head}: syndromic {m.syndromic_probability:.2f} vs threshold {m.threshold:.2f} "
+            f"-> {verdict} ({m.photos_assessed} of {m.photos_total} photos)"
+        )
+    lines += [f"  warning: {w}" for w in visit.warnings]
+    return "\n".join(lines)
+
+
+def cmd_demo(args) -> int:
+    from dysmorph_desk.report.render import render_report
+    from dysmorph_desk.utils import resources
+    from dysmorph_desk.utils.atomic import check_writable
+
+    check_writable(args.out, args.force)
+    case = _case(args)
+    screener, settings = _load_screener(
+        args.models or ["all"], args.device, args.runtime, args.allow_unvalidated
+    )
+    options = _options(args, settings)
+    portrait = next(p for p in resources.sample_portraits() if p.name.startswith("grace_hopper"))
+    with resources.as_path(portrait) as path:
+        result = screener.screen(path, case, options)
+    render_report(result, args.out, settings=_report_options(args, settings), force=args.force)
+    print(_summary(1, 1, result))
+    print(f"report written to {args.out}")
+    return 0

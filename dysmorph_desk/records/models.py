@@ -1,0 +1,199 @@
+"""What the case store hands out: plain, immutable-by-convention records (no SQL, no Qt).
+
+The UI, the ``cases`` command and the exporters (JSON, CSV, FHIR, DICOM) all read these, so a
+column added to the store appears in one place. ``to_json`` gives the JSON export's shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One line of a case list: enough to pick a case without loading its results."""
+
+    uid: str
+    patient_id: str
+    sex: str
+    birth_date: str | None
+    created: str
+    visit_count: int
+    photo_count: int
+    last_visit: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "patient_id": self.patient_id,
+            "sex": self.sex,
+            "birth_date": self.birth_date,
+            "created": self.created,
+            "visits": self.visit_count,
+            "photos": self.photo_count,
+            "last_visit": self.last_visit,
+        }
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One model's result on one photo, as filed. Re-screening adds a record; none is changed."""
+
+    id: int
+    bundle_name: str
+    bundle_sha256: str
+    result: dict[str, Any]
+    created: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle_name": self.bundle_name,
+            "bundle_sha256": self.bundle_sha256,
+            "created": self.created,
+            "result": self.result,
+        }
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """A photo of a visit: its hash always; ``file`` (relative to ``photos/``) if it was kept."""
+
+    id: int
+    sha256: str
+    file: str | None
+    added: str
+    results: list[ResultRecord] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "kept": self.file is not None,
+            "added": self.added,
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class VisitResultRecord:
+    """A visit-level result (the fusion of a visit's photos), as filed."""
+
+    id: int
+    result: dict[str, Any]
+    created: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"created": self.created, "result": self.result}
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """A file written from a visit (pdf, json, fhir, dicom, csv): where, and its hash then."""
+
+    kind: str
+    path: str
+    sha256: str
+    created: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "sha256": self.sha256,
+            "created": self.created,
+        }
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    """One visit: the photos taken then, their results, and what was exported from it.
+
+    ``study_uid`` is a DICOM UID (``2.25.<uuid as an integer>``) made once per visit, so every
+    DICOM export of the visit belongs to the same study.
+    """
+
+    uid: str
+    date: str
+    age_months: float | None
+    operator: str
+    notes: str
+    study_uid: str
+    created: str
+    photos: list[PhotoRecord] = field(default_factory=list)
+    visit_results: list[VisitResultRecord] = field(default_factory=list)
+    exports: list[ExportRecord] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "date": self.date,
+            "age_months": self.age_months,
+            "operator": self.operator,
+            "notes": self.notes,
+            "study_uid": self.study_uid,
+            "created": self.created,
+            "photos": [p.to_json() for p in self.photos],
+            "visit_results": [v.to_json() for v in self.visit_results],
+            "exports": [e.to_json() for e in self.exports],
+        }
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A whole case: the pseudonymous patient and every visit, oldest first."""
+
+    uid: str
+    patient_id: str
+    sex: str
+    birth_date: str | None
+    created: str
+    visits: list[VisitRecord] = field(default_factory=list)
+
+    @property
+    def photos(self) -> list[PhotoRecord]:
+        return [p for v in self.visits for p in v.photos]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "patient_id": self.patient_id,
+            "sex": self.sex,
+            "birth_date": self.birth_date,
+            "created": self.created,
+            "visits": [v.to_json() for v in self.visits],
+        }
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the append-only audit log. Never holds a patient ID or free text."""
+
+    id: int
+    ts: str
+    operator: str
+    action: str
+    case_uid: str
+    photo_sha256: str | None
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts,
+            "operator": self.operator,
+            "action": self.action,
+            "case_uid": self.case_uid,
+            "photo_sha256": self.photo_sha256,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class DeletionReport:
+    """What deleting a case removed; ``problems`` lists what could not be (already logged)."""
+
+    case_uid: str
+    visits: int
+    photos: int
+    files_removed: int
+    cache_files_removed: int
+    problems: tuple[str, ...] = ()
