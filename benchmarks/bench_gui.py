@@ -136,6 +136,15 @@ def bench_in_process(photos: int, tmp: Path) -> dict:
         def info(self, parent, title, message):
             print(f"info: {message}", file=sys.stderr)
 
+        def ask(self, parent, kind, question):
+            # each later photo is a new case whose screening is not kept: the timing is that of
+            # open -> results, with the case questions answered at once
+            return {
+                "photo_with_case": "new",
+                "unsaved": "discard",
+                "unsaved_details": "discard",
+            }.get(kind, "cancel")
+
     app = QApplication.instance() or QApplication([])
     engine = EngineClient()
     engine.start()

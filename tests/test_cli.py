@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 
 import dysmorph_desk.cli.screen as cli_screen
-from dysmorph_desk import cli
+from tests.cli_helpers import run
 
 REPO = Path(__file__).resolve().parents[1]
 PRIVATE_NAME = "patient_smith_2024.jpg"
@@ -65,17 +65,6 @@ def _reuse_screener(monkeypatch):
         return _SCREENERS[key], Settings.load()
 
     monkeypatch.setattr(cli_screen, "_load_screener", cached)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """Exit status, stdout, stderr of one in-process CLI call (argparse errors included)."""
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def screen(capsys, bundle, *argv) -> tuple[int, str, str]:

@@ -15,7 +15,6 @@ from pypdf import PdfReader
 
 from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.errors import UsageError
-from dysmorph_desk.faces.types import FaceInfo, QualityCheck
 from dysmorph_desk.report.formatting import (
     age_range_text,
     age_text,
@@ -28,35 +27,36 @@ from dysmorph_desk.report.render import render_report, report_bytes
 from dysmorph_desk.report.style import FONT_CJK, PAPERS
 from dysmorph_desk.report.text import clean, markup
 from dysmorph_desk.screening.results import DISCLAIMER, CaseInfo, ModelResult, ScreeningResult
+from tests.fakes import (
+    SHA_A,
+    SHA_B,
+    assessed,
+    card,
+    face_size_passed,
+    screening_result,
+    unassessed,
+    yaw_failed,
+)
 
 PATIENT_ID = "Ζωή-Жанна-王小明"
 PHOTO_LABEL = "IMG_20240501_clinic.jpg"
 PHOTO_SHA = "ab" * 32
-SHA_A = "0123456789abcdef" * 4
-SHA_B = "fedcba9876543210" * 4
 
 
 def _card(name: str, status: str = "demonstration") -> ModelCard:
-    return ModelCard(
-        name=name,
-        architecture="resnet18",
+    return card(
+        name,
+        status=status,
         classes=[
             ClassInfo("unaffected", "Unaffected", False),
             ClassInfo("noonan", "Noonan syndrome", True),
             ClassInfo("williams", "Williams syndrome (ウィリアムズ)", True),
         ],
-        input_size=112,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
-        alignment_template={"size": 112},
-        threshold=0.5,
-        status=status,
         intended_use="Demonstrates the pipeline on synthetic faces only.",
         training_data={
             "summary": "2,000 synthetic faces generated from two public-domain portraits"
         },
         validation_metrics={"recall": 0.8, "specificity": 0.9, "auc": 0.912, "n_test": 400},
-        age_range_months=(0, 216),
     )
 
 
@@ -74,15 +74,11 @@ def _result(
     g = np.linspace(0, 1, 112, dtype=np.float32)
     heat = np.outer(g, g[::-1])
     results = [
-        ModelResult(
-            model="demo-resnet",
-            card=_card("demo-resnet"),
-            bundle_sha256=SHA_A,
-            probabilities={"unaffected": 0.2, "noonan": 0.7, "williams": 0.1},
+        assessed(
+            _card("demo-resnet"),
+            {"unaffected": 0.2, "noonan": 0.7, "williams": 0.1},
             predicted="noonan",
             syndromic_probability=0.8,
-            flagged=True,
-            assessable=True,
             cam_method="gradcam",
             cam_target="noonan",
             aligned_face=aligned,
@@ -90,36 +86,18 @@ def _result(
         )
     ]
     if n_models > 1:
-        results.append(
-            ModelResult(
-                model="second-model",
-                card=_card("second-model", status="research"),
-                bundle_sha256=SHA_B,
-                probabilities=None,
-                predicted=None,
-                syndromic_probability=None,
-                flagged=None,
-                assessable=False,
-                cannot_assess_reason="face turned too far (yaw 41°)",
-            )
-        )
-    return ScreeningResult(
+        results.append(unassessed(_card("second-model", status="research")))
+    return screening_result(
+        results,
         photo_sha256=PHOTO_SHA,
-        faces_detected=1,
-        face_index=1,
-        face=FaceInfo(box=(300.0, 150.0, 500.0, 420.0), landmarks=np.zeros((5, 2)), score=0.99),
-        quality=[
-            QualityCheck("face_size", 92.0, "px", 40.0, ">=", True, True),
-            QualityCheck("yaw", 41.0, "°", 25.0, "<=", False, True, "face turned too far"),
-        ],
+        box=(300.0, 150.0, 500.0, 420.0),
+        quality=[face_size_passed(), yaw_failed()],
         warnings=["The face is turned; results may be unreliable."],
-        results=results,
         case=CaseInfo(
             patient_id=PATIENT_ID, age_months=30, sex="female", operator="Dr Ana", notes=notes
         ),
         photo=photo,
         photo_label=PHOTO_LABEL,
-        created="2024-05-01T10:30:00+00:00",
     )
 
 
@@ -297,15 +275,13 @@ def test_missing_images_and_single_page(tmp_path: Path) -> None:
 def test_many_models_flow_to_second_page() -> None:
     result = _result()
     extra = [
-        ModelResult(
-            model=f"model-{i}",
-            card=_card(f"model-{i}"),
-            bundle_sha256=f"{i:064x}",
-            probabilities={"unaffected": 0.5, "noonan": 0.3, "williams": 0.2},
+        assessed(
+            _card(f"model-{i}"),
+            {"unaffected": 0.5, "noonan": 0.3, "williams": 0.2},
             predicted="unaffected",
             syndromic_probability=0.5,
+            bundle_sha256=f"{i:064x}",
             flagged=False,
-            assessable=True,
             cam_method="gradcam",
             aligned_face=result.results[0].aligned_face,
             heatmap_aligned=result.results[0].heatmap_aligned,
@@ -455,15 +431,13 @@ def _image_sizes_mm(pdf: bytes) -> list[list[tuple[float, float, int]]]:
 
 def _assessed(name: str, synd: float, flagged: bool, like: ModelResult) -> ModelResult:
     rest = 1.0 - synd
-    return ModelResult(
-        model=name,
-        card=_card(name),
-        bundle_sha256=SHA_B,
-        probabilities={"unaffected": rest, "noonan": synd * 0.75, "williams": synd * 0.25},
+    return assessed(
+        _card(name),
+        {"unaffected": rest, "noonan": synd * 0.75, "williams": synd * 0.25},
         predicted="noonan" if synd > rest else "unaffected",
         syndromic_probability=synd,
+        bundle_sha256=SHA_B,
         flagged=flagged,
-        assessable=True,
         cam_method="gradcam",
         cam_target="noonan",
         aligned_face=like.aligned_face,
@@ -535,19 +509,7 @@ def test_quality_heading_stays_with_its_table() -> None:
     for extra in range(0, 12):
         result = _result()
         for i in range(extra):
-            result.results.append(
-                ModelResult(
-                    model=f"unassessed-{i}",
-                    card=_card(f"unassessed-{i}"),
-                    bundle_sha256=SHA_B,
-                    probabilities=None,
-                    predicted=None,
-                    syndromic_probability=None,
-                    flagged=None,
-                    assessable=False,
-                    cannot_assess_reason="face turned too far",
-                )
-            )
+            result.results.append(unassessed(_card(f"unassessed-{i}"), "face turned too far"))
         for page in PdfReader(io.BytesIO(report_bytes(result))).pages:
             text = page.extract_text()
             if "Photo quality checks" in text:

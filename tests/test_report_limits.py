@@ -11,13 +11,11 @@ import pytest
 from pypdf import PdfReader
 from reportlab.platypus import Flowable, Paragraph, Table
 
-from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
-from dysmorph_desk.faces.types import FaceInfo, QualityCheck
 from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.report.render import report_bytes
 from dysmorph_desk.report.sections import closing, header
 from dysmorph_desk.report.style import MARGIN, PAPERS, paragraph_styles
-from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
+from dysmorph_desk.screening.results import CaseInfo, ScreeningResult
 from dysmorph_desk.utils.inputs import (
     CLINIC_ADDRESS_MAX,
     CLINIC_MAX,
@@ -26,53 +24,21 @@ from dysmorph_desk.utils.inputs import (
     PATIENT_ID_MAX,
     TextTooLong,
 )
-
-
-def _card() -> ModelCard:
-    return ModelCard(
-        name="demo",
-        architecture="resnet18",
-        classes=[ClassInfo("unaffected", "Unaffected", False), ClassInfo("noonan", "Noonan", True)],
-        input_size=112,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
-        alignment_template={"size": 112},
-        threshold=0.5,
-        status="demonstration",
-        intended_use="tests",
-        training_data={"summary": "none"},
-        validation_metrics={"recall": 0.8, "specificity": 0.9},
-        age_range_months=(0, 216),
-    )
+from tests.fakes import assessed, card, screening_result
 
 
 def _result(case: CaseInfo, label: str | None = None) -> ScreeningResult:
     rng = np.random.default_rng(0)
-    return ScreeningResult(
-        photo_sha256="ab" * 32,
-        faces_detected=1,
-        face_index=1,
-        face=FaceInfo(box=(100.0, 80.0, 220.0, 240.0), landmarks=np.zeros((5, 2)), score=0.99),
-        quality=[QualityCheck("face_size", 92.0, "px", 40.0, ">=", True, True)],
-        warnings=[],
-        results=[
-            ModelResult(
-                model="demo",
-                card=_card(),
-                bundle_sha256="cd" * 32,
-                probabilities={"unaffected": 0.3, "noonan": 0.7},
-                predicted="noonan",
-                syndromic_probability=0.7,
-                flagged=True,
-                assessable=True,
-                aligned_face=rng.integers(0, 256, (112, 112, 3), dtype=np.uint8),
-            )
-        ],
-        case=case,
-        photo=rng.integers(0, 256, (300, 400, 3), dtype=np.uint8),
-        photo_label=label,
-        created="2024-05-01T10:30:00+00:00",
+    model = assessed(
+        card(),
+        {"unaffected": 0.3, "noonan": 0.7},
+        predicted="noonan",
+        syndromic_probability=0.7,
+        bundle_sha256="cd" * 32,
+        aligned_face=rng.integers(0, 256, (112, 112, 3), dtype=np.uint8),
     )
+    photo = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    return screening_result([model], case=case, photo=photo, photo_label=label)
 
 
 def _flat(pdf: bytes) -> str:

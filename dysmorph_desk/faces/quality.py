@@ -3,7 +3,8 @@
 Limits (documented in docs/quality.md):
 - ``face_size``: inter-ocular distance in full-resolution photo pixels. Below ``MIN_FACE_IOD_PX``
   (20 px) the photo is refused outright; below 40 px the models cannot assess (hard); the aligned
-  224 px face puts the eyes 70 px apart, so smaller faces are upsampled mush.
+  224 px face puts the eyes 55 px apart (the template's 0.245 of the crop), so smaller faces are
+  upsampled mush.
 - ``blur``: variance of the Laplacian of the aligned 224 px face (grey, 0-255). Hard below 15.
 - ``exposure``: mean brightness of the inner face (0-255) and the clipped fraction; soft.
 - ``roll``: in-plane tilt of the eye line (degrees). Alignment undoes it: informational only.

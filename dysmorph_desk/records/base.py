@@ -93,11 +93,10 @@ class StoreBase:
             self.vacuum_orphans()
         except BaseException as exc:
             self.close()
-            if isinstance(exc, sqlite3.Error):
-                raise db.store_error(exc, self.path) from exc
-            if isinstance(exc, OSError):
-                raise db.os_error(exc) from exc
-            raise
+            error = db.as_store_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from exc
 
     @staticmethod
     def _make_folder(folder: Path) -> None:
@@ -200,11 +199,10 @@ class StoreBase:
             for path in self._new_files:  # the rows naming them were never committed
                 with suppress(OSError):
                     path.unlink()
-            if isinstance(exc, sqlite3.Error):
-                raise db.store_error(exc, self.path) from exc
-            if isinstance(exc, OSError):
-                raise db.os_error(exc) from exc
-            raise
+            error = db.as_store_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from exc
         finally:
             self._depth, self._new_files = 0, []
 

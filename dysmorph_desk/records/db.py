@@ -75,6 +75,16 @@ def os_error(exc: OSError) -> StoreError:
     return StoreError(f"the case store's files cannot be written: {reason}")
 
 
+def as_store_error(exc: BaseException, folder: Path | None = None) -> StoreError | None:
+    """:func:`store_error` for a ``sqlite3`` error, :func:`os_error` for an ``OSError``; ``None``
+    for anything else (to be re-raised as it is)."""
+    if isinstance(exc, sqlite3.Error):
+        return store_error(exc, folder)
+    if isinstance(exc, OSError):
+        return os_error(exc)
+    return None
+
+
 def writable(folder: Path, db_file: Path) -> bool:
     """Whether the store can be written, asked before anything is opened (so nothing changes).
 

@@ -9,6 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# a case's own fields, in the order the JSON export gives them (a case list's line and a whole case)
+_CASE_KEYS = ("uid", "patient_id", "sex", "birth_date", "created")
+
+
+def _pick(record: object, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The fields ``keys`` of ``record``, in that order (the JSON export's key order)."""
+    return {key: getattr(record, key) for key in keys}
+
 
 @dataclass(frozen=True)
 class CaseSummary:
@@ -25,11 +33,7 @@ class CaseSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "uid": self.uid,
-            "patient_id": self.patient_id,
-            "sex": self.sex,
-            "birth_date": self.birth_date,
-            "created": self.created,
+            **_pick(self, _CASE_KEYS),
             "visits": self.visit_count,
             "photos": self.photo_count,
             "last_visit": self.last_visit,
@@ -47,12 +51,7 @@ class ResultRecord:
     created: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "bundle_name": self.bundle_name,
-            "bundle_sha256": self.bundle_sha256,
-            "created": self.created,
-            "result": self.result,
-        }
+        return _pick(self, ("bundle_name", "bundle_sha256", "created", "result"))
 
 
 @dataclass(frozen=True)
@@ -96,12 +95,7 @@ class ExportRecord:
     created: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "path": self.path,
-            "sha256": self.sha256,
-            "created": self.created,
-        }
+        return _pick(self, ("kind", "path", "sha256", "created"))
 
 
 @dataclass(frozen=True)
@@ -125,13 +119,9 @@ class VisitRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "uid": self.uid,
-            "date": self.date,
-            "age_months": self.age_months,
-            "operator": self.operator,
-            "notes": self.notes,
-            "study_uid": self.study_uid,
-            "created": self.created,
+            **_pick(
+                self, ("uid", "date", "age_months", "operator", "notes", "study_uid", "created")
+            ),
             "photos": [p.to_json() for p in self.photos],
             "visit_results": [v.to_json() for v in self.visit_results],
             "exports": [e.to_json() for e in self.exports],
@@ -154,14 +144,7 @@ class CaseRecord:
         return [p for v in self.visits for p in v.photos]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "uid": self.uid,
-            "patient_id": self.patient_id,
-            "sex": self.sex,
-            "birth_date": self.birth_date,
-            "created": self.created,
-            "visits": [v.to_json() for v in self.visits],
-        }
+        return {**_pick(self, _CASE_KEYS), "visits": [v.to_json() for v in self.visits]}
 
 
 @dataclass(frozen=True)
@@ -177,14 +160,7 @@ class AuditEntry:
     detail: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ts": self.ts,
-            "operator": self.operator,
-            "action": self.action,
-            "case_uid": self.case_uid,
-            "photo_sha256": self.photo_sha256,
-            "detail": self.detail,
-        }
+        return _pick(self, ("ts", "operator", "action", "case_uid", "photo_sha256", "detail"))
 
 
 @dataclass(frozen=True)

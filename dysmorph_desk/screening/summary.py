@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dysmorph_desk.screening.results import ScreeningResult
-from dysmorph_desk.screening.visit import VisitResult
+from dysmorph_desk.screening.results import ModelResult, ScreeningResult
+from dysmorph_desk.screening.visit import ModelVisitResult, VisitResult
 
 Verdict = Literal["flagged", "not flagged", "cannot assess"]
 Overall = Literal["flagged", "not flagged", "disagree", "cannot assess"]
@@ -108,6 +108,18 @@ def _verdict(assessable: bool, flagged: bool | None) -> Verdict:
     return FLAGGED if flagged else NOT_FLAGGED
 
 
+def _line(r: ModelResult | ModelVisitResult, note: str | None) -> ModelLine:
+    """The line of one model's result on a photo or a visit."""
+    return ModelLine(
+        model=r.model,
+        verdict=_verdict(r.assessable, r.flagged),
+        syndromic_probability=r.syndromic_probability if r.assessable else None,
+        threshold=float(r.threshold),
+        reason=None if r.assessable else (r.cannot_assess_reason or "not stated"),
+        note=note,
+    )
+
+
 def summarise(result: ScreeningResult) -> Summary:
     """The summary of one screened photo: a line per model and whether the models agree.
 
@@ -119,14 +131,7 @@ def summarise(result: ScreeningResult) -> Summary:
          'demo-resnet18: not flagged — syndromic probability 0.2% (threshold 95.1%)']
     """
     lines = tuple(
-        ModelLine(
-            model=r.model,
-            verdict=_verdict(r.assessable, r.flagged),
-            syndromic_probability=r.syndromic_probability if r.assessable else None,
-            threshold=float(r.threshold),
-            reason=None if r.assessable else (r.cannot_assess_reason or "not stated"),
-            note="assessed despite failed checks" if r.assessable and r.forced_assessment else None,
-        )
+        _line(r, "assessed despite failed checks" if r.assessable and r.forced_assessment else None)
         for r in result.results
     )
     agreement, overall = _agreement(lines)
@@ -145,15 +150,6 @@ def summarise_visit(visit: VisitResult) -> Summary:
             note = f"the photos disagree (flagged on {flagged_on} of {m.photos_assessed})"
         elif m.assessable and m.photos_assessed < m.photos_total:
             note = f"on {m.photos_assessed} of {m.photos_total} photos"
-        lines.append(
-            ModelLine(
-                model=m.model,
-                verdict=_verdict(m.assessable, m.flagged),
-                syndromic_probability=m.syndromic_probability if m.assessable else None,
-                threshold=float(m.threshold),
-                reason=None if m.assessable else (m.cannot_assess_reason or "not stated"),
-                note=note,
-            )
-        )
+        lines.append(_line(m, note))
     agreement, overall = _agreement(lines, "visit")
     return Summary(tuple(lines), agreement, overall)

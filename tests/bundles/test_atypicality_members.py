@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dysmorph_desk import cli
 from dysmorph_desk.bundles.container import (
     ATYPICALITY_PREFIX,
     read_bundle,
@@ -19,19 +18,10 @@ from dysmorph_desk.bundles.container import (
 from dysmorph_desk.bundles.format import load_bundle, read_header
 from dysmorph_desk.bundles.sessions import check_graph
 from dysmorph_desk.errors import BundleError
+from tests.cli_helpers import run
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PRIVATE = REPO / "models" / "keys" / "demo-signing-key.pem"
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_calibrate_round_trip_drops_the_signature_or_re_signs(

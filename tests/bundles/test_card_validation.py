@@ -17,6 +17,7 @@ from dysmorph_desk.bundles.cards import (
 from dysmorph_desk.bundles.schema import validate_manifest
 from dysmorph_desk.errors import BundleError
 from dysmorph_desk.utils.intervals import clopper_pearson, predictive_value_range
+from tests.fakes import card_manifest
 
 
 def _counts(tp, fp, tn, fn, photos=None):
@@ -50,25 +51,7 @@ METRICS = {
 
 
 def _manifest(metrics=None, status="research") -> dict:
-    return {
-        "name": "t",
-        "architecture": "mobilenetv2",
-        "classes": [
-            {"id": "control", "display_name": "Control", "syndromic": False},
-            {"id": "noonan", "display_name": "Noonan", "syndromic": True},
-        ],
-        "input_size": 112,
-        "mean": [0.5, 0.5, 0.5],
-        "std": [0.5, 0.5, 0.5],
-        "alignment_template": {
-            "points": [[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]]
-        },
-        "threshold": 0.5,
-        "status": status,
-        "intended_use": "tests",
-        "training_data": {},
-        "validation_metrics": copy.deepcopy(METRICS if metrics is None else metrics),
-    }
+    return card_manifest(copy.deepcopy(METRICS if metrics is None else metrics), status)
 
 
 def _with(path: str, value) -> dict:

@@ -16,26 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from dysmorph_desk import cli
 from dysmorph_desk.bundles import signing, trust
 from dysmorph_desk.bundles.container import read_bundle, read_metadata, write_bundle
 from dysmorph_desk.bundles.format import find_bundles, load_bundle, read_header, resolve_bundle
 from dysmorph_desk.errors import BundleError, UsageError
 from dysmorph_desk.utils import paths
+from tests.cli_helpers import run
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PRIVATE = REPO / "models" / "keys" / "demo-signing-key.pem"
 DEMO_PUBLIC = REPO / "resources" / "keys" / "demo.pub"
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -16,21 +16,17 @@ from dysmorph_desk.faces.detect import FaceDetector
 from dysmorph_desk.screening.options import ScreenOptions
 from dysmorph_desk.screening.pipeline import Screener, default_cam_index
 from dysmorph_desk.screening.results import CaseInfo
+from tests.fakes import card
 
 
 def _card(classes: list[tuple[str, bool]]) -> ModelCard:
-    return ModelCard(
-        name="m",
-        architecture="resnet18",
+    return card(
+        "m",
         classes=[ClassInfo(c, c.title(), syn) for c, syn in classes],
-        input_size=112,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
-        alignment_template={"size": 112},
-        threshold=0.5,
-        status="demonstration",
         intended_use="tests only",
         training_data={},
+        validation_metrics={},
+        age_range_months=None,
     )
 
 

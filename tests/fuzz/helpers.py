@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
-from dysmorph_desk import cli
+from tests.cli_helpers import run
 
 ERROR_PREFIX = "dysmorph-desk: error:"
 SUBPROCESS_TIMEOUT = 60
@@ -103,6 +104,18 @@ def check(outcome: Outcome, expected: int, *, json_stdout: bool = False) -> Outc
     return outcome
 
 
+def fuzz_settings(max_examples: int) -> settings:
+    """The fuzz tests' Hypothesis settings: the same examples every run (derandomized, no example
+    database), no deadline, and the test's function-scoped fixtures shared by its examples."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 class CLI:
     """Runs ``dysmorph-desk`` in-process (:meth:`run`) or as a subprocess (:meth:`sub`)."""
 
@@ -110,13 +123,7 @@ class CLI:
         self._capsys = capsys
 
     def run(self, *argv: str | os.PathLike[str]) -> Outcome:
-        self._capsys.readouterr()
-        try:
-            code = cli.main([os.fspath(a) for a in argv])
-        except SystemExit as exc:  # argparse's usage errors
-            code = exc.code if isinstance(exc.code, int) else 2
-        out, err = self._capsys.readouterr()
-        return Outcome(code, out, err)
+        return Outcome(*run(self._capsys, *(os.fspath(a) for a in argv)))
 
     def sub(
         self,

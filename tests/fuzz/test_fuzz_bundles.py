@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from safetensors.numpy import save
 
@@ -28,7 +28,7 @@ from dysmorph_desk.bundles import container
 from dysmorph_desk.bundles.container import BundleContents, read_bundle, write_bundle
 from dysmorph_desk.bundles.format import resolve_bundle
 from dysmorph_desk.utils import paths
-from tests.fuzz.helpers import CLI, check, first_photo, strict_json
+from tests.fuzz.helpers import CLI, check, first_photo, fuzz_settings, strict_json
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_KEY = REPO / "models" / "keys" / "demo-signing-key.pem"
@@ -512,13 +512,7 @@ def test_random_card_values_install_or_are_refused(dd: CLI, tmp_path, base, max_
     counter = iter(range(10**6))
     codes: list[int] = []
 
-    @settings(
-        max_examples=max_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzz_settings(max_examples)
     @given(
         edits=st.lists(
             st.tuples(st.sampled_from(CARD_FIELDS), st.none() | _json),
@@ -556,13 +550,7 @@ def test_random_header_metadata_is_refused(dd: CLI, tmp_path, max_examples):
     """A safetensors header whose metadata is any JSON: refused (4), never a crash."""
     counter = iter(range(10**6))
 
-    @settings(
-        max_examples=max_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzz_settings(max_examples)
     @given(
         meta=_json,
         fields=st.dictionaries(

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -28,6 +28,7 @@ from tests.fuzz.helpers import (
     assert_no_photo_results,
     check,
     first_photo,
+    fuzz_settings,
     photo_outputs,
     strict_json,
 )
@@ -416,9 +417,8 @@ def test_fifo_is_refused_without_blocking(dd, tmp_path):
     assert_no_photo_results(out / "r.json")
 
 
-@pytest.mark.slow
-def test_batch_of_good_and_refused_photos(dd, tmp_path, portraits):
-    """[good, FIFO, tiny, good] with --out-dir: 3; both good photos have JSON+PDF, the others none."""
+def _good_fifo_tiny_good(tmp_path: Path, portraits: dict[str, Path]) -> list[Path]:
+    """[good1.jpg, a FIFO, an 8x8 photo, good2.png] in ``tmp_path / "in"``."""
     photos = tmp_path / "in"
     photos.mkdir()
     good1 = photos / "good1.jpg"
@@ -427,8 +427,15 @@ def test_batch_of_good_and_refused_photos(dd, tmp_path, portraits):
     os.mkfifo(fifo)
     tiny = _blank(8, 8)(photos, portraits)
     good2 = _save(Image.open(portraits["astronaut"]).convert("RGB"), photos / "good2.png")
+    return [good1, fifo, tiny, good2]
+
+
+@pytest.mark.slow
+def test_batch_of_good_and_refused_photos(dd, tmp_path, portraits):
+    """[good, FIFO, tiny, good] with --out-dir: 3; both good photos have JSON+PDF, the others none."""
+    photos = _good_fifo_tiny_good(tmp_path, portraits)
     out = tmp_path / "out"
-    result = dd.expect_sub(3, "screen", good1, fifo, tiny, good2, "--out-dir", out, "--cam", "none")
+    result = dd.expect_sub(3, "screen", *photos, "--out-dir", out, "--cam", "none")
     assert "screened 2 of 4 photo(s); 2 refused" in result.out, result.out
     assert photo_outputs(out) == ["good1.json", "good1.pdf", "good2.json", "good2.pdf"]
     for name in ("good1.json", "good2.json"):
@@ -549,13 +556,7 @@ def _fuzz_one(dd: CLI, folder: Path, data: bytes, name: str) -> int:
 def test_random_mutations_screen_or_are_refused(dd, tmp_path, small_photos, fmt, max_examples):
     codes: list[int] = []
 
-    @settings(
-        max_examples=max_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzz_settings(max_examples)
     @given(edits=_mutation)
     def fuzz(edits: list[tuple[float, int, str]]) -> None:
         name = f"m{len(codes)}.{fmt}"
@@ -570,21 +571,14 @@ def test_random_mutations_screen_or_are_refused(dd, tmp_path, small_photos, fmt,
 def test_visit_with_refused_photos(dd, tmp_path, portraits):
     """--visit of [good, FIFO, tiny, good]: 3; one document with 2 photos and 2 refusals, a report,
     and a FHIR bundle; the refusals are listed by position only."""
-    photos = tmp_path / "in"
-    photos.mkdir()
-    good1 = photos / "good1.jpg"
-    good1.write_bytes(portraits["grace_hopper"].read_bytes())
-    fifo = photos / "fifo.jpg"
-    os.mkfifo(fifo)
-    tiny = _blank(8, 8)(photos, portraits)
-    good2 = _save(Image.open(portraits["astronaut"]).convert("RGB"), photos / "good2.png")
+    photos = _good_fifo_tiny_good(tmp_path, portraits)
     out = tmp_path / "out"
     out.mkdir()
     j, r, f = out / "visit.json", out / "visit.pdf", out / "visit.fhir.json"
     dd.expect_sub(
         3,
         "screen",
-        *(good1, fifo, tiny, good2),
+        *photos,
         "--visit",
         *("--json", j, "--report", r, "--fhir", f, "--cam", "none"),
     )

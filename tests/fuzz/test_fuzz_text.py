@@ -13,10 +13,10 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.helpers import CLI, first_photo, pdf_text, strict_json
+from tests.fuzz.helpers import CLI, first_photo, fuzz_settings, pdf_text, strict_json
 
 LIMITS = {"--patient-id": 64, "--operator": 128, "--clinic": 128, "--notes": 4000}
 IN_JSON = {"--patient-id": "patient_id", "--operator": "operator"}  # notes/clinic: PDF only
@@ -225,13 +225,7 @@ def test_random_unicode_text_screens_or_is_refused_as_too_long(dd, tmp_path, pho
     seen: list[int] = []
     counter = itertools.count()
 
-    @settings(
-        max_examples=max_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzz_settings(max_examples)
     @given(patient_id=_any_text, notes=_any_text)
     def fuzz(patient_id: str, notes: str) -> None:
         folder = tmp_path / f"case{next(counter)}"

@@ -10,19 +10,9 @@ import sqlite3
 
 import pytest
 
-from dysmorph_desk import cli
 from dysmorph_desk.records.store import CaseStore
-from tests.records import fakes
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests import fakes
+from tests.cli_helpers import run
 
 
 class _Tty(io.StringIO):

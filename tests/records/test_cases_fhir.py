@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from dysmorph_desk import cli
 from dysmorph_desk.records.export import photo_json, visit_pdf, visit_photos_json
 from dysmorph_desk.records.fhir import (
     fhir_bundle,
@@ -22,20 +21,11 @@ from dysmorph_desk.records.fhir import (
     visit_fhir_bundle,
 )
 from dysmorph_desk.records.store import CaseStore
-from tests.records import fakes
+from tests import fakes
+from tests.cli_helpers import run
 
 CREATED = "2024-07-01T09:00:00+00:00"
 PDF = b"%PDF-1.4\n% a visit report\n%%EOF\n"
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _resources(bundle: dict, kind: str) -> list[dict]:

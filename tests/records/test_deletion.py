@@ -11,7 +11,7 @@ from dysmorph_desk.errors import UsageError
 from dysmorph_desk.records.deleters import register_deleter, unregister_deleter
 from dysmorph_desk.records.store import CaseStore
 from dysmorph_desk.utils import paths
-from tests.records import fakes
+from tests import fakes
 
 PATIENT = "PSEUDO-4711"
 

@@ -17,9 +17,7 @@ pytest.importorskip("fhir.resources", reason="fhir.resources validates the bundl
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.errors import UsageError
-from dysmorph_desk.faces.types import FaceInfo, QualityCheck
 from dysmorph_desk.records.fhir import (
     DATA_ABSENT_SYSTEM,
     PATIENT_ID_SYSTEM,
@@ -28,15 +26,13 @@ from dysmorph_desk.records.fhir import (
     write_fhir,
 )
 from dysmorph_desk.report.render import report_bytes
-from dysmorph_desk.screening.results import DISCLAIMER, CaseInfo, ModelResult, ScreeningResult
+from dysmorph_desk.screening.results import DISCLAIMER, CaseInfo, ScreeningResult
+from tests.fakes import CREATED, SHA_A, SHA_B, screening_result, two_results, yaw_failed
 
 PATIENT_ID = "Ζωή-Жанна-王小明"
 PHOTO_LABEL = "IMG_20240501_Smith_Anna.jpg"
 OPERATOR = "Dr Ana Operator"
 NOTES = "Mother reports: Smith family"
-SHA_A = "0123456789abcdef" * 4
-SHA_B = "fedcba9876543210" * 4
-CREATED = "2024-05-01T10:30:00+00:00"
 
 # Required bindings (FHIR R4B), hard-coded from the value sets:
 # https://hl7.org/fhir/R4B/valueset-bundle-type.html
@@ -76,62 +72,16 @@ DATA_ABSENT_CODES = {
 }  # fmt: skip
 
 
-def _card(name: str, status: str = "demonstration") -> ModelCard:
-    return ModelCard(
-        name=name,
-        architecture="resnet18",
-        classes=[
-            ClassInfo("unaffected", "Unaffected", False),
-            ClassInfo("noonan", "Noonan syndrome", True),
-        ],
-        input_size=112,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
-        alignment_template={"size": 112},
-        threshold=0.5,
-        status=status,
-        intended_use="tests",
-        training_data={"summary": "synthetic"},
-    )
-
-
 def _result(
     seed: int = 0, *, created: str = CREATED, probability: float = 0.8123456789
 ) -> ScreeningResult:
     rng = np.random.default_rng(seed)
     photo = rng.integers(0, 256, (120, 100, 3), dtype=np.uint8)
-    return ScreeningResult(
+    return screening_result(
+        two_results(probability, predicted="noonan", cam_target="noonan"),
         photo_sha256=f"{seed:02x}" * 32,
-        faces_detected=1,
-        face_index=1,
-        face=FaceInfo(box=(20.0, 20.0, 80.0, 100.0), landmarks=np.zeros((5, 2)), score=0.99),
-        quality=[QualityCheck("yaw", 41.0, "°", 25.0, "<=", False, True, "face turned too far")],
-        warnings=[],
-        results=[
-            ModelResult(
-                model="demo-resnet",
-                card=_card("demo-resnet"),
-                bundle_sha256=SHA_A,
-                probabilities={"unaffected": 1 - probability, "noonan": probability},
-                predicted="noonan",
-                syndromic_probability=probability,
-                flagged=probability >= 0.5,
-                assessable=True,
-                cam_method="gradcam",
-                cam_target="noonan",
-            ),
-            ModelResult(
-                model="second-model",
-                card=_card("second-model", status="research"),
-                bundle_sha256=SHA_B,
-                probabilities=None,
-                predicted=None,
-                syndromic_probability=None,
-                flagged=None,
-                assessable=False,
-                cannot_assess_reason="face turned too far (yaw 41°)",
-            ),
-        ],
+        box=(20.0, 20.0, 80.0, 100.0),
+        quality=[yaw_failed()],
         case=CaseInfo(
             patient_id=PATIENT_ID, age_months=30, sex="female", operator=OPERATOR, notes=NOTES
         ),

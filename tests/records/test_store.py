@@ -16,7 +16,7 @@ from dysmorph_desk.errors import StoreError, UsageError
 from dysmorph_desk.records import db
 from dysmorph_desk.records.schema import SCHEMA_VERSION
 from dysmorph_desk.records.store import CaseStore, photo_extension
-from tests.records import fakes
+from tests import fakes
 
 
 def _mode(path: Path) -> int:

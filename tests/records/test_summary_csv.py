@@ -5,12 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-import numpy as np
 import pytest
 
-from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.errors import UsageError
-from dysmorph_desk.faces.types import FaceInfo
 from dysmorph_desk.records.summary_csv import (
     COLUMNS,
     csv_bytes,
@@ -19,65 +16,20 @@ from dysmorph_desk.records.summary_csv import (
     summary_rows,
     write_summary_csv,
 )
-from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
-
-SHA_A = "0123456789abcdef" * 4
-SHA_B = "fedcba9876543210" * 4
-
-
-def _card(name: str, status: str = "demonstration") -> ModelCard:
-    return ModelCard(
-        name=name,
-        architecture="resnet18",
-        classes=[
-            ClassInfo("unaffected", "Unaffected", False),
-            ClassInfo("noonan", "Noonan syndrome", True),
-        ],
-        input_size=112,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
-        alignment_template={"size": 112},
-        threshold=0.5,
-        status=status,
-        intended_use="tests",
-        training_data={"summary": "synthetic"},
-    )
+from dysmorph_desk.screening.results import CaseInfo, ScreeningResult
+from tests.fakes import SHA_A, screening_result, two_results
 
 
 def _result(seed: int, probability: float, label: str | None = None) -> ScreeningResult:
-    return ScreeningResult(
+    return screening_result(
+        two_results(probability),
         photo_sha256=f"{seed:02x}" * 32,
-        faces_detected=1,
-        face_index=1,
-        face=FaceInfo(box=(0.0, 0.0, 10.0, 10.0), landmarks=np.zeros((5, 2)), score=0.9),
+        box=(0.0, 0.0, 10.0, 10.0),
+        score=0.9,
         quality=[],
-        warnings=[],
-        results=[
-            ModelResult(
-                model="demo-resnet",
-                card=_card("demo-resnet"),
-                bundle_sha256=SHA_A,
-                probabilities={"unaffected": 1 - probability, "noonan": probability},
-                predicted="noonan" if probability >= 0.5 else "unaffected",
-                syndromic_probability=probability,
-                flagged=probability >= 0.5,
-                assessable=True,
-                cam_method="gradcam",
-            ),
-            ModelResult(
-                model="second-model",
-                card=_card("second-model", status="research"),
-                bundle_sha256=SHA_B,
-                probabilities=None,
-                predicted=None,
-                syndromic_probability=None,
-                flagged=None,
-                assessable=False,
-                cannot_assess_reason="face turned too far (yaw 41°)",
-            ),
-        ],
         case=CaseInfo(patient_id="P-SECRET-7", operator="Dr Ana Operator"),
         photo_label=label,
+        created=None,
     )
 
 

@@ -10,7 +10,7 @@ import itertools
 import sys
 
 from dysmorph_desk.records.store import CaseStore
-from tests.records import fakes
+from tests import fakes
 
 
 def main() -> None:

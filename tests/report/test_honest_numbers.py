@@ -19,9 +19,8 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from dysmorph_desk import cli
 from dysmorph_desk.bundles.cards import ClassInfo, ModelCard, Rate
-from dysmorph_desk.faces.types import FaceInfo, QualityCheck
+from dysmorph_desk.faces.types import QualityCheck
 from dysmorph_desk.report.formatting import (
     format_percent,
     format_predictive_ranges,
@@ -34,6 +33,8 @@ from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.report.render import report_bytes
 from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
 from dysmorph_desk.utils.intervals import clopper_pearson, predictive_value_range
+from tests.cli_helpers import run
+from tests.fakes import assessed, card, screening_result, unassessed
 
 SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "schema" / "screening-v2.schema.json").read_text("utf-8")
@@ -80,62 +81,37 @@ OLD = {  # a shipped demo card as it is today: photo counts, no unit, no interva
 
 
 def _card(name: str, metrics: dict, status: str = "research") -> ModelCard:
-    return ModelCard(
-        name=name,
-        architecture="resnet18",
-        classes=[ClassInfo("control", "Control", False), ClassInfo("noonan", "Noonan", True)],
-        input_size=112,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
-        alignment_template={"size": 112},
-        threshold=0.5,
+    return card(
+        name,
         status=status,
-        intended_use="tests",
+        classes=[ClassInfo("control", "Control", False), ClassInfo("noonan", "Noonan", True)],
         training_data={"summary": "test data"},
         validation_metrics=metrics,
-        age_range_months=(0, 216),
     )
 
 
 def _assessed(name: str, metrics: dict) -> ModelResult:
-    return ModelResult(
-        model=name,
-        card=_card(name, metrics),
-        bundle_sha256="ab" * 32,
-        probabilities={"control": 0.9999, "noonan": 0.0001},
+    return assessed(
+        _card(name, metrics),
+        {"control": 0.9999, "noonan": 0.0001},
         predicted="control",
         syndromic_probability=0.0001,
-        flagged=False,
-        assessable=True,
+        bundle_sha256="ab" * 32,
     )
 
 
 def _unassessed(name: str, metrics: dict) -> ModelResult:
-    return ModelResult(
-        model=name,
-        card=_card(name, metrics),
-        bundle_sha256="cd" * 32,
-        probabilities=None,
-        predicted=None,
-        syndromic_probability=None,
-        flagged=None,
-        assessable=False,
-        cannot_assess_reason="face turned too far",
-    )
+    return unassessed(_card(name, metrics), "face turned too far", bundle_sha256="cd" * 32)
 
 
 def _result(*models: ModelResult, age=96.0, sex="female") -> ScreeningResult:
-    return ScreeningResult(
+    return screening_result(
+        list(models),
         photo_sha256="ef" * 32,
-        faces_detected=1,
-        face_index=1,
-        face=FaceInfo(box=(10.0, 10.0, 90.0, 90.0), landmarks=np.zeros((5, 2)), score=0.99),
+        box=(10.0, 10.0, 90.0, 90.0),
         quality=[QualityCheck("yaw", 5.0, "°", 25.0, "<=", True, True)],
-        warnings=[],
-        results=list(models),
         case=CaseInfo(patient_id="HN-1", age_months=age, sex=sex),
         photo=np.full((100, 100, 3), 128, np.uint8),
-        created="2024-05-01T10:30:00+00:00",
     )
 
 
@@ -283,16 +259,6 @@ def failed_bundle(tmp_path_factory) -> Path:
     return path
 
 
-def _run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_screen_demo_and_install_refuse_a_model_that_failed_validation(
     capsys, failed_bundle, portraits, tmp_path
 ):
@@ -302,7 +268,7 @@ def test_screen_demo_and_install_refuse_a_model_that_failed_validation(
         ("demo", "--model", failed_bundle, "--cam", "none", "--out", tmp_path / "d.pdf"),
         ("models", "--install", failed_bundle),
     ):
-        code, _out, err = _run(capsys, *argv)
+        code, _out, err = run(capsys, *argv)
         assert code == 4, (argv, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and "--allow-unvalidated" in lines[0]
@@ -311,7 +277,7 @@ def test_screen_demo_and_install_refuse_a_model_that_failed_validation(
 
 
 def test_allowed_it_is_marked_and_warned_about(capsys, failed_bundle, portraits):
-    code, out, err = _run(
+    code, out, err = run(
         capsys,
         "screen",
         portraits["grace_hopper"],
@@ -332,6 +298,6 @@ def test_allowed_it_is_marked_and_warned_about(capsys, failed_bundle, portraits)
     assert r["model_status"] == "failed-validation"
     assert r["model_status_label"] == "failed validation — not for clinical use"
     assert "includes 0.5" in r["validation"]["warning"]
-    code, out, err = _run(capsys, "models", "--install", failed_bundle, "--allow-unvalidated")
+    code, out, err = run(capsys, "models", "--install", failed_bundle, "--allow-unvalidated")
     assert code == 0 and out.strip().endswith("weak-model.ddbundle")
     assert "failed validation" in err

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from dysmorph_desk.bundles.format import resolve_bundle
-from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
+from dysmorph_desk.screening.results import ModelResult
 from dysmorph_desk.screening.visit import fuse_visit
+from tests.fakes import bare_result, logits_photo
 
 
 @pytest.fixture(scope="module")
@@ -16,27 +17,12 @@ def card():
 
 
 def _photo(card, logits: list[float] | None, sha: str, reason: str | None = None):
-    if logits is None:
-        model = ModelResult(
-            "m", card, "b" * 64, None, None, None, None, False, cannot_assess_reason=reason
-        )
-    else:
-        z = np.asarray(logits, np.float64) / card.temperature
-        p = np.exp(z - z.max())
-        p /= p.sum()
-        synd = float(sum(p[i] for i in card.syndromic_indices))
-        model = ModelResult(
-            "m",
-            card,
-            "b" * 64,
-            dict(zip(card.class_ids, map(float, p), strict=True)),
-            card.class_ids[int(np.argmax(p))],
-            synd,
-            synd >= card.threshold,
-            True,
-            logits=np.asarray(logits, np.float64),
-        )
-    return ScreeningResult(sha * 64, 1, 1, None, [], [], [model], CaseInfo())  # type: ignore[arg-type]
+    if logits is not None:
+        return logits_photo(card, logits, sha)
+    model = ModelResult(
+        "m", card, "b" * 64, None, None, None, None, False, cannot_assess_reason=reason
+    )
+    return bare_result(model, sha=sha)
 
 
 def test_one_photo_is_its_own_visit(card):

@@ -21,6 +21,7 @@ from dysmorph_desk.training.data import FaceSet
 from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.training.metrics import binary_metrics
 from dysmorph_desk.utils.intervals import clopper_pearson
+from tests.fakes import card_manifest
 
 
 def test_each_child_counts_once_however_many_photos_it_has():
@@ -162,28 +163,6 @@ def _card_metrics(fs, results, min_auc=None):
     return metrics, _card_validation(metrics, cfg, child, gate), gate, said
 
 
-def _manifest(validation_metrics: dict, status: str = "research") -> dict:
-    return {
-        "name": "t",
-        "architecture": "mobilenetv2",
-        "classes": [
-            {"id": "control", "display_name": "Control", "syndromic": False},
-            {"id": "noonan", "display_name": "Noonan", "syndromic": True},
-        ],
-        "input_size": 112,
-        "mean": [0.5, 0.5, 0.5],
-        "std": [0.5, 0.5, 0.5],
-        "alignment_template": {
-            "points": [[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]]
-        },
-        "threshold": 0.5,
-        "status": status,
-        "intended_use": "tests",
-        "training_data": {},
-        "validation_metrics": validation_metrics,
-    }
-
-
 def test_the_card_carries_per_child_counts_intervals_and_subgroups():
     fs = _faceset()
     results = _folds(fs, signal=3.0)
@@ -204,7 +183,7 @@ def test_the_card_carries_per_child_counts_intervals_and_subgroups():
         metrics["at_prevalence_per_child"]["ppv_range"][0]
         < metrics["at_prevalence_per_child"]["ppv"]
     )
-    card = validate_manifest(_manifest(card_metrics), "t.ddbundle")  # the schema accepts it
+    card = validate_manifest(card_manifest(card_metrics), "t.ddbundle")  # the schema accepts it
     rates = card.rates()
     assert rates is not None and rates.unit == "child" and rates.sensitivity.n == 15
     assert child_validation_of(fs, results)["counts"] == counts
@@ -217,7 +196,7 @@ def test_a_model_no_better_than_chance_is_marked_and_warned_about():
     assert not gate.passed and "includes 0.5" in gate.reason
     assert said and "failed-validation" in said[0] and "--allow-unvalidated" in said[0]
     assert metrics["validation_gate"]["passed"] is False
-    card = validate_manifest(_manifest(card_metrics, "failed-validation"), "t.ddbundle")
+    card = validate_manifest(card_manifest(card_metrics, "failed-validation"), "t.ddbundle")
     assert "includes 0.5" in card.failed_reason
     _, _, gate, _ = _card_metrics(fs, _folds(fs, signal=3.0), min_auc=0.9999)
     assert not gate.passed and "--min-auc" in gate.reason
