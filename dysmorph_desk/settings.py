@@ -107,6 +107,7 @@ class RecordsSection:
 
     store_path: str = ""  # the store's folder; "" = ``utils.paths.store_dir()``
     keep_photos: bool = True  # keep the photo files (re-open them later); False: their hash only
+    export_photos: bool = False  # put the photo into FHIR (Media) and DICOM (VL image) exports
 
 
 @dataclass

@@ -656,3 +656,28 @@ def test_one_file_named_for_two_outputs_is_refused_before_any_work(capsys, tmp_p
     )
     assert code == 2 and "named for two outputs" in err
     assert not same.exists()
+
+
+def test_the_photo_goes_into_fhir_and_dicom_only_when_asked(
+    capsys, test_bundle, portraits, tmp_path
+):
+    pydicom = pytest.importorskip("pydicom")
+    fhir, dcm = tmp_path / "v.fhir.json", tmp_path / "v.dcm"
+    photos = [portraits["grace_hopper"], portraits["astronaut"]]
+    argv = ["--visit", "--cam", "none", "--fhir", fhir, "--dicom", dcm]
+    code, _, err = screen(capsys, test_bundle, *photos, *argv)
+    assert code == 0, err
+    kinds = [e["resource"]["resourceType"] for e in json.loads(fhir.read_text("utf-8"))["entry"]]
+    assert "Media" not in kinds and sorted(p.name for p in tmp_path.iterdir()) == [
+        "v.dcm",
+        "v.fhir.json",
+    ]
+    code, _, err = screen(capsys, test_bundle, *photos, *argv, "--include-photo", "--force")
+    assert code == 0, err
+    kinds = [e["resource"]["resourceType"] for e in json.loads(fhir.read_text("utf-8"))["entry"]]
+    assert kinds.count("Media") == 2
+    study = pydicom.dcmread(dcm).StudyInstanceUID
+    for k in (1, 2):
+        image = pydicom.dcmread(tmp_path / f"v-photo{k}.dcm")
+        assert image.StudyInstanceUID == study and image.Modality == "XC"
+        assert image.pixel_array.ndim == 3

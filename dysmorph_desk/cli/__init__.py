@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dicom", type=Path, help="DICOM Encapsulated PDF of the report (one photo, or --visit)"
     )
     s.add_argument(
+        "--include-photo",
+        action="store_true",
+        default=None,
+        help="also export the photo: a FHIR Media resource, and a DICOM VL Photographic Image per "
+        "photo beside --dicom (D-photoN.dcm); default: the records.export_photos setting (off)",
+    )
+    s.add_argument(
         "--store", action="store_true", help="file the screening in the case store (default place)"
     )
     s.add_argument(

@@ -130,13 +130,14 @@ class Plan:
     run_pdf: Path | None = None
     run_fhir: Path | None = None
     run_dicom: Path | None = None
+    dicom_photos: list[Path] = field(default_factory=list)  # one per photo given, with the photo
     summary_csv: Path | None = None
 
     def all_paths(self) -> list[tuple[Path, int | None]]:
         """Every output with the 1-based photo it belongs to (None: the run's)."""
         out = [(p, i) for i, pair in enumerate(self.per_photo, 1) for p in pair if p is not None]
         run = (self.run_json, self.run_pdf, self.run_fhir, self.run_dicom, self.summary_csv)
-        return out + [(p, None) for p in run if p is not None]
+        return out + [(p, None) for p in (*run, *self.dicom_photos) if p is not None]
 
 
 def _plan_outputs(args) -> Plan:
@@ -172,6 +173,11 @@ def _plan_outputs(args) -> Plan:
             )
         plan.run_json, plan.run_pdf = json_file, args.report
         plan.run_fhir, plan.run_dicom = args.fhir, args.dicom
+        if args.dicom is not None and getattr(args, "include_photo", False):
+            stem, n = args.dicom.stem, len(args.photos)
+            plan.dicom_photos = [
+                args.dicom.with_name(f"{stem}-photo{i}.dcm") for i in range(1, n + 1)
+            ]
     seen: set[Path] = set()
     for path, _ in plan.all_paths():  # --json X --report X would replace one with the other
         try:
@@ -253,8 +259,29 @@ def _dumps(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
+def _jpeg(rgb) -> bytes:
+    """A screened photo (as decoded, EXIF dropped) as JPEG for a FHIR Media resource."""
+    import cv2
+
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
+    )
+    if not ok:
+        raise OutputError("the photo could not be encoded for the FHIR export")
+    return buf.tobytes()
+
+
 def _run_outputs(
-    plan: Plan, results, visit, refused, case, settings, study_uid: str | None = None
+    plan: Plan,
+    results,
+    visit,
+    refused,
+    case,
+    settings,
+    study_uid: str | None = None,
+    *,
+    include_photo: bool = False,
+    indices: list[int] | None = None,
 ) -> list[tuple[Path, bytes]]:
     """The once-per-run files (the photo's or the visit's JSON, PDF, FHIR, DICOM), in memory."""
     want_pdf = any(p is not None for p in (plan.run_pdf, plan.run_fhir, plan.run_dicom))
@@ -273,10 +300,24 @@ def _run_outputs(
         study_uid = study_uid or new_uid()  # the stored visit's study, or a new one
         if plan.run_fhir is not None:
             visit_json = None if visit is None else visit.to_json()
-            bundle = fhir_bundle(results, pdf, visit=visit_json, study_uid=study_uid)
+            photos = [_jpeg(r.photo) for r in results] if include_photo else None
+            bundle = fhir_bundle(
+                results,
+                pdf,
+                visit=visit_json,
+                study_uid=study_uid,
+                include_photo=include_photo,
+                photos=photos,
+            )
             files.append((plan.run_fhir, _dumps(bundle)))
         if plan.run_dicom is not None:
             files.append((plan.run_dicom, encapsulated_pdf(pdf, case, study_uid=study_uid)))
+            if plan.dicom_photos:
+                from dysmorph_desk.records.dicom import vl_photographic_image
+
+                for index, result in zip(indices or [], results, strict=True):
+                    image = vl_photographic_image(result.photo, case, study_uid=study_uid)
+                    files.append((plan.dicom_photos[index - 1], image))
     return files
 
 
@@ -334,6 +375,10 @@ def cmd_screen(args) -> int:
     from dysmorph_desk.screening.document import RefusedPhoto
     from dysmorph_desk.utils.atomic import write_together
 
+    if args.include_photo is None:
+        from dysmorph_desk.settings import Settings
+
+        args.include_photo = Settings.load().records.export_photos
     plan = _plan_outputs(args)
     case = _case(args)
     screener, settings = _load_screener(
@@ -346,6 +391,7 @@ def cmd_screen(args) -> int:
     screened: list[tuple[Path, Any]] = []
     refused: list[RefusedPhoto] = []
     csv_items: list[tuple[int, Any, str | None]] = []
+    indices: list[int] = []  # the 1-based positions of the screened photos
     total = len(args.photos)
     for i, photo in enumerate(args.photos, start=1):
         # File names can identify patients: shown only when the user asks for them; a non-UTF-8
@@ -387,6 +433,7 @@ def cmd_screen(args) -> int:
             csv_items.append((i, None, f"internal error ({exc.__class__.__name__})"))
             continue
         screened.append((photo, result))
+        indices.append(i)
         csv_items.append((i, result, None))
         print(_summary(i, total, result), file=summary_stream, flush=True)
 
@@ -401,7 +448,17 @@ def cmd_screen(args) -> int:
     if (args.store or args.store_path is not None) and results:
         filed = _file_in_store(args, case, screened, visit)
     study_uid = None if filed is None else filed[2]
-    files = _run_outputs(plan, results, visit, refused, case, report_settings, study_uid)
+    files = _run_outputs(
+        plan,
+        results,
+        visit,
+        refused,
+        case,
+        report_settings,
+        study_uid,
+        include_photo=bool(args.include_photo),
+        indices=indices,
+    )
     if plan.summary_csv is not None:
         from dysmorph_desk.records.summary_csv import summary_csv_bytes
 

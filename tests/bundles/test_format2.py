@@ -40,6 +40,8 @@ def _copy(c: BundleContents, **changes) -> BundleContents:
         "weights": dict(c.weights),
         "graphs": dict(c.graphs),
         "signature": "",  # a changed copy is no longer what the demo key signed
+        "atypicality": dict(c.atypicality),
+        "extra_metadata": dict(c.extra_metadata),
     }
     fields.update(changes)
     return BundleContents(**fields)

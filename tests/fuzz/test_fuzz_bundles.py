@@ -56,6 +56,8 @@ def _copy(c: BundleContents, **changes: object) -> BundleContents:
         "weights": dict(c.weights),
         "graphs": dict(c.graphs),
         "signature": c.signature,
+        "atypicality": dict(c.atypicality),
+        "extra_metadata": dict(c.extra_metadata),
     }
     fields.update(changes)
     return BundleContents(**fields)  # type: ignore[arg-type]
