@@ -259,18 +259,6 @@ def _dumps(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def _jpeg(rgb) -> bytes:
-    """A screened photo (as decoded, EXIF dropped) as JPEG for a FHIR Media resource."""
-    import cv2
-
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
-    )
-    if not ok:
-        raise OutputError("the photo could not be encoded for the FHIR export")
-    return buf.tobytes()
-
-
 def _run_outputs(
     plan: Plan,
     results,
@@ -295,12 +283,12 @@ def _run_outputs(
         files.append((plan.run_pdf, pdf))
     if plan.run_fhir is not None or plan.run_dicom is not None:
         from dysmorph_desk.records.dicom import encapsulated_pdf, new_uid
-        from dysmorph_desk.records.fhir import fhir_bundle
+        from dysmorph_desk.records.fhir import fhir_bundle, photo_jpeg
 
         study_uid = study_uid or new_uid()  # the stored visit's study, or a new one
         if plan.run_fhir is not None:
             visit_json = None if visit is None else visit.to_json()
-            photos = [_jpeg(r.photo) for r in results] if include_photo else None
+            photos = [photo_jpeg(r.photo) for r in results] if include_photo else None
             bundle = fhir_bundle(
                 results,
                 pdf,

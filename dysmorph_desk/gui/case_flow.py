@@ -266,7 +266,8 @@ class CaseFlow(QObject):
             colormap=self.win.heatmap.colormap, opacity=self.win.heatmap.alpha
         )
         study = self._study_uid(case) if kind in ("dicom", "fhir") else None
-        return ExportJob(kind, self.session.results(case), options, study)
+        include_photo = self.win.settings.records.export_photos
+        return ExportJob(kind, self.session.results(case), options, study, include_photo)
 
     def _export_folder(self) -> Path:
         folder = Path(self.win.settings.report.folder) if self.win.settings.report.folder else None

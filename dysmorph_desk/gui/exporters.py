@@ -18,7 +18,7 @@ from typing import Any
 
 from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.screening.results import ScreeningResult
-from dysmorph_desk.utils.atomic import write_bytes_atomic
+from dysmorph_desk.utils.atomic import write_bytes_atomic, write_together
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class ExportJob:
     results: list[ScreeningResult]  # the visit's photos, with the case details on screen
     options: ReportOptions
     study_uid: str | None = None  # the stored visit's DICOM study, when it is filed
+    include_photo: bool = False  # the clinic's ``records.export_photos``: the photo goes in too
 
 
 def visit_of(results: list[ScreeningResult]) -> Any:
@@ -115,27 +116,67 @@ def export_bytes(job: ExportJob) -> bytes:
     if job.kind == "pdf":
         return pdf
     if job.kind == "fhir":
-        from dysmorph_desk.records.fhir import fhir_bundle, fhir_json
+        from dysmorph_desk.records.fhir import fhir_bundle, fhir_json, photo_jpeg
 
+        photos = [photo_jpeg(r.photo) for r in job.results] if job.include_photo else None
         bundle = fhir_bundle(
-            job.results, pdf, visit=visit_json(job.results), study_uid=job.study_uid
+            job.results,
+            pdf,
+            visit=visit_json(job.results),
+            study_uid=job.study_uid,
+            include_photo=job.include_photo,
+            photos=photos,
         )
         return fhir_json(bundle)
     if job.kind == "dicom":
-        from dysmorph_desk.records.dicom import encapsulated_pdf, new_uid
+        from dysmorph_desk.records.dicom import encapsulated_pdf
 
         return encapsulated_pdf(
             pdf,
             job.results[0].case,
-            study_uid=job.study_uid or new_uid(),
+            study_uid=job.study_uid or _study(job),
             institution=job.options.clinic_name,
         )
     raise ValueError(f"unknown export kind {job.kind!r}")
 
 
+def _study(job: ExportJob) -> str:
+    """One DICOM study for all the files of one export (the report and, if asked, the photos)."""
+    from dysmorph_desk.records.dicom import new_uid
+
+    if job.study_uid is None:
+        job.study_uid = new_uid()
+    return job.study_uid
+
+
+def photo_paths(job: ExportJob, path: Path) -> list[Path]:
+    """The DICOM images written beside the report when the photo goes in: ``D-photoN.dcm``."""
+    if job.kind != "dicom" or not job.include_photo:
+        return []
+    return [path.with_name(f"{path.stem}-photo{i}.dcm") for i in range(1, len(job.results) + 1)]
+
+
 def write_export(job: ExportJob, path: Path) -> tuple[Path, str]:
     """Write the export atomically (replacing a file the user agreed to replace, keeping its
-    permissions); the path and the SHA-256 of what was written."""
+    permissions); the path and the SHA-256 of the main file. A DICOM export with the photo also
+    writes one VL Photographic Image per photo beside it, all files together or none."""
     data = export_bytes(job)
-    write_bytes_atomic(path, data, force=True, keep_mode=True, sync_dir=True)
+    extra = photo_paths(job, path)
+    if not extra:
+        write_bytes_atomic(path, data, force=True, keep_mode=True, sync_dir=True)
+        return path, hashlib.sha256(data).hexdigest()
+    from dysmorph_desk.records.dicom import vl_photographic_image
+
+    files = [(path, data)]
+    for image_path, result in zip(extra, job.results, strict=True):
+        if result.photo is None:
+            raise ValueError("a photo of the visit is no longer in memory; open it again")
+        image = vl_photographic_image(
+            result.photo,
+            result.case,
+            study_uid=_study(job),
+            institution=job.options.clinic_name,
+        )
+        files.append((image_path, image))
+    write_together(files, force=True, keep_mode=True)
     return path, hashlib.sha256(data).hexdigest()

@@ -111,6 +111,17 @@ class SettingsDialog(QDialog):
         self.remember = QCheckBox("Remember photo file names (recent files, logs)")
         self.remember.setToolTip("File names can identify patients; off by default")
         self.remember.setChecked(settings.app.remember_photo_names)
+        self.store = QLineEdit(settings.records.store_path)
+        self.store.setPlaceholderText("the default folder (see docs/records.md)")
+        self.store.setToolTip("The case store's folder; takes effect when the app starts again")
+        self.keep_photos = QCheckBox("Keep a copy of each photo in the case store")
+        self.keep_photos.setToolTip("Off: the store keeps the photos' SHA-256 only (no re-opening)")
+        self.keep_photos.setChecked(settings.records.keep_photos)
+        self.export_photos = QCheckBox("Put the photo into FHIR and DICOM exports")
+        self.export_photos.setToolTip(
+            "The photo identifies the child: off by default (FHIR Media; DICOM VL image per photo)"
+        )
+        self.export_photos.setChecked(settings.records.export_photos)
         form = QFormLayout()
         form.addRow("&Clinic name:", self.clinic)
         form.addRow("Clinic &address:", self.address)
@@ -124,6 +135,9 @@ class SettingsDialog(QDialog):
         form.addRow("&Report folder:", _path_row(self.folder, self._browse_folder))
         form.addRow("Default o&perator:", self.operator)
         form.addRow(self.remember)
+        form.addRow("Case s&tore folder:", _path_row(self.store, self._browse_store))
+        form.addRow(self.keep_photos)
+        form.addRow(self.export_photos)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -142,6 +156,11 @@ class SettingsDialog(QDialog):
         path = self.dialogs.choose_folder(self, "Report folder", self.folder.text())
         if path:
             self.folder.setText(path)
+
+    def _browse_store(self) -> None:
+        path = self.dialogs.choose_folder(self, "Case store folder", self.store.text())
+        if path:
+            self.store.setText(path)
 
     def values(self) -> Settings:
         models = tuple(
@@ -173,6 +192,12 @@ class SettingsDialog(QDialog):
                 s.app,
                 operator=self.operator.text().strip(),
                 remember_photo_names=self.remember.isChecked(),
+            ),
+            records=replace(
+                s.records,
+                store_path=self.store.text().strip(),
+                keep_photos=self.keep_photos.isChecked(),
+                export_photos=self.export_photos.isChecked(),
             ),
         )
 

@@ -83,6 +83,7 @@ __all__ = [
     "fhir_bundle",
     "fhir_bundle_from_json",
     "fhir_json",
+    "photo_jpeg",
     "visit_fhir_bundle",
     "write_fhir",
 ]
@@ -397,6 +398,18 @@ def visit_fhir_bundle(
     return fhir_bundle_from_json(
         photos, pdf, visit=fused, created=created, study_uid=visit.study_uid
     )
+
+
+def photo_jpeg(rgb: Any) -> bytes:
+    """A screened photo (as decoded: EXIF and file name dropped) as JPEG, for a ``Media`` entry."""
+    import cv2
+
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
+    )
+    if not ok:
+        raise ValueError("the photo could not be encoded as JPEG")
+    return bytes(buf.tobytes())
 
 
 def fhir_json(bundle: dict[str, Any]) -> bytes:

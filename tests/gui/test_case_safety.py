@@ -170,6 +170,30 @@ def test_exports_write_each_kind(qtbot, window, portraits, tmp_path):
     assert [e.kind for e in window.flow.session.pending_exports] == ["json", "fhir", "dicom"]
 
 
+def test_the_photo_goes_into_fhir_and_dicom_only_when_the_clinic_enables_it(
+    qtbot, window, portraits, tmp_path
+):
+    open_and_wait(qtbot, window, portraits["grace_hopper"])
+    export(qtbot, window, "fhir", tmp_path / "a.fhir.json")
+    kinds_ = [
+        e["resource"]["resourceType"]
+        for e in json.loads((tmp_path / "a.fhir.json").read_text())["entry"]
+    ]
+    assert "Media" not in kinds_
+    export(qtbot, window, "dicom", tmp_path / "a.dcm")
+    assert not (tmp_path / "a-photo1.dcm").exists()
+    window.settings.records.export_photos = True
+    export(qtbot, window, "fhir", tmp_path / "b.fhir.json")
+    kinds_ = [
+        e["resource"]["resourceType"]
+        for e in json.loads((tmp_path / "b.fhir.json").read_text())["entry"]
+    ]
+    assert kinds_.count("Media") == 1
+    export(qtbot, window, "dicom", tmp_path / "b.dcm")
+    photo = (tmp_path / "b-photo1.dcm").read_bytes()
+    assert photo[128:132] == b"DICM"
+
+
 def test_export_asks_before_overwriting(qtbot, window, portraits, tmp_path):
     open_and_wait(qtbot, window, portraits["grace_hopper"])
     target = tmp_path / "old.json"

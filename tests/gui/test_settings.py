@@ -18,6 +18,9 @@ def test_settings_persist(qtbot, dialogs, tmp_path):
     dialog.colormap.setCurrentIndex(dialog.colormap.findData("viridis"))
     dialog.folder.setText(str(tmp_path))
     dialog.remember.setChecked(True)
+    dialog.store.setText(str(tmp_path / "store"))
+    dialog.keep_photos.setChecked(False)
+    dialog.export_photos.setChecked(True)
     with qtbot.waitSignal(dialog.saved):
         dialog.save()
     loaded = Settings.load()
@@ -29,6 +32,8 @@ def test_settings_persist(qtbot, dialogs, tmp_path):
         loaded.heatmap.colormap,
     ) == ("Klinik Süd", "Letter", "cpu", "hirescam", "viridis")
     assert loaded.report.folder == str(tmp_path) and loaded.app.remember_photo_names
+    assert loaded.records.store_path == str(tmp_path / "store")
+    assert not loaded.records.keep_photos and loaded.records.export_photos
     again = SettingsDialog(Settings.load(), dialogs)
     qtbot.addWidget(again)
     assert again.clinic.text() == "Klinik Süd" and again.paper.currentText() == "Letter"
