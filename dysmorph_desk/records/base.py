@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import date as Date
@@ -141,7 +142,7 @@ class StoreBase:
     def _set_journal(self, conn: sqlite3.Connection) -> None:
         share = db.network_share(self.path)
         mode = "delete" if share else "wal"
-        got = str(conn.execute(f"PRAGMA journal_mode = {mode.upper()}").fetchone()[0]).lower()
+        got = self._journal_mode(conn, mode)
         if share:
             log.warning(
                 "case store on a network share (%s): rollback journal instead of WAL", share
@@ -153,6 +154,20 @@ class StoreBase:
         elif got != "wal":
             log.warning("case store: WAL not available (journal mode %s)", got)
             self.journal_note = f"The case store could not use WAL (journal mode {got})."
+
+    def _journal_mode(self, conn: sqlite3.Connection, mode: str) -> str:
+        """Set the journal mode, waiting like any other write when another process holds the
+        store: SQLite answers "locked" at once here (the busy handler does not cover this
+        change), e.g. when two processes create a new store at the same moment."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                row = conn.execute(f"PRAGMA journal_mode = {mode.upper()}").fetchone()
+                return str(row[0]).lower()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         with self._write() as conn:
