@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -29,24 +28,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_detect import cpu_description  # noqa: E402  (one CPU description for the benchmarks)
+
 BUNDLES = ("demo-hybrid", "demo-mobilenetv2", "demo-resnet18")
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-
-
-def cpu_description() -> str:
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    have = [f for f in SIMD_FLAGS if f in flags]
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    return f"{model}, {os.cpu_count()} logical CPUs; flags: {' '.join(have) or '?'}; load {load}"
 
 
 def timed(fn, runs: int, warmup: int = 3) -> tuple[float, float]:

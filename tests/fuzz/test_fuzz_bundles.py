@@ -27,6 +27,7 @@ from safetensors.numpy import save
 from dysmorph_desk.bundles import container
 from dysmorph_desk.bundles.container import BundleContents, read_bundle, write_bundle
 from dysmorph_desk.bundles.format import resolve_bundle
+from dysmorph_desk.bundles.schema import REQUIRED
 from dysmorph_desk.utils import paths
 from tests.fuzz.helpers import CLI, check, first_photo, fuzz_settings, strict_json
 
@@ -485,18 +486,8 @@ _json = st.recursive(
     ),
     max_leaves=12,
 )
-CARD_FIELDS = (
-    "name",
-    "architecture",
-    "classes",
-    "input_size",
-    "mean",
-    "std",
-    "alignment_template",
-    "threshold",
-    "status",
-    "intended_use",
-    "training_data",
+CARD_FIELDS = (  # every field the validator requires, and the optional ones
+    *REQUIRED,
     "validation_metrics",
     "temperature",
     "age_range_months",
