@@ -22,6 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 SKIP_TOP = {
     ".git",
     ".venv",
+    ".venv-runtime",
+    ".venv-runtime-build",
+    "installer",
     "venv",
     "data",
     "runs",
@@ -117,6 +120,11 @@ def test_wheel_contents(wheel):
         "dysmorph_desk/assets/fonts/DejaVuSans.ttf",
         "dysmorph_desk/assets/fonts/DejaVuSans-Bold.ttf",
         "dysmorph_desk/bundled_models/__init__.py",
+        "dysmorph_desk/assets/guide/index.html",
+        "dysmorph_desk/assets/guide/images/main-window.png",
+        "dysmorph_desk/assets/hpo/manifest.json",
+        "dysmorph_desk/assets/hpo/terms.npz",
+        "dysmorph_desk/assets/hpo/diseases.npz",
     ):
         assert required in names, required
     for bundle in sorted((REPO / "models").glob("*.ddbundle")):

@@ -216,8 +216,14 @@ def check_atypicality(contents: BundleContents, where: str) -> None:
 
 
 def bundle_dirs() -> list[tuple[str, Path | None]]:
-    with resources.as_path(resources.bundled_models()) as shipped:
-        shipped_dir = Path(shipped)
+    """The shipped models folder (None when an install lost it) and the per-user one."""
+    shipped_dir: Path | None
+    try:
+        with resources.as_path(resources.bundled_models()) as shipped:
+            shipped_dir = Path(shipped)
+    except ModuleNotFoundError:  # the package's models folder was deleted from the install
+        log.warning("the shipped models folder is missing from this install")
+        shipped_dir = None
     return [("shipped", shipped_dir), ("user", paths.user_models_dir())]
 
 

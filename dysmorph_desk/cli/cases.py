@@ -52,19 +52,19 @@ def add_cases_parser(sub) -> None:
     who.add_argument("--operator", help="who does this, for the audit log (default: settings)")
 
     c = sub.add_parser("cases", help="list, show, delete and export the cases in the case store")
-    cs = c.add_subparsers(dest="cases_command", required=True)
+    cs = c.add_subparsers(dest="cases_command", required=True, metavar="SUBCOMMAND")
 
     ls = cs.add_parser("list", parents=[common], help="list cases, newest first")
     ls.add_argument("--query", default="", help="part of a patient ID")
     ls.add_argument("--from", dest="date_from", type=_date, metavar="DATE", help="visits from")
     ls.add_argument("--to", dest="date_to", type=_date, metavar="DATE", help="visits up to")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="list them as JSON")
     ls.set_defaults(func=cmd_cases_list)
 
     sh = cs.add_parser("show", parents=[common, who], help="show one case and its results")
     sh.add_argument("uid", nargs="?", metavar="UID", help="case UID or a unique prefix (6+)")
     sh.add_argument("--patient-id", help="the case of this patient ID (exact)")
-    sh.add_argument("--json", action="store_true")
+    sh.add_argument("--json", action="store_true", help="print the case as JSON")
     sh.set_defaults(func=cmd_cases_show)
 
     de = cs.add_parser("delete", parents=[common, who], help="delete a case everywhere")
@@ -76,8 +76,14 @@ def add_cases_parser(sub) -> None:
         "export", parents=[common, who], help="write a case as json/csv, a visit as fhir/dicom"
     )
     ex.add_argument("uid", metavar="UID", help="case UID or a unique prefix (6+)")
-    ex.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
-    ex.add_argument("--out", required=True, type=Path, metavar="PATH")
+    ex.add_argument(
+        "--format",
+        required=True,
+        choices=FORMATS,
+        dest="fmt",
+        help="json or csv: the whole case; fhir or dicom: one visit",
+    )
+    ex.add_argument("--out", required=True, type=Path, metavar="PATH", help="the file to write")
     ex.add_argument(
         "--visit",
         metavar="VISIT_UID",
@@ -178,6 +184,10 @@ def _describe(record: CaseRecord) -> str:
         lines.append(f"visit {v.date} ({v.uid}): {age}, operator {_safe(v.operator) or '-'}")
         if v.notes:
             lines.append(f"  notes: {_safe(v.notes, 400)}")
+        if v.hpo_terms:
+            from dysmorph_desk.records.visit_phenotype import terms_text
+
+            lines.append(f"  HPO terms: {_safe(terms_text(v.hpo_terms), 4000)}")
         for p in v.photos:
             kept = "kept" if p.file else "hash only"
             lines.append(f"  photo {p.sha256[:12]} ({kept})")
@@ -193,10 +203,41 @@ def _describe(record: CaseRecord) -> str:
                         f"{head}: syndromic {m.get('syndromic_probability', 0):.2f} vs "
                         f"threshold {m.get('threshold', 0):.2f} -> {verdict}"
                     )
+        lines += _differential_lines(v)
         for e in v.exports:
             lines.append(f"  exported {e.kind} {e.created}: {_safe(e.path)}")
     lines.append("Screening aid, not a diagnosis.")
     return "\n".join(lines)
+
+
+def _differential_lines(visit: VisitRecord, shown: int = 5) -> list[str]:
+    """The visit's latest filed differential: its top candidates, as filed (not ranked again)."""
+    if not visit.differentials:
+        return []
+    latest = visit.differentials[-1]
+    rows = latest.result.get("differential") or []
+    context = latest.result.get("differential_context") or {}
+    n = len(latest.result.get("photos") or [])
+    head = f"  differential [{latest.created}], ranked for {n} photo(s)"
+    if len(visit.differentials) > 1:
+        head += f" (the latest of {len(visit.differentials)})"
+    lines = [head + ": candidates to consider, not a diagnosis"]
+    if context.get("no_close_match"):
+        lines.append("    no close match: the nearest gallery entry is beyond the threshold")
+    for row in rows[:shown]:
+        name = f"{_safe(row.get('name', ''), 80)} ({_safe(row.get('disorder_id', ''), 40)})"
+        near = ", ".join(f"#{e.get('entry')}" for e in (row.get("nearest_entries") or [])[:3])
+        lines.append(
+            f"    {row.get('rank', '?')}. {name}: gestalt {_num(row.get('gestalt_distance'), 3)}"
+            + (f" nearest {near}" if near else "")
+            + f", phenotype {_num(row.get('phenotype_score'), 2)}, "
+            f"combined {_num(row.get('combined_score'), 3)}"
+        )
+    return lines
+
+
+def _num(value: object, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "-"
 
 
 def cmd_cases_show(args: argparse.Namespace) -> int:

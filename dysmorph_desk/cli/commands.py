@@ -10,6 +10,7 @@ so a runtime-only install lists, verifies and installs bundles without torch.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,53 @@ def check_validated(infos, allow_unvalidated: bool, action: str) -> None:
                 f"(--allow-unvalidated to {action} it anyway, for research only)"
             )
         _err(f"warning: {name}: {FAILED_LABEL} ({reason}); its results are marked so")
+
+
+def _looks_like_path(name: str) -> bool:
+    """A ``--model`` value meant as a file (resolved, and refused with exit 4 if missing)."""
+    from dysmorph_desk.bundles.format import BUNDLE_SUFFIX
+
+    if "/" in name or os.sep in name or (os.altsep and os.altsep in name):
+        return True
+    try:
+        return Path(name).suffix == BUNDLE_SUFFIX or Path(name).exists()
+    except (OSError, ValueError):
+        return True
+
+
+def check_model_names(names: list[str] | None) -> None:
+    """Refuse a ``--model`` that is neither an installed bundle's name nor a path: exit 2, one line
+    naming the nearest installed name ("did you mean 'demo-hybrid'?"). Cheap (bundle headers
+    only): run before anything loads.
+
+    Args:
+        names: the ``--model`` values (None or empty: the settings' default, checked on load).
+
+    Raises:
+        UsageError: an unknown name.
+    """
+    from dysmorph_desk.bundles.format import find_bundles
+    from dysmorph_desk.cli.parsing import nearest
+    from dysmorph_desk.utils.inputs import terminal_safe
+
+    wanted = [n for n in names or [] if n != "all" and not _looks_like_path(n)]
+    if not wanted:
+        return
+    installed = [info.name for info in find_bundles()]
+    for name in wanted:
+        if name in installed:
+            continue
+        shown = terminal_safe(name, 80)
+        guess = nearest(name, installed)
+        if guess is not None:
+            raise UsageError(
+                f"--model '{shown}': no installed bundle has this name; did you mean {guess!r}? "
+                "(`dysmorph-desk models` lists them)"
+            )
+        listed = ", ".join(installed) or "none is installed"
+        raise UsageError(
+            f"--model '{shown}': no installed bundle has this name (installed: {listed})"
+        )
 
 
 def cmd_archs(args) -> int:
@@ -141,12 +189,33 @@ def cmd_cache(args) -> int:
 def cmd_make_synthetic(args) -> int:
     from dysmorph_desk.training.synthetic import make_synthetic
 
-    if args.per_class < 1:
-        raise UsageError("--per-class must be at least 1")
-
     def progress(done: int, total: int) -> None:
         if done == total or done % 50 == 0:
             _err(f"  {done}/{total} images")
+
+    if getattr(args, "syndromes", None) is not None:
+        from dysmorph_desk.training.synthetic.world import WorldSpec, make_syndrome_world
+
+        if args.per_class is not None:
+            raise UsageError("--per-class makes the two-class set; leave it out with --syndromes")
+        spec = WorldSpec.from_options(
+            args.syndromes,
+            frequent=args.frequent,
+            frequent_identities=args.frequent_identities,
+            rare_identities=args.rare_identities,
+            unrelated=args.unrelated,
+            photos_per_identity=args.photos_per_identity,
+            term_drop=args.term_drop,
+            term_imprecision=args.term_imprecision,
+            term_noise=args.term_noise,
+        )
+        world = make_syndrome_world(
+            args.out, spec, seed=args.seed, hpo_dir=args.hpo_dir, progress=progress
+        )
+        print(f"wrote {world.description} to {world.out_dir}")
+        return 0
+    if args.per_class is None or args.per_class < 1:
+        raise UsageError("--per-class must be at least 1 (or give --syndromes N)")
 
     summary = make_synthetic(
         args.out,

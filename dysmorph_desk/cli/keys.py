@@ -22,7 +22,7 @@ def add_keys_parser(sub) -> None:
     from dysmorph_desk.bundles.trust import MAX_STATUSES
 
     k = sub.add_parser("keys", help="create signing keys and choose which keys are trusted")
-    ks = k.add_subparsers(dest="keys_command", required=True)
+    ks = k.add_subparsers(dest="keys_command", required=True, metavar="SUBCOMMAND")
 
     n = ks.add_parser("new", help="create an Ed25519 key pair (PATH and PATH's .pub)")
     n.add_argument("--out", type=Path, required=True, metavar="PATH", help="private key file")
@@ -44,7 +44,7 @@ def add_keys_parser(sub) -> None:
     t.set_defaults(func=cmd_keys_trust)
 
     ls = ks.add_parser("list", help="list the trusted keys")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="list them as JSON")
     ls.set_defaults(func=cmd_keys_list)
 
     u = ks.add_parser("untrust", help="remove a key from the trust store")

@@ -1,6 +1,11 @@
 """``dysmorph-desk screen`` and ``demo``: photos in; JSON (schema 2), PDF, FHIR, DICOM, a summary CSV
 and the case store out.
 
+Folders given are expanded into their photos and every photo path is checked (``cli/photos.py``),
+and ``--model`` names are checked (``commands.check_model_names``), before any model loads: a
+mistyped path or name costs a fraction of a second. A path refused there keeps its place in the
+batch; when no photo is left, no model is loaded at all.
+
 Everything a run will write is planned, and refused (exit 2) when it exists, before any model loads.
 Each output set (a photo's JSON and PDF; the run's or the visit's JSON, PDF, FHIR and DICOM) is
 rendered in memory and written all-or-nothing, and a batch never stops because of one photo.
@@ -10,15 +15,22 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dysmorph_desk.cli.commands import check_model_names
+from dysmorph_desk.cli.screen_text import (
+    photo_label,
+    photo_name,
+    say_folders,
+    summary_text,
+    visit_summary_text,
+)
 from dysmorph_desk.errors import DysmorphError, InputRefused, OutputError, UsageError
 from dysmorph_desk.explain.methods import cam_or_none
-from dysmorph_desk.utils.inputs import CAM_TARGET_MAX, LABEL_MAX, clean_text, terminal_safe
+from dysmorph_desk.utils.inputs import CAM_TARGET_MAX, clean_text, terminal_safe
 
 log = logging.getLogger("dysmorph_desk.cli")
 
@@ -57,10 +69,12 @@ def _load_screener(
 
     check_validated(infos, allow_unvalidated, "screen with")  # failed validation: exit 4
     if runtime == "torch":
-        try:
-            from dysmorph_desk.training.bundle_io import load_torch_bundle
-        except ImportError:
-            raise UsageError("--runtime torch needs the [train] extra (PyTorch)") from None
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:  # bundle_io imports torch only when it runs
+            raise UsageError("--runtime torch needs the [train] extra (PyTorch)")
+        from dysmorph_desk.training.bundle_io import load_torch_bundle
+
         bundles = [load_torch_bundle(i.path, device="cpu", source=i.source) for i in infos]
     else:
         threads = settings.screening.threads or None
@@ -132,11 +146,13 @@ class Plan:
     run_dicom: Path | None = None
     dicom_photos: list[Path] = field(default_factory=list)  # one per photo given, with the photo
     summary_csv: Path | None = None
+    run_phenopacket: Path | None = None  # --phenopacket: the case's terms and candidate disorders
 
     def all_paths(self) -> list[tuple[Path, int | None]]:
         """Every output with the 1-based photo it belongs to (None: the run's)."""
         out = [(p, i) for i, pair in enumerate(self.per_photo, 1) for p in pair if p is not None]
-        run = (self.run_json, self.run_pdf, self.run_fhir, self.run_dicom, self.summary_csv)
+        run = [self.run_json, self.run_pdf, self.run_fhir, self.run_dicom, self.summary_csv]
+        run.append(self.run_phenopacket)
         return out + [(p, None) for p in (*run, *self.dicom_photos) if p is not None]
 
 
@@ -145,6 +161,7 @@ def _plan_outputs(args) -> Plan:
     json_file = Path(args.json_out) if args.json_out and args.json_out != "-" else None
     single = {"--json PATH": json_file, "--report": args.report}
     single |= {"--fhir": args.fhir, "--dicom": args.dicom}
+    single["--phenopacket"] = getattr(args, "phenopacket", None)
     named = [k for k, v in single.items() if v is not None]
     plan = Plan()
     if args.out_dir is not None:
@@ -173,6 +190,7 @@ def _plan_outputs(args) -> Plan:
             )
         plan.run_json, plan.run_pdf = json_file, args.report
         plan.run_fhir, plan.run_dicom = args.fhir, args.dicom
+        plan.run_phenopacket = single["--phenopacket"]
         if args.dicom is not None and getattr(args, "include_photo", False):
             stem, n = args.dicom.stem, len(args.photos)
             plan.dicom_photos = [
@@ -208,49 +226,27 @@ def _shown(path: Path, args, index: int | None) -> str:
     return f"the output for photo {index} in --out-dir"
 
 
-def _summary(index: int, total: int, result) -> str:
-    from dysmorph_desk.report.formatting import format_percent
-    from dysmorph_desk.screening.summary import summarise
-
-    lines = [
-        f"photo {index}/{total} (sha256 {result.photo_sha256[:12]}): {result.faces_detected} face(s) detected"
-    ]
-    # the answer first (the report's summary box): agreement, then each model's line
-    said = summarise(result).text_lines(format_percent)
-    lines += [("  summary: " if i == 0 else "    ") + t for i, t in enumerate(said)]
-    bad = [q.name for q in result.quality if not q.passed]
-    lines.append("  quality: " + ("all checks passed" if not bad else "failed " + ", ".join(bad)))
-    for r in result.results:
-        head = f"  {r.model} [{r.card.status_label}]"
-        if not r.assessable:
-            lines.append(f"{head}: cannot assess — {r.cannot_assess_reason}")
-            continue
-        probs = ", ".join(f"{r.class_names[c]} {p:.2f}" for c, p in r.probabilities.items())
-        verdict = "FLAGGED for clinical review" if r.flagged else "not flagged"
-        lines.append(
-            f"{head}: {probs}; syndromic {r.syndromic_probability:.2f} vs threshold "
-            f"{r.threshold:.2f} -> {verdict}"
-        )
-    for w in result.warnings:
-        lines.append(f"  warning: {w}")
-    return "\n".join(lines)
-
-
 def _render(
-    results, visit, refused, settings, want_pdf: bool
+    results, visit, refused, settings, want_pdf: bool, differential=None
 ) -> tuple[dict[str, Any], bytes | None]:
     """The run's JSON document and (when wanted) its PDF, in memory."""
     from dysmorph_desk.screening.document import screening_document
 
-    doc = screening_document(results, refused=refused, visit=visit, prevalence=settings.prevalence)
+    doc = screening_document(
+        results,
+        refused=refused,
+        visit=visit,
+        prevalence=settings.prevalence,
+        differential=differential,
+    )
     pdf = None
     if want_pdf and results:
         from dysmorph_desk.report.render import report_bytes, visit_report_bytes
 
         pdf = (
-            visit_report_bytes(results, visit, settings)
+            visit_report_bytes(results, visit, settings, differential=differential)
             if visit is not None and len(results) > 1
-            else report_bytes(results[0], settings)
+            else report_bytes(results[0], settings, differential=differential)
         )
     return doc, pdf
 
@@ -270,13 +266,18 @@ def _run_outputs(
     *,
     include_photo: bool = False,
     indices: list[int] | None = None,
+    differential=None,
 ) -> list[tuple[Path, bytes]]:
     """The once-per-run files (the photo's or the visit's JSON, PDF, FHIR, DICOM), in memory."""
     want_pdf = any(p is not None for p in (plan.run_pdf, plan.run_fhir, plan.run_dicom))
-    doc, pdf = _render(results, visit, refused, settings, want_pdf)
+    doc, pdf = _render(results, visit, refused, settings, want_pdf, differential)
     files: list[tuple[Path, bytes]] = []
     if plan.run_json is not None:
         files.append((plan.run_json, _dumps(doc)))
+    if plan.run_phenopacket is not None and differential is not None and results:
+        from dysmorph_desk.records.phenopacket import phenopacket_bytes
+
+        files.append((plan.run_phenopacket, phenopacket_bytes(results[0].case, differential)))
     if pdf is None:  # nothing screened: no report, FHIR or DICOM to write
         return files
     if plan.run_pdf is not None:
@@ -316,7 +317,7 @@ def _store_path(args) -> Path | None:
     return args.store_path or (Path(configured) if configured else None)
 
 
-def _file_in_store(args, case, screened, visit) -> tuple[str, str, str]:
+def _file_in_store(args, case, screened, visit, differential=None) -> tuple[str, str, str]:
     """File the run's photos (and visit) in the case store (``--store`` / ``--store-path``).
 
     Returns (case uid, visit uid, the visit's DICOM study UID), so the FHIR and DICOM files of the
@@ -335,8 +336,13 @@ def _file_in_store(args, case, screened, visit) -> tuple[str, str, str]:
             raise InputRefused("a photo changed while it was screened; nothing was filed")
         photos.append((data, result))
     with CaseStore(_store_path(args)) as store:
+        terms = [] if differential is None else [(t.id, t.label) for t in differential.hpo_terms]
         case_uid, visit_uid = store.file_screening(
-            case, photos, visit_json=None if visit is None else visit.to_json()
+            case,
+            photos,
+            visit_json=None if visit is None else visit.to_json(),
+            hpo_terms=terms,
+            differential=differential,  # ranked from exactly these photos' results
         )
         record = store.get_case(case_uid)
     study_uid = next(v.study_uid for v in record.visits if v.uid == visit_uid)
@@ -358,21 +364,49 @@ def _record_exports(args, visit_uid: str, files: list[tuple[Path, bytes]]) -> No
             store.add_export(visit_uid, kind, str(path.resolve()), digest)
 
 
+def _positions(refused, shown: int = 10) -> str:
+    """`` (photos 2, 5)``: which photos were refused, by position (the first ``shown``)."""
+    if not refused:
+        return ""
+    spots = [str(r.index) for r in refused[:shown]] + (["..."] if len(refused) > shown else [])
+    return f" (photo{'s' if len(refused) > 1 else ''} {', '.join(spots)})"
+
+
 def cmd_screen(args) -> int:
     """Screen photos; the README ("Screening photos") lists the outputs and exit statuses."""
+    from dysmorph_desk.cli.differential import (
+        differential_inputs,
+        differential_text,
+        run_differential,
+    )
+    from dysmorph_desk.cli.photos import expand_photos, short_hash
     from dysmorph_desk.screening.document import RefusedPhoto
+    from dysmorph_desk.settings import Settings
     from dysmorph_desk.utils.atomic import write_together
 
+    settings = Settings.load()
     if args.include_photo is None:
-        from dysmorph_desk.settings import Settings
-
-        args.include_photo = Settings.load().records.export_photos
+        args.include_photo = settings.records.export_photos
+    given: list[Path] = args.photos
+    inputs = expand_photos(given, args.recursive)
+    args.photos = [p.path for p in inputs]
     plan = _plan_outputs(args)
     case = _case(args)
-    screener, settings = _load_screener(
-        args.models, args.device, args.runtime, args.allow_unvalidated
-    )
     options = _options(args, settings)
+    check_model_names(args.models)
+    total = len(inputs)
+    names = [photo_name(p.path) if args.include_photo_name else None for p in inputs]
+    labels = [photo_label(i, total, n) for i, n in enumerate(names, start=1)]
+    wants = differential_inputs(args, len(inputs))  # checked before any model loads
+    say_folders(given, inputs, args.include_photo_name, args.recursive)
+    for label, item in zip(labels, inputs, strict=True):  # said before any model loads
+        if item.refused is not None:
+            _err(f"{label}: refused: {_one_line(item.refused)}")
+    screener = None
+    if any(item.refused is None for item in inputs):
+        screener, settings = _load_screener(
+            args.models, args.device, args.runtime, args.allow_unvalidated
+        )
     report_settings = _report_options(args, settings)
     summary_stream = sys.stderr if args.json_out == "-" else sys.stdout
     failed = 0
@@ -380,16 +414,14 @@ def cmd_screen(args) -> int:
     refused: list[RefusedPhoto] = []
     csv_items: list[tuple[int, Any, str | None]] = []
     indices: list[int] = []  # the 1-based positions of the screened photos
-    total = len(args.photos)
-    for i, photo in enumerate(args.photos, start=1):
-        # File names can identify patients: shown only when the user asks for them; a non-UTF-8
-        # name becomes U+FFFD, never surrogates.
-        name = (
-            clean_text(os.fsencode(photo.name), LABEL_MAX, "file name")
-            if args.include_photo_name
-            else None
-        )
-        label = f"photo {i}/{total}" + (f" ({_one_line(name, 120)})" if name else "")
+    for i, (item, name, label) in enumerate(zip(inputs, names, labels, strict=True), start=1):
+        photo = item.path
+        if item.refused is not None:  # said above, before the models loaded
+            reason = _one_line(item.refused)
+            refused.append(RefusedPhoto(i, reason, name))
+            csv_items.append((i, None, reason))
+            continue
+        assert screener is not None  # loaded: at least this photo passed the checks
         _err(f"screening {label}")
         try:
             result = screener.screen(photo, case, options)
@@ -405,7 +437,9 @@ def cmd_screen(args) -> int:
             reason = _one_line(str(exc))
             refused.append(RefusedPhoto(i, reason, name))
             csv_items.append((i, None, reason))
-            _err(f"{label}: refused: {reason}")
+            digest = short_hash(photo)
+            which = f" (sha256 {digest})" if digest else ""
+            _err(f"{label}: refused: {reason}{which}")
             continue
         except OutputError as exc:  # the disk, not the photo: the rest would fail the same way
             if args.out_dir is not None and not args.include_photo_name:
@@ -423,7 +457,7 @@ def cmd_screen(args) -> int:
         screened.append((photo, result))
         indices.append(i)
         csv_items.append((i, result, None))
-        print(_summary(i, total, result), file=summary_stream, flush=True)
+        print(summary_text(i, total, result), file=summary_stream, flush=True)
 
     results = [r for _, r in screened]
     visit = None
@@ -431,10 +465,15 @@ def cmd_screen(args) -> int:
         from dysmorph_desk.screening.visit import fuse_visit
 
         visit = fuse_visit(results)
-        print(_visit_summary(visit), file=summary_stream, flush=True)
+        print(visit_summary_text(visit), file=summary_stream, flush=True)
+    differential = None
+    if wants is not None and results:
+        assert screener is not None
+        differential = run_differential(wants, results, screener.bundles)
+        print(differential_text(differential), file=summary_stream, flush=True)
     filed = None
     if (args.store or args.store_path is not None) and results:
-        filed = _file_in_store(args, case, screened, visit)
+        filed = _file_in_store(args, case, screened, visit, differential)
     study_uid = None if filed is None else filed[2]
     files = _run_outputs(
         plan,
@@ -446,6 +485,7 @@ def cmd_screen(args) -> int:
         study_uid,
         include_photo=bool(args.include_photo),
         indices=indices,
+        differential=differential,
     )
     if plan.summary_csv is not None:
         from dysmorph_desk.records.summary_csv import summary_csv_bytes
@@ -456,31 +496,16 @@ def cmd_screen(args) -> int:
         if filed is not None:
             _record_exports(args, filed[1], files)
     if args.json_out == "-":
-        doc, _ = _render(results, visit, refused, report_settings, False)
+        doc, _ = _render(results, visit, refused, report_settings, False, differential)
         print(_dumps(doc).decode("utf-8"))
     extra = f", {failed} failed with an internal error" if failed else ""
     print(
-        f"screened {len(results)} of {total} photo(s); {len(refused)} refused{extra}. "
+        f"screened {len(results)} of {total} photo(s); {len(refused)} refused"
+        f"{_positions(refused)}{extra}. "
         "Screening aid, not a diagnosis.",
         file=summary_stream,
     )
     return 5 if failed else 3 if refused else 0
-
-
-def _visit_summary(visit) -> str:
-    lines = [f"visit of {len(visit.photo_sha256s)} photo(s) ({visit.fusion}):"]
-    for m in visit.models:
-        head = f"  {m.model} [{m.card.status_label}]"
-        if not m.assessable:
-            lines.append(f"{head}: cannot assess — {m.cannot_assess_reason}")
-            continue
-        verdict = "FLAGGED for clinical review" if m.flagged else "not flagged"
-        lines.append(
-            f"{head}: syndromic {m.syndromic_probability:.2f} vs threshold {m.threshold:.2f} "
-            f"-> {verdict} ({m.photos_assessed} of {m.photos_total} photos)"
-        )
-    lines += [f"  warning: {w}" for w in visit.warnings]
-    return "\n".join(lines)
 
 
 def cmd_demo(args) -> int:
@@ -490,6 +515,7 @@ def cmd_demo(args) -> int:
 
     check_writable(args.out, args.force)
     case = _case(args)
+    check_model_names(args.models)
     screener, settings = _load_screener(
         args.models or ["all"], args.device, args.runtime, args.allow_unvalidated
     )
@@ -498,6 +524,6 @@ def cmd_demo(args) -> int:
     with resources.as_path(portrait) as path:
         result = screener.screen(path, case, options)
     render_report(result, args.out, settings=_report_options(args, settings), force=args.force)
-    print(_summary(1, 1, result))
+    print(summary_text(1, 1, result))
     print(f"report written to {args.out}")
     return 0

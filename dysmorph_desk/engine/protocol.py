@@ -9,7 +9,7 @@ arrays, so they pickle as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.screening.options import ScreenOptions
 from dysmorph_desk.screening.results import CaseInfo, ScreeningResult
 from dysmorph_desk.utils.devices import DEFAULT_DEVICE
+
+if TYPE_CHECKING:
+    from dysmorph_desk.differential.result import DifferentialResult
 
 # --- requests -----------------------------------------------------------------------------------
 
@@ -69,6 +72,36 @@ class ExportReport:
     case: CaseInfo
     path: str
     options: ReportOptions
+
+
+@dataclass
+class HpoSearch:
+    """Search HPO terms by name, synonym or id as the clinician types; answered with ``HpoHits``.
+    The ontology loads in the worker on the first search, never in the GUI process."""
+
+    text: str
+    limit: int = 20
+
+
+@dataclass
+class GalleryInfo:
+    """Read (or take from the cache) the gallery at ``path``; answered with ``GallerySummary``."""
+
+    path: str
+
+
+@dataclass
+class Differential:
+    """Rank candidate disorders for one photo (one result) or a visit (several).
+
+    ``results`` carry only what ranking reads (``engine.differential.ranking_copy``); the gallery
+    is read in the worker and kept until its file changes. Answered with ``DifferentialReady``.
+    """
+
+    results: list[ScreeningResult]
+    gallery: str | None  # a .ddgallery path, or None for the HPO terms alone
+    hpo_terms: list[str] = field(default_factory=list)
+    aggregate: str = "nearest"  # or "mean-k" (gallery.ranking.AGGREGATES)
 
 
 @dataclass
@@ -139,6 +172,45 @@ class Screened:
     result: ScreeningResult
     result_id: int  # what ExportReport names (the Screen request's id)
     faces: list[FaceInfo]  # decoded-photo pixels; empty with hand-placed landmarks
+
+
+@dataclass
+class TermHit:
+    """One HPO term found: its id and name, the label that matched, and whether it is a synonym."""
+
+    id: str
+    name: str
+    matched: str
+    synonym: bool = False
+
+
+@dataclass
+class HpoHits:
+    text: str  # what was searched, so a late answer to older text can be told apart
+    hits: list[TermHit]
+
+
+@dataclass
+class GallerySummary:
+    """What the Differential panel shows of a gallery: counts and hashes, never patient ids."""
+
+    path: str
+    title: str
+    status: str  # "clinic" or "demonstration"
+    entries: int
+    disorders: int
+    local_disorders: int
+    sha256: str  # the content digest the report prints
+    file_bytes: int
+    trust: str  # what its signature says ("unsigned", "signed by ...")
+    models: list[str]  # the bundles it holds embeddings of
+
+
+@dataclass
+class DifferentialReady:
+    result: DifferentialResult
+    key: tuple  # engine.differential.ranking_key of the results it was ranked from
+    gallery: GallerySummary | None
 
 
 @dataclass

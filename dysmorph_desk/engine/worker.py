@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dysmorph_desk.engine import differential as dd
 from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.engine.spawn import worker_threads
 from dysmorph_desk.errors import DysmorphError, Interrupted, UsageError
@@ -29,6 +30,7 @@ from dysmorph_desk.faces.types import FaceInfo
 from dysmorph_desk.screening.results import ScreeningResult
 
 if TYPE_CHECKING:
+    from dysmorph_desk.engine.differential import GalleryCache
     from dysmorph_desk.faces.detect import FaceDetector
     from dysmorph_desk.screening.pipeline import Screener
 
@@ -85,6 +87,7 @@ class WorkerCore:
         self._last: tuple[int, ScreeningResult] | None = None  # (result id, result) for export
         self.warmed = False
         self._photo: tuple[str, Any, list[FaceInfo] | None] | None = None  # key, LoadedImage, faces
+        self._gallery: GalleryCache | None = None  # the Differential panel's gallery, on first use
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -251,6 +254,26 @@ class WorkerCore:
         return str(
             render_report(replace(result, case=req.case), req.path, settings=options, force=True)
         )
+
+    # -- the Differential panel (engine/differential.py) ------------------------------------------
+
+    def _galleries(self) -> GalleryCache:
+        if self._gallery is None:
+            self._gallery = dd.GalleryCache()
+        return self._gallery
+
+    def _do_hposearch(self, req_id: int, req: p.HpoSearch, emit: Emit, cancel) -> p.HpoHits:
+        return dd.search_hits(req)
+
+    def _do_galleryinfo(
+        self, req_id: int, req: p.GalleryInfo, emit: Emit, cancel
+    ) -> p.GallerySummary:
+        return self._galleries().get(req.path)[1]
+
+    def _do_differential(
+        self, req_id: int, req: p.Differential, emit: Emit, cancel
+    ) -> p.DifferentialReady:
+        return dd.rank(req, self._galleries())
 
     def _do_crash(self, req_id: int, req: p.Crash, emit: Emit, cancel) -> None:
         log.warning("crash requested (%s)", req.how)

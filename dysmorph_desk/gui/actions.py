@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QToolBar
 
-from dysmorph_desk import __version__
 from dysmorph_desk.gui.exporters import KINDS, unavailable
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.utils import paths
@@ -38,13 +37,17 @@ def open_log_folder() -> None:
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir())))
 
 
-def about(win) -> None:
-    win.dialogs.info(
-        win,
-        "About DysmorphDesk",
-        f"DysmorphDesk {__version__}\nAn offline screening aid — "
-        "not a diagnosis. Results must be reviewed by a qualified clinician.",
-    )
+def show_help_dialog(win, kind: str):
+    """Help ▸ Keyboard shortcuts, Third-party licences or About (the module loads on first use)."""
+    from dysmorph_desk.gui import about_dialogs
+
+    dialog = {
+        "shortcuts": about_dialogs.ShortcutsDialog,
+        "licences": about_dialogs.LicencesDialog,
+        "about": about_dialogs.AboutDialog,
+    }[kind](win)
+    dialog.open()
+    return dialog
 
 
 def _export_actions(win, a: SimpleNamespace) -> None:
@@ -167,10 +170,38 @@ def build_actions(win) -> SimpleNamespace:
             f"Ctrl+{i + 1}",
             f"Show the {name.lower()}",
         )
-        for i, name in enumerate(("Photo", "Camera", "Heatmap", "Comparison"))
+        for i, name in enumerate(("Photo", "Camera", "Heatmap", "Comparison", "Differential"))
     ]
+    a.guide = _action(
+        win,
+        "&User guide",
+        win.open_guide,
+        "F1",
+        "How to take photos, read results and heatmaps, and what the model statuses mean",
+    )
+    a.shortcuts = _action(
+        win,
+        "&Keyboard shortcuts",
+        lambda: show_help_dialog(win, "shortcuts"),
+        "Ctrl+/",
+        "Every keyboard shortcut of this window",
+    )
+    a.licences = _action(
+        win,
+        "Third-party &licences",
+        lambda: show_help_dialog(win, "licences"),
+        None,
+        "The licences of the components",
+    )
     a.logs = _action(win, "Open &log folder", open_log_folder, None, "Where errors are logged")
-    a.about = _action(win, "&About DysmorphDesk", lambda: about(win), "F1", "", "info")
+    a.about = _action(
+        win,
+        "&About DysmorphDesk",
+        lambda: show_help_dialog(win, "about"),
+        None,
+        "Version and installed models",
+        "info",
+    )
     a.set_result_actions(False)
 
     bar = win.menuBar()
@@ -196,7 +227,11 @@ def build_actions(win) -> SimpleNamespace:
     m = bar.addMenu("&Tools")
     m.addActions([a.models, a.settings])
     m = bar.addMenu("&Help")
-    m.addActions([a.about, a.logs])
+    m.addActions([a.guide, a.shortcuts])
+    m.addSeparator()
+    m.addActions([a.licences, a.logs])
+    m.addSeparator()
+    m.addAction(a.about)
 
     tb = QToolBar("Main", win)
     tb.setObjectName("main-toolbar")

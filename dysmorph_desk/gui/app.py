@@ -108,6 +108,34 @@ def run_app(
 
     if exit_after_results:
         window.screen_failed.connect(on_failed)
+    terminated = _quit_on_sigterm(app)
     code = app.exec()
+    if terminated:
+        code = 130  # the exit table: interrupted (Ctrl+C or SIGTERM)
     marks.mark("exit", stall_ms=round(monitor.worst_ms, 1))
     return code
+
+
+def _quit_on_sigterm(app) -> list[bool]:
+    """SIGTERM (a logout, ``kill``) quits the event loop cleanly instead of raising inside a Qt
+    slot. Python runs signal handlers only between bytecodes, so a 250 ms timer gives it the chance
+    while Qt waits for events. Returns a list that holds True once SIGTERM arrived."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    arrived: list[bool] = []
+
+    def on_term(signum, frame) -> None:
+        log.warning("SIGTERM: quitting the app")
+        arrived.append(True)
+        app.quit()
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (tests): leave the handler as it is
+        return arrived
+    tick = QTimer(app)
+    tick.timeout.connect(lambda: None)
+    tick.start(250)
+    return arrived

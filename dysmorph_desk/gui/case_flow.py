@@ -38,7 +38,7 @@ def describe(case: CaseInfo) -> str:
     return case.patient_id or "without a patient ID"
 
 
-def details_of(case: CaseInfo, photos: int) -> str:
+def details_of(case: CaseInfo, photos: int, terms: int = 0) -> str:
     """What the case holds, for the question asked when another photo arrives."""
     parts = [f"patient ID {case.patient_id}"] if case.patient_id else []
     if case.age_months is not None:
@@ -47,6 +47,8 @@ def details_of(case: CaseInfo, photos: int) -> str:
         parts.append(case.sex)
     if case.notes:
         parts.append("notes")
+    if terms:
+        parts.append(f"{terms} HPO term{'s' if terms > 1 else ''}")
     if photos:
         parts.append(f"{photos} screened photo{'s' if photos > 1 else ''}")
     return ", ".join(parts)
@@ -57,6 +59,8 @@ class CaseFlow(QObject):
     export_failed = Signal(str)
     printed = Signal(str)  # "printer" or the temporary PDF opened in the viewer
     saved = Signal(str)  # the case uid
+    changed = Signal()  # the case's photos, results or details may have changed
+    case_cleared = Signal()  # a new case starts: what belonged to the last one goes
 
     def __init__(self, win: MainWindow) -> None:
         super().__init__(win)
@@ -70,12 +74,25 @@ class CaseFlow(QObject):
         self._background: dict[int, str] = {}  # screening again for a new age: req id -> key
         self._reopened: tuple[str, int] | None = None  # (photo key, stored photo id)
         self._exporting = False
+        self._export_note = ""  # why the export leaves the differential out, if it does
         win.case_panel.edited.connect(self.update_status)
+        self.case_cleared.connect(win.differential.clear_case)  # its HPO terms are this case's
+        self.changed.connect(win.differential.refresh)
+        win.differential.entry.terms_changed.connect(self.update_status)  # unsaved: "not saved"
+        win.differential.ranked.connect(lambda _diff: self.update_status())
 
     def case(self) -> CaseInfo:
         return self.win.case_panel.case()
 
+    def _sync_phenotype(self) -> None:
+        """The Differential panel's terms, and its differential when it was ranked from exactly
+        the case's results, into the session: what a question weighs and a Save files."""
+        panel, s = self.win.differential, self.session
+        s.hpo_terms = tuple(panel.terms())
+        s.differential = panel.current_for(s.results())
+
     def update_status(self) -> None:
+        self._sync_phenotype()
         n, case = len(self.session.photos), self.case()
         if not n:
             text = "No photo screened in this case yet."
@@ -83,18 +100,23 @@ class CaseFlow(QObject):
             state = "not saved" if self.session.dirty(case) else "saved in the case store"
             text = f"{n} photo{'s' if n > 1 else ''} in this visit, {state}."
         self.win.case_panel.set_status(text)
+        self.changed.emit()
 
     # -- the case's life ---------------------------------------------------------------------------
 
     def confirm_discard(self, quitting: bool = False) -> bool:
-        """Before the case is cleared: True to go on (saved, or the user discards)."""
+        """Before the case is cleared (New case, re-opening a stored case, Quit): True to go on
+        (saved, or the user discards). Details entered without a screened photo (patient ID,
+        age, sex, notes, HPO terms) cannot be saved, so they are only cleared after asking;
+        ``quitting`` asks the same questions (kept for the window's close)."""
+        self._sync_phenotype()
         case = self.case()
         if self.session.dirty(case):
             answer = self.win._ask("unsaved", case=describe(case))
             if answer == "save":
                 return self.save()
             return answer == "discard"
-        if quitting and not self.session.photos and self.session.has_details(case):
+        if not self.session.photos and self.session.has_details(case):
             return self.win._ask("unsaved_details", case=describe(case)) == "discard"
         return True
 
@@ -112,18 +134,19 @@ class CaseFlow(QObject):
         self._background.clear()
         self._reopened = None
         self.session = CaseSession()
+        self.case_cleared.emit()
         self.win.case_panel.reset(self.win.settings.app.operator)
         self.win.clear_photo()
         self.update_status()
 
     def before_photo(self) -> bool:
         """A new photo arrives: ask whether it belongs to the case on screen. False: cancelled."""
+        self._sync_phenotype()
         case = self.case()
         if not self.session.has_details(case):
             return True
-        answer = self.win._ask(
-            "photo_with_case", details=details_of(case, len(self.session.photos))
-        )
+        details = details_of(case, len(self.session.photos), len(self.session.hpo_terms))
+        answer = self.win._ask("photo_with_case", details=details)
         if answer == "same":
             return True
         return answer == "new" and self.new_case()
@@ -191,6 +214,16 @@ class CaseFlow(QObject):
             return None
         return case
 
+    def _differential_settled(self, title: str) -> bool:
+        """False (and says so) while the Differential tab is ranking: wait for it, so the export
+        carries the differential of what is on screen."""
+        if self.win.differential.ranking:
+            self.win.dialogs.info(
+                self.win, title, "The differential is being ranked; try again when it is done."
+            )
+            return False
+        return True
+
     # -- the case store ----------------------------------------------------------------------------
 
     def probe_store(self) -> None:
@@ -215,6 +248,7 @@ class CaseFlow(QObject):
         case = self._ready("Save case")
         if case is None:
             return False
+        self._sync_phenotype()
         try:
             store = self.store.get()
             self._store_ok()
@@ -235,6 +269,10 @@ class CaseFlow(QObject):
         }[filed.how]
         if filed.hash_only:
             text += f" {filed.hash_only} photo(s) kept as their hash only."
+        if filed.differential == "filed":
+            text += " The differential was filed with the visit."
+        elif filed.differential:
+            text += f" The differential was not filed: {filed.differential}."
         win.statusBar().showMessage(text, 8000)
         self.update_status()
         if self.cases_view is not None:
@@ -267,7 +305,9 @@ class CaseFlow(QObject):
         )
         study = self._study_uid(case) if kind in ("dicom", "fhir") else None
         include_photo = self.win.settings.records.export_photos
-        return ExportJob(kind, self.session.results(case), options, study, include_photo)
+        results = self.session.results(case)
+        diff = self.win.differential.current_for(results)  # None unless ranked from these
+        return ExportJob(kind, results, options, study, include_photo, diff)
 
     def _export_folder(self) -> Path:
         folder = Path(self.win.settings.report.folder) if self.win.settings.report.folder else None
@@ -284,7 +324,7 @@ class CaseFlow(QObject):
             win.statusBar().showMessage("An export is being written; try again in a moment.", 5000)
             return
         case = self._ready(title)
-        if case is None:
+        if case is None or not self._differential_settled(title):
             return
         default = self._export_folder() / export_name(case, spec.suffix)
         chosen = win.dialogs.save_export(win, title, default, spec.name_filter)
@@ -300,6 +340,7 @@ class CaseFlow(QObject):
             return
         job = self._job(kind, case)
         self._exporting = True
+        self._export_note = win.differential.export_note(job.results)
         win.statusBar().showMessage("Writing the export…")
         run_task(
             lambda: write_export(job, path),
@@ -320,7 +361,8 @@ class CaseFlow(QObject):
                 log.warning("export not recorded in the case store: %s", exc)
         if not recorded:
             self.session.pending_exports.append(done)  # recorded when the case is saved
-        self.win.statusBar().showMessage(f"Exported {path.name}.", 5000)
+        note = f" ({self._export_note})" if self._export_note else ""
+        self.win.statusBar().showMessage(f"Exported {path.name}{note}.", 10000 if note else 5000)
         self.exported.emit(kind, str(path))
         if kind == "pdf" and self.win.dialogs.report_saved(self.win, str(path)):
             from PySide6.QtCore import QUrl
@@ -340,13 +382,13 @@ class CaseFlow(QObject):
     def print_report(self) -> None:
         """File ▸ Print: render the report off the UI thread, then print it (see ``printing``)."""
         case = self._ready("Print")
-        if case is None:
+        if case is None or not self._differential_settled("Print"):
             return
         job = self._job("pdf", case)
         stem = export_name(case, "")
         self.win.statusBar().showMessage("Preparing the report for printing…")
         run_task(
-            lambda: pdf_bytes(job.results, job.options),
+            lambda: pdf_bytes(job.results, job.options, job.differential),
             lambda pdf: self._print(pdf, stem),
             lambda exc: self._export_error("Print", exc),
         )
@@ -413,8 +455,13 @@ class CaseFlow(QObject):
             record.patient_id, visit.age_months, record.sex, visit.operator, visit.notes
         )
         win.case_panel.set_case(case)
+        # the visit's own terms come back (not ranked: Rank ranks them against the gallery on
+        # screen); the differentials filed with the visit stay in Cases and its exports
+        terms = tuple((str(t["id"]), str(t.get("label", ""))) for t in visit.hpo_terms)
+        win.differential.restore_terms(terms, f"the visit of {visit.date}")
         self.session.case_uid, self.session.visit_uid = record.uid, visit.uid
         self.session.filed_case = case
+        self.session.hpo_terms = self.session.filed_terms = terms
         try:
             self.store.get().record_opened(record.uid, win.settings.app.operator)
         except DysmorphError as exc:

@@ -1,12 +1,11 @@
-"""Case details: pseudonymous patient ID, age in months, sex, operator and notes, with a warning
-when the age is outside a model's validated range."""
+"""Case details: pseudonymous patient ID, age (entered as years and months, kept in months), sex,
+operator and notes, with a warning when the age is outside a model's validated range."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QLabel,
@@ -16,10 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
+from dysmorph_desk.gui.age_field import NO_AGE, AgeField
 from dysmorph_desk.screening.results import SEXES, CaseInfo
 from dysmorph_desk.utils.inputs import NOTES_MAX, OPERATOR_MAX, PATIENT_ID_MAX
-
-NO_AGE = -1.0
 
 
 class CasePanel(QGroupBox):
@@ -32,14 +30,8 @@ class CasePanel(QGroupBox):
         self.patient_id.setPlaceholderText("pseudonymous ID, e.g. P-0042")
         self.patient_id.setToolTip("A pseudonymous identifier — never the patient's name")
         self.patient_id.setMaxLength(PATIENT_ID_MAX)
-        self.age = QDoubleSpinBox()
-        self.age.setRange(NO_AGE, 1440.0)
-        self.age.setDecimals(1)
-        self.age.setSingleStep(1.0)
-        self.age.setSpecialValueText("not given")
-        self.age.setValue(NO_AGE)
-        self.age.setSuffix(" months")
-        self.age.setToolTip("Age in months (models are validated for an age range)")
+        self.age = AgeField()
+        self.age.setToolTip("Age in years and months (models are validated for an age range)")
         self.sex = QComboBox()
         for s in SEXES[::-1]:  # unknown first
             self.sex.addItem(s.capitalize(), s)
@@ -73,8 +65,9 @@ class CasePanel(QGroupBox):
             label = form.labelForField(w)  # the QLabel that addRow made from the text
             if isinstance(label, QLabel):
                 label.setBuddy(w)
-        QWidget.setTabOrder(self.patient_id, self.age)
-        QWidget.setTabOrder(self.age, self.sex)
+        QWidget.setTabOrder(self.patient_id, self.age.years)
+        QWidget.setTabOrder(self.age.years, self.age.months)
+        QWidget.setTabOrder(self.age.months, self.sex)
         QWidget.setTabOrder(self.sex, self.operator)
         QWidget.setTabOrder(self.operator, self.notes)
         self._ranges: dict[str, tuple[float, float]] = {}

@@ -6,6 +6,11 @@ A case is one patient's visit. Its details (patient ID, age, sex, operator, note
 case panel; a photo's result keeps the details it was screened with, and every save or export
 stamps the details on screen onto the results (the age must match: it changes what a model may
 assess, so a new age means screening again).
+
+The clinician's HPO terms live in the Differential panel; ``CaseFlow`` copies them here (and the
+differential on screen, when it was ranked from exactly these results) before every question
+and every Save, so that terms count as details a New case or Quit must not lose silently, and a
+Save files them with the visit.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +72,10 @@ class CaseSession:
     filed_results: dict[str, int] = field(default_factory=dict)  # photo key -> serial filed
     filed_case: CaseInfo | None = None  # the details as last filed
     pending_exports: list[ExportDone] = field(default_factory=list)
+    hpo_terms: tuple[tuple[str, str], ...] = ()  # (id, label) as entered, from the panel
+    differential: Any = None  # the DifferentialResult ranked from exactly these results, or None
+    filed_terms: tuple[tuple[str, str], ...] = ()  # the terms as last filed
+    filed_differential: Any = None  # the differential Save last took care of (filed or refused)
     _serial: int = 0
 
     # -- photos --------------------------------------------------------------------------------
@@ -105,6 +115,7 @@ class CaseSession:
             or case.age_months is not None
             or case.notes
             or case.sex != "unknown"
+            or self.hpo_terms
         )
 
     def unfiled(self) -> list[ScreenedPhoto]:
@@ -112,14 +123,23 @@ class CaseSession:
         return [p for p in self.photos.values() if self.filed_results.get(p.key) != p.serial]
 
     def dirty(self, case: CaseInfo) -> bool:
-        """Something screened is not filed, or the details changed since the case was filed."""
+        """Something screened is not filed, or the details, the HPO terms or the differential
+        changed since the case was filed."""
         if not self.photos:
             return False
-        return bool(self.unfiled()) or (self.filed_case is not None and self.filed_case != case)
+        return (
+            bool(self.unfiled())
+            or (self.filed_case is not None and self.filed_case != case)
+            or self.hpo_terms != self.filed_terms
+            or (self.differential is not None and self.differential is not self.filed_differential)
+        )
 
     def mark_filed(self, case: CaseInfo, case_uid: str, visit_uid: str) -> None:
         self.case_uid, self.visit_uid, self.filed_case = case_uid, visit_uid, case
         self.filed_results = {p.key: p.serial for p in self.photos.values()}
+        self.filed_terms = self.hpo_terms
+        if self.differential is not None:
+            self.filed_differential = self.differential
 
 
 def export_name(case: CaseInfo, suffix: str, day: date | None = None) -> str:

@@ -1,6 +1,8 @@
 """File ▸ Cases: search the case store by patient ID and visit dates, see a case's visits and
-their results over time, re-open a stored photo (screened again; filed only on Save), delete a
-case (after two confirmations). Store calls are milliseconds: they run on the UI thread."""
+their results over time, the selected visit's HPO terms and filed differential (as filed), re-open
+a stored photo (screened again; filed only on Save; the visit's terms come back into the
+Differential tab), delete a case (after two confirmations). Store calls are milliseconds: they
+run on the UI thread."""
 
 from __future__ import annotations
 
@@ -94,6 +96,32 @@ def result_rows(
     return rows
 
 
+def visit_text(visit: VisitRecord, shown: int = 3) -> str:
+    """The selected visit's phenotype, as filed: its HPO terms, and its latest differential's
+    top candidates (by name and id: the combined score orders them, it is not a probability)."""
+    from dysmorph_desk.records.visit_phenotype import terms_text
+
+    terms = terms_text(visit.hpo_terms) if visit.hpo_terms else "none entered"
+    text = f"Visit {visit.date} — HPO terms: {terms}."
+    if visit.differentials:
+        latest = visit.differentials[-1].result
+        rows = latest.get("differential") or []
+        names = "; ".join(
+            f"{r.get('rank')}. {r.get('name', '')} ({r.get('disorder_id', '')})"
+            for r in rows[:shown]
+        )
+        close = (
+            " No close match in the gallery."
+            if (latest.get("differential_context") or {}).get("no_close_match")
+            else ""
+        )
+        text += (
+            f" Differential filed {visit.differentials[-1].created[:10]} "
+            f"(candidates to consider, not a diagnosis): {names or 'no candidates'}.{close}"
+        )
+    return text
+
+
 class CasesView(QDialog):
     reopen_requested = Signal(object, object, object)  # CaseRecord, VisitRecord, PhotoRecord
     case_deleted = Signal(str)  # its uid
@@ -120,12 +148,17 @@ class CasesView(QDialog):
         self.search.setToolTip("Part of a pseudonymous patient ID; empty: every case")
         self.date_from, self.date_to = self._date_edit("from"), self._date_edit("to")
         self.message = QLabel("")
+        self.visit_label = QLabel("")
+        self.visit_label.setWordWrap(True)
+        self.visit_label.setTextFormat(Qt.TextFormat.PlainText)  # filed text is data, not markup
+        self.visit_label.setAccessibleName("The selected visit's HPO terms and differential")
         self.cases_table = _table(CASE_COLUMNS)
         self.results_table = _table(RESULT_COLUMNS)
         self.reopen_button = QPushButton("&Re-open photo")
         self.reopen_button.setToolTip(
             "Open the selected photo as the current case and screen it again (heatmaps "
-            "included); the new result is filed only when you save the case"
+            "included), with the visit's HPO terms; the new result is filed only when you save "
+            "the case"
         )
         self.delete_button = QPushButton("&Delete case…")
         self.delete_button.setToolTip("Erase the selected case from the case store (asks twice)")
@@ -176,6 +209,7 @@ class CasesView(QDialog):
         layout.addLayout(top)
         layout.addWidget(self.message)
         layout.addWidget(split, 1)
+        layout.addWidget(self.visit_label)
         layout.addWidget(buttons)
 
     # -- contents ----------------------------------------------------------------------------------
@@ -249,6 +283,7 @@ class CasesView(QDialog):
 
     def _update_buttons(self) -> None:
         chosen = self._selected_row()
+        self.visit_label.setText(visit_text(chosen[1]) if chosen else "")
         photo = chosen[2] if chosen else None
         self.reopen_button.setEnabled(photo is not None and photo.file is not None)
         self.delete_button.setEnabled(self.record is not None)

@@ -32,6 +32,7 @@ PHOTO_FILTER = (
 )
 BUNDLE_FILTER = "DysmorphDesk bundles (*.ddbundle);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
+GALLERY_FILTER = "DysmorphDesk galleries (*.ddgallery);;All files (*)"
 
 
 Role = QMessageBox.ButtonRole
@@ -180,6 +181,12 @@ class Dialogs:
 
     def open_bundle(self, parent: QWidget | None) -> str | None:
         path, _ = QFileDialog.getOpenFileName(parent, "Import model bundle", "", BUNDLE_FILTER)
+        return path or None
+
+    def open_gallery(self, parent: QWidget | None, folder: str = "") -> str | None:
+        path, _ = QFileDialog.getOpenFileName(
+            parent, "Choose clinic gallery", folder, GALLERY_FILTER
+        )
         return path or None
 
     def open_image(self, parent: QWidget | None, title: str) -> str | None:

@@ -29,6 +29,8 @@ from dysmorph_desk.engine.spawn import WorkerHandle, spawn_worker
 log = logging.getLogger(__name__)
 MAX_RESTARTS = 3  # within RESTART_WINDOW_S; after that the user is told and nothing restarts
 RESTART_WINDOW_S = 60.0
+# Requests that never show the window as busy: live preview frames and search-as-you-type.
+QUIET_REQUESTS: tuple[type, ...] = (p.Preview, p.HpoSearch)
 
 
 class EngineBase(QObject):
@@ -58,7 +60,7 @@ class EngineBase(QObject):
 
     @property
     def busy(self) -> bool:
-        return any(kind is not p.Preview for kind in self._pending.values())
+        return any(kind not in QUIET_REQUESTS for kind in self._pending.values())
 
     def is_pending(self, req_id: int) -> bool:
         return req_id in self._pending

@@ -2,7 +2,9 @@
 encapsulated PDF. Pure functions (no Qt): the window runs :func:`write_export` on a pool thread.
 
 Every export carries the whole visit (all photos screened for the case) with the details on
-screen; the PDF is the visit report when the visit has several photos. The FHIR and DICOM
+screen; the PDF is the visit report when the visit has several photos. A differential ranked in
+the Differential panel goes in (the PDF's "Differential" table, the JSON's ``differential``) only
+when it was ranked from exactly these results (``DifferentialPanel.current_for``). The FHIR and DICOM
 writers live in ``records``: they are imported on first use, and a kind whose module cannot be
 imported is offered disabled, with the reason as its tooltip.
 """
@@ -74,6 +76,7 @@ class ExportJob:
     options: ReportOptions
     study_uid: str | None = None  # the stored visit's DICOM study, when it is filed
     include_photo: bool = False  # the clinic's ``records.export_photos``: the photo goes in too
+    differential: Any = None  # a DifferentialResult ranked from exactly ``results``, or None
 
 
 def visit_of(results: list[ScreeningResult]) -> Any:
@@ -95,14 +98,17 @@ def visit_json(results: list[ScreeningResult]) -> dict[str, Any] | None:
     return None if visit is None else visit.to_json()
 
 
-def pdf_bytes(results: list[ScreeningResult], options: ReportOptions) -> bytes:
-    """The report: one photo's, or the visit's (fused result first, then each photo)."""
+def pdf_bytes(
+    results: list[ScreeningResult], options: ReportOptions, differential: Any = None
+) -> bytes:
+    """The report: one photo's, or the visit's (fused result first, then each photo), with the
+    "Differential" table when ``differential`` is given."""
     from dysmorph_desk.report.render import report_bytes, visit_report_bytes
 
     visit = visit_of(results)
     if visit is None:
-        return report_bytes(results[0], options)
-    return visit_report_bytes(results, visit, options)
+        return report_bytes(results[0], options, differential=differential)
+    return visit_report_bytes(results, visit, options, differential=differential)
 
 
 def export_bytes(job: ExportJob) -> bytes:
@@ -110,9 +116,14 @@ def export_bytes(job: ExportJob) -> bytes:
     if job.kind == "json":
         from dysmorph_desk.screening.document import screening_document
 
-        doc = screening_document(job.results, visit=visit_of(job.results))
+        doc = screening_document(  # PPV/NPV at the clinic's prevalence, as the PDF has them
+            job.results,
+            visit=visit_of(job.results),
+            prevalence=job.options.prevalence,
+            differential=job.differential,
+        )
         return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
-    pdf = pdf_bytes(job.results, job.options)
+    pdf = pdf_bytes(job.results, job.options, job.differential)
     if job.kind == "pdf":
         return pdf
     if job.kind == "fhir":

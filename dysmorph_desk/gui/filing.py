@@ -7,6 +7,12 @@ fused visit result and the exports made meanwhile. When the patient ID, sex or a
 the case was filed, the details no longer describe that visit, so the case is filed again as a
 new visit (the earlier one stays, and can be deleted in the Cases view).
 
+The clinician's HPO terms go with the visit (``CaseSession.hpo_terms``: set on first filing,
+replaced when they changed). The differential on screen (``CaseSession.differential``, ranked from
+exactly the session's current results) is filed with the hashes of the photos it was ranked from;
+the store refuses it unless they are exactly the visit's photos, e.g. after one photo of a
+three-photo visit was re-opened, and Save then says why it was not filed.
+
 Adding to a filed visit takes several store calls, each whole or nothing. If one fails part-way,
 the photos added before it stay filed (and are remembered as filed), so Save can simply be
 repeated once the store is usable again.
@@ -38,6 +44,7 @@ class Filed:
     photos: int  # photos (or new results) filed now
     how: str  # "filed" (a first Save), "added" (to the filed visit), "refiled" (a new visit)
     hash_only: int  # photos whose file could not be kept (changed on disk, or not kept by choice)
+    differential: str = ""  # "filed", why it was not, or "" (no differential on screen)
 
 
 def identity(case: CaseInfo) -> tuple[str, str, float | None]:
@@ -79,9 +86,18 @@ def file_case(
             hash_only += data is None
             pairs.append((data, replace(photo.result, case=case)))
         results = [r for _, r in pairs]
-        case_uid, visit_uid = store.file_screening(case, pairs, visit_json(results), case.operator)
+        diff = session.differential  # ranked from exactly these photos' results, or None
+        case_uid, visit_uid = store.file_screening(
+            case,
+            pairs,
+            visit_json(results),
+            case.operator,
+            hpo_terms=session.hpo_terms,
+            differential=diff,
+        )
         _learn_photo_ids(store, case_uid, visit_uid, photos)
         filed, how = len(photos), "refiled" if refiling else "filed"
+        diff_note = "filed" if diff is not None else ""
     else:
         assert session.case_uid is not None and session.filed_case is not None
         case_uid, visit_uid = session.case_uid, session.visit_uid
@@ -104,12 +120,30 @@ def file_case(
             store.add_visit_result(visit_uid, fused)
         if session.filed_case.notes != case.notes:
             store.update_visit_notes(visit_uid, case.notes, case.operator)
+        if session.filed_terms != session.hpo_terms:
+            store.set_visit_terms(visit_uid, session.hpo_terms, case.operator)
+        diff_note = _add_differential(store, session, visit_uid, case.operator)
         filed, how = len(new), "added"
     for export in session.pending_exports:
         store.add_export(visit_uid, export.kind, export.path, export.sha256, case.operator)
     session.pending_exports.clear()
     session.mark_filed(case, case_uid, visit_uid)
-    return Filed(case_uid, visit_uid, filed, how, hash_only)
+    return Filed(case_uid, visit_uid, filed, how, hash_only, diff_note)
+
+
+def _add_differential(store: CaseStore, session: CaseSession, visit_uid: str, operator: str) -> str:
+    """File the differential on screen in the visit, unless Save took care of it already:
+    "filed", why the store refused it (not ranked from exactly the visit's photos), or ""."""
+    diff = session.differential
+    if diff is None or diff is session.filed_differential:
+        return ""
+    shas = [p.result.photo_sha256 for p in session.photos.values()]
+    try:
+        store.add_differential(visit_uid, diff, shas, operator)
+    except ValueError as exc:
+        log.info("differential not filed: %s", exc)
+        return str(exc)
+    return "filed"
 
 
 def _learn_photo_ids(

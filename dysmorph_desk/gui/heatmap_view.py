@@ -1,11 +1,8 @@
 """Grad-CAM heatmaps: one model's map over the aligned face or the original photo (opacity,
 colormap incl. colour-blind-safe ones, CAM method and target class) with its colour bar ("less ↔
-more influence") and the class it explains, and a comparison grid with one map per model next to
-its probabilities."""
+more influence") and the class it explains. The grid comparing the models is ``compare_view``."""
 
 from __future__ import annotations
-
-from html import escape
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
@@ -13,10 +10,8 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSizePolicy,
     QSlider,
     QVBoxLayout,
@@ -33,8 +28,8 @@ from dysmorph_desk.explain.overlay import (
     colour_scale,
     overlay_heatmap,
 )
+from dysmorph_desk.gui.help_window import help_link
 from dysmorph_desk.gui.qtutil import ScaledImage, to_pixmap
-from dysmorph_desk.gui.results_view import status_badge
 from dysmorph_desk.screening.results import ModelResult, ScreeningResult
 
 
@@ -201,11 +196,17 @@ class HeatmapView(QWidget):
         self.colour_bar = ColourBar(colormap if colormap in COLORMAPS else DEFAULT_COLORMAP)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
+        self.help = help_link(
+            "heatmaps", "How to read a heatmap", "Open the user guide's page on heatmaps"
+        )
+        under = QHBoxLayout()
+        under.addWidget(self.caption, 1)
+        under.addWidget(self.help, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.image, 1)
         layout.addWidget(self.colour_bar, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(self.caption)
+        layout.addLayout(under)
         self.image.installEventFilter(self)  # the colour bar follows the picture's width
         self.model_box.currentIndexChanged.connect(self.render)
         self.base_box.currentIndexChanged.connect(self._display_changed)
@@ -343,60 +344,3 @@ class HeatmapView(QWidget):
                 f"{_cam_label(model.cam_method)}: {said[0].upper()}{said[1:]}. The colour bar "
                 "runs from less to more influence on the model's score for that class."
             )
-
-
-class ComparisonView(QScrollArea):
-    """One heatmap per model in a grid, each with its probabilities."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWidgetResizable(True)
-        self.setAccessibleName("Model comparison")
-        self.cells: list[QWidget] = []
-        self.colour_bar: ColourBar | None = None
-        self.set_result(None, DEFAULT_COLORMAP, DEFAULT_OPACITY)
-
-    def set_result(self, result: ScreeningResult | None, colormap: str, opacity: float) -> None:
-        inner = QWidget()
-        grid = QGridLayout(inner)
-        self.cells = []
-        self.colour_bar = None
-        if result is None or not result.results:
-            grid.addWidget(QLabel("Screen a photo to compare the models' heatmaps."), 0, 0)
-            self.setWidget(inner)
-            return
-        n = len(result.results)
-        cols = max(1, int(np.ceil(np.sqrt(n))))
-        for i, model in enumerate(result.results):
-            cell = QWidget()
-            lay = QVBoxLayout(cell)
-            head = QHBoxLayout()
-            head.addWidget(QLabel(f"<b>{escape(model.model)}</b>"))
-            head.addWidget(status_badge(model.card, model.bundle_sha256))
-            head.addStretch(1)
-            lay.addLayout(head)
-            img = ScaledImage()
-            img.setMinimumSize(160, 160)
-            img.set_image(render_overlay(result, model, "aligned", colormap, opacity), "no image")
-            lay.addWidget(img, 1)
-            if not heat_is_empty(model.heatmap_aligned):
-                said = looked_for(model)
-                lay.addWidget(QLabel(f"<i>{escape(said[0].upper() + said[1:])}</i>"))
-            if model.assessable and model.probabilities:
-                text = "<br>".join(
-                    f"{escape(model.class_names.get(c, c))}: <b>{100 * p:.1f} %</b>"
-                    for c, p in model.probabilities.items()
-                )
-                text += "<br>" + (
-                    "<b style='color:#B00020'>flagged</b>" if model.flagged else "not flagged"
-                )
-            else:
-                text = f"<span style='color:#B00020'>Cannot assess: {escape(model.cannot_assess_reason or '')}</span>"
-            probs = QLabel(text)
-            probs.setWordWrap(True)
-            lay.addWidget(probs)
-            grid.addWidget(cell, i // cols, i % cols)
-            self.cells.append(cell)
-        self.colour_bar = ColourBar(colormap if colormap in COLORMAPS else DEFAULT_COLORMAP)
-        grid.addWidget(self.colour_bar, (n - 1) // cols + 1, 0, 1, cols)
-        self.setWidget(inner)

@@ -8,13 +8,22 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QCheckBox, QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+)
 
 from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.faces.types import FaceInfo
@@ -23,26 +32,35 @@ from dysmorph_desk.gui.actions import build_actions
 from dysmorph_desk.gui.camera import CameraPanel
 from dysmorph_desk.gui.case_flow import CaseFlow
 from dysmorph_desk.gui.case_panel import CasePanel
+from dysmorph_desk.gui.compare_view import ComparisonView
 from dysmorph_desk.gui.dialogs import QUESTIONS, Dialogs
 from dysmorph_desk.gui.export import mime_payload, png_bytes
-from dysmorph_desk.gui.heatmap_view import ComparisonView, HeatmapView
+from dysmorph_desk.gui.heatmap_view import HeatmapView
+from dysmorph_desk.gui.model_choice import mark_models_chosen, models_at_start, remember
 from dysmorph_desk.gui.photo_view import PhotoView
 from dysmorph_desk.gui.printing import clean_print_folder
 from dysmorph_desk.gui.qtutil import icon
 from dysmorph_desk.gui.recent import RecentFiles
 from dysmorph_desk.gui.results_view import ResultsView
-from dysmorph_desk.gui.window_layout import build_layout, restore_geometry, save_geometry
+from dysmorph_desk.gui.window_layout import (
+    build_layout,
+    restore_geometry,
+    save_geometry,
+    show_models,
+)
 from dysmorph_desk.screening.options import ScreenOptions
 from dysmorph_desk.screening.results import ScreeningResult
 from dysmorph_desk.settings import Settings
 
 if TYPE_CHECKING:  # imported where used: the dialogs load on demand, the engine is passed in
+    from dysmorph_desk.gui.differential_panel import DifferentialPanel
     from dysmorph_desk.gui.engine import EngineBase
+    from dysmorph_desk.gui.help_window import GuideWindow
     from dysmorph_desk.gui.model_manager import ModelManager
     from dysmorph_desk.gui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
-PHOTO_TAB, CAMERA_TAB, HEATMAP_TAB, COMPARE_TAB = range(4)
+PHOTO_TAB, CAMERA_TAB, HEATMAP_TAB, COMPARE_TAB, DIFFERENTIAL_TAB = range(5)
 
 
 class MainWindow(QMainWindow):
@@ -56,10 +74,13 @@ class MainWindow(QMainWindow):
     camera_panel: CameraPanel
     heatmap: HeatmapView
     compare: ComparisonView
+    differential: DifferentialPanel
     tabs: QTabWidget
+    splitter: QSplitter
     case_panel: CasePanel
     force_box: QCheckBox
     results_view: ResultsView
+    models_label: QLabel
     engine_label: QLabel
     progress: QProgressBar
     cancel_button: QPushButton
@@ -75,7 +96,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.engine, self.dialogs = engine, dialogs or Dialogs()
         self.settings = settings or Settings.load()
-        self.models = list(models or self.settings.screening.default_models)
+        # --models: this run only; otherwise the user's choice, or every demonstration model
+        self.models = list(models or models_at_start(self.settings))
         self._device = device  # from the command line: this run only, never saved
         self.recent = RecentFiles(self.settings.app.remember_photo_names)
         self.result: ScreeningResult | None = None
@@ -90,12 +112,14 @@ class MainWindow(QMainWindow):
         self._t_submit = 0.0
         self.last_screen_seconds = float("nan")
         self.discard_on_close = False  # True: quit without asking about the case (benchmarks)
+        self.guide: GuideWindow | None = None
         self.setWindowTitle("DysmorphDesk")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
         build_layout(self)
         self.flow = CaseFlow(self)
         self.actions_ = build_actions(self)
+        show_models(self)
         engine.replied.connect(self._on_reply)
         engine.progressed.connect(self._on_progress)
         engine.photo_ready.connect(self._on_photo_ready)
@@ -108,8 +132,6 @@ class MainWindow(QMainWindow):
     def _ask(self, kind: str, **values: object) -> str:
         """Every question the window asks (``dialogs.QUESTIONS``); tests replace this method."""
         return self.dialogs.ask(self, kind, QUESTIONS[kind].format(**values))
-
-    # -- layout ------------------------------------------------------------------------------------
 
     # -- inputs ------------------------------------------------------------------------------------
 
@@ -262,6 +284,12 @@ class MainWindow(QMainWindow):
         elif self._screen_id is not None:
             self.engine.cancel(self._screen_id)
             self.statusBar().showMessage("Cancelling…", 3000)
+
+    def _on_cam_changed(self, method: str, _target: str) -> None:
+        """Another heatmap method (kept for the next start) or target class: screen again."""
+        if method != self.settings.heatmap.cam_method:
+            remember(self, heatmap=replace(self.settings.heatmap, cam_method=method))
+        self.rescreen()
 
     def _on_age_changed(self) -> None:
         self.flow.rescreen_stale()  # the photo on screen and the visit's other photos
@@ -416,20 +444,27 @@ class MainWindow(QMainWindow):
     def open_model_manager(self) -> ModelManager:
         from dysmorph_desk.gui.model_manager import ModelManager
 
-        dialog = ModelManager(self.engine, self.dialogs, self.models, self)
-        dialog.selection_changed.connect(self.set_models)
+        dialog = ModelManager(self.engine, self.dialogs, self.models, self, self.case_panel.case())
+        dialog.selection_changed.connect(self.choose_models)
         dialog.open()
         return dialog
 
     def set_models(self, names: list[str]) -> None:
         self.models = list(names)
+        show_models(self)
         self.configure_engine()
         self.rescreen()
+
+    def choose_models(self, names: list[str]) -> None:
+        """The user's choice in the Models dialog: used now and at the next start."""
+        remember(self, screening=replace(self.settings.screening, default_models=tuple(names)))
+        mark_models_chosen()
+        self.set_models(names)
 
     def open_settings(self) -> SettingsDialog:
         from dysmorph_desk.gui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self.dialogs, self)
+        dialog = SettingsDialog(self.settings, self.dialogs, self, models_at_start(self.settings))
         dialog.saved.connect(self.apply_settings)
         dialog.open()
         return dialog
@@ -449,7 +484,17 @@ class MainWindow(QMainWindow):
             self._device = None
         if device_changed or new.screening.default_models != old.screening.default_models:
             self.models = list(new.screening.default_models)
+            show_models(self)
             self.configure_engine()
+
+    # -- help --------------------------------------------------------------------------------------
+
+    def open_guide(self, page: str = "index") -> GuideWindow | None:
+        """Help ▸ User guide (F1), or the page a "?" link names; a missing guide is said."""
+        from dysmorph_desk.gui.help_window import show_guide
+
+        self.guide = show_guide(self, page, self.dialogs, self.guide)
+        return self.guide
 
     # -- window state ------------------------------------------------------------------------------
 

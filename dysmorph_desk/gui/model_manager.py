@@ -1,14 +1,21 @@
-"""The model manager: installed bundles with status, classes and metrics; import a bundle file
+"""The model manager: installed bundles with status, classes and validation; import a bundle file
 (verified by the engine: hash and shapes, refused with the reason); view a card; choose which
-models run."""
+models run.
+
+The validation column is written by the report's helpers (``gui.card_text``): every rate with its
+95 % interval and number of children. Long cells wrap instead of widening the table, so the dialog
+fits a 1280×800 screen without sideways scrolling.
+"""
 
 from __future__ import annotations
 
 import logging
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -24,11 +31,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dysmorph_desk.bundles.format import BUNDLE_SUFFIX, BundleInfo, find_bundles, read_header
+from dysmorph_desk.bundles.format import (
+    BUNDLE_SUFFIX,
+    BundleInfo,
+    find_bundles,
+    read_header,
+    safe_file_name,
+)
 from dysmorph_desk.engine import protocol as p
 from dysmorph_desk.errors import BundleError
+from dysmorph_desk.gui.card_text import card_html, validation_text
+from dysmorph_desk.gui.help_window import GuideUnavailable, guide_path, help_link
 from dysmorph_desk.gui.qtutil import icon
-from dysmorph_desk.gui.results_view import card_html
+from dysmorph_desk.screening.results import CaseInfo
 from dysmorph_desk.utils import paths
 
 if TYPE_CHECKING:
@@ -36,32 +51,58 @@ if TYPE_CHECKING:
     from dysmorph_desk.gui.engine import EngineBase
 
 log = logging.getLogger(__name__)
-METRIC_KEYS = ("auc", "recall", "sensitivity", "specificity", "accuracy")
 COLUMNS = ("Use", "Name", "Status", "Classes", "Validation", "Source")
+# How the columns share the width: the short ones as wide as their text, status and classes at
+# most WRAP_WIDTH (wrapped beyond), the validation whatever is left.
+_FIT = QHeaderView.ResizeMode.ResizeToContents
+_WRAP = QHeaderView.ResizeMode.Interactive
+COLUMN_MODES = (_FIT, _FIT, _WRAP, _WRAP, QHeaderView.ResizeMode.Stretch, _FIT)
+WRAP_WIDTH = 190
+PREFERRED_SIZE = QSize(1120, 620)
 
 
-def metrics_text(info: BundleInfo) -> str:
-    m = info.card.validation_metrics or {}
-    parts = [
-        f"{k} {v:.2f}" for k, v in m.items() if k in METRIC_KEYS and isinstance(v, (int, float))
-    ]
-    return ", ".join(parts) or "none reported"
+def initial_size(available: QSize) -> QSize:
+    """The dialog's size on a screen with ``available`` room: as preferred, never beyond it."""
+    return QSize(
+        min(PREFERRED_SIZE.width(), available.width() - 40),
+        min(PREFERRED_SIZE.height(), available.height() - 60),
+    )
+
+
+def guide_page_of(info: BundleInfo) -> str | None:
+    """The user guide's page about bundle ``info`` (``model-<file stem>``), if it has one."""
+    page = "model-" + safe_file_name(info.path.stem).lower()
+    try:
+        guide_path(page)
+    except GuideUnavailable:
+        return None
+    return page
 
 
 class CardDialog(QDialog):
-    def __init__(self, info: BundleInfo, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, info: BundleInfo, case: CaseInfo | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Model card — {info.name}")
-        browser = QTextBrowser()
+        self.browser = browser = QTextBrowser()
+        browser.setOpenExternalLinks(False)
         browser.setHtml(
-            card_html(info.card, info.sha256) + f"<p>File: {info.path.name} ({info.source})</p>"
+            card_html(info.card, info.sha256, case)
+            + f"<p>File: {escape(info.path.name)} ({escape(info.source)})</p>"
         )
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        page = guide_page_of(info)
+        if page is not None:  # the shipped models have a page of their own
+            row.addWidget(help_link(page, "This model in the user guide"))
+        row.addStretch(1)
+        row.addWidget(buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(browser)
-        layout.addWidget(buttons)
-        self.resize(560, 420)
+        layout.addLayout(row)
+        self.resize(620, 520)
 
 
 class ModelManager(QDialog):
@@ -74,11 +115,13 @@ class ModelManager(QDialog):
         dialogs: Dialogs,
         selected: list[str],
         parent: QWidget | None = None,
+        case: CaseInfo | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.engine = engine
         self.dialogs = dialogs
+        self.case = case  # the patient on screen: cards show the validation in their group
         self._selected = list(selected)
         self._import_id: int | None = None
         self.infos: list[BundleInfo] = []
@@ -87,8 +130,14 @@ class ModelManager(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        for column, mode in enumerate(COLUMN_MODES):
+            header.setSectionResizeMode(column, mode)
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setAccessibleName("Installed models")
         self.table.doubleClicked.connect(self.view_card)
         self.status = QLabel("")
@@ -105,6 +154,8 @@ class ModelManager(QDialog):
         row.addWidget(import_button)
         row.addWidget(card_button)
         row.addStretch(1)
+        row.addWidget(help_link("models", "About models"))
+        row.addWidget(help_link("statuses", "What the statuses mean"))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -112,14 +163,20 @@ class ModelManager(QDialog):
         buttons.accepted.connect(self.apply)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel("Check the models that screen each photo. Hover a status for the model card.")
+        intro = QLabel(
+            "Check the models that screen each photo; checking two or more lets you compare "
+            "their heatmaps side by side. Hover a row for its model card."
         )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         layout.addWidget(self.table, 1)
         layout.addLayout(row)
         layout.addWidget(self.status)
         layout.addWidget(buttons)
-        self.resize(760, 360)
+        screen = (parent.screen() if parent is not None else None) or (
+            QGuiApplication.primaryScreen()
+        )
+        self.resize(initial_size(screen.availableGeometry().size()) if screen else PREFERRED_SIZE)
         engine.replied.connect(self._on_reply)
         self.refresh()
 
@@ -142,15 +199,25 @@ class ModelManager(QDialog):
                 info.name,
                 info.card.status_label,
                 ", ".join(c.display_name for c in info.card.classes),
-                metrics_text(info),
+                validation_text(info.card),
                 info.source,
             )
+            tip = card_html(info.card, info.sha256, self.case)
             for c, text in enumerate(cells, start=1):
                 item = QTableWidgetItem(text)
-                item.setToolTip(card_html(info.card, info.sha256))
+                item.setToolTip(tip)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
                 self.table.setItem(r, c, item)
+        for column in (COLUMNS.index("Status"), COLUMNS.index("Classes")):
+            width = min(self.table.sizeHintForColumn(column), WRAP_WIDTH)
+            self.table.horizontalHeader().resizeSection(column, max(width, 80))
+        self.table.resizeRowsToContents()
         if not self.infos:
             self.status.setText("No model bundles are installed. Import a .ddbundle file.")
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.table.resizeRowsToContents()  # wrapped cells, at the widths the layout gave
 
     def _use_item(self, row: int) -> QTableWidgetItem:
         item = self.table.item(row, 0)
@@ -181,7 +248,7 @@ class ModelManager(QDialog):
         if info is None:
             self.status.setText("Select a model first.")
             return None
-        dialog = CardDialog(info, self)
+        dialog = CardDialog(info, self.case, self)
         dialog.open()
         return dialog
 

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -21,86 +20,45 @@ from PySide6.QtWidgets import (
 
 import dysmorph_desk.gui.compat  # noqa: F401  (PySide6 6.12 work-around, before any Qt call)
 from dysmorph_desk.bundles.cards import ModelCard
+from dysmorph_desk.gui.card_text import card_html
+from dysmorph_desk.gui.help_window import help_link
+from dysmorph_desk.gui.probability_bar import ProbabilityBar
 from dysmorph_desk.report.formatting import format_percent, num
-from dysmorph_desk.screening.results import ModelResult, ScreeningResult
+from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
 from dysmorph_desk.screening.summary import Summary, summarise
 
 STATUS_COLORS = {"demonstration": "#E65100", "research": "#1565C0", "validated": "#2E7D32"}
 FLAG_COLOR = "#B00020"
 
 
-def _fmt_metric(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_fmt_metric(v)}" for k, v in list(value.items())[:6])
-    return str(value)
-
-
-def card_html(card: ModelCard, sha256: str = "") -> str:
-    """The model card as rich text (status badge tooltip, model manager)."""
-    rows = [
-        ("Status", card.status_label),
-        ("Architecture", card.architecture),
-        (
-            "Classes",
-            ", ".join(
-                f"{c.display_name}{' (syndromic)' if c.syndromic else ''}" for c in card.classes
-            ),
-        ),
-        ("Threshold", f"{card.threshold:.2f} on the syndromic probability"),
-        (
-            "Validated ages",
-            f"{card.age_range_months[0]:g}–{card.age_range_months[1]:g} months"
-            if card.age_range_months
-            else "not stated",
-        ),
-        ("Intended use", card.intended_use),
-        (
-            "Training data",
-            _fmt_metric(card.training_data.get("summary", card.training_data))
-            if isinstance(card.training_data, dict)
-            else str(card.training_data),
-        ),
-        (
-            "Validation",
-            _fmt_metric(card.validation_metrics) if card.validation_metrics else "none reported",
-        ),
-    ]
-    if card.description:
-        rows.append(("Description", card.description))
-    if sha256:
-        rows.append(("Bundle SHA-256", sha256[:16] + "…"))
-    body = "".join(f"<tr><td><b>{escape(k)}</b></td><td>{escape(v)}</td></tr>" for k, v in rows)
-    return f"<h3>{escape(card.name)}</h3><table cellspacing='4'>{body}</table>"
-
-
-def status_badge(card: ModelCard, sha256: str = "") -> QLabel:
+def status_badge(card: ModelCard, sha256: str = "", case: CaseInfo | None = None) -> QLabel:
     badge = QLabel(card.status.capitalize())
     color = STATUS_COLORS.get(card.status, "#455A64")
     badge.setStyleSheet(
         f"QLabel {{ background: {color}; color: white; border-radius: 6px; padding: 1px 8px; }}"
     )
-    badge.setToolTip(card_html(card, sha256))
+    badge.setToolTip(card_html(card, sha256, case))
     badge.setAccessibleName(f"Model status: {card.status_label}")
     return badge
 
 
 class ModelResultWidget(QFrame):
-    def __init__(self, result: ModelResult, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, result: ModelResult, case: CaseInfo | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.result = result
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(self)
         head = QHBoxLayout()
         name = QLabel(f"<b>{escape(result.model)}</b>")
-        name.setToolTip(card_html(result.card, result.bundle_sha256))
+        name.setToolTip(card_html(result.card, result.bundle_sha256, case))
         head.addWidget(name)
-        self.badge = status_badge(result.card, result.bundle_sha256)
+        self.badge = status_badge(result.card, result.bundle_sha256, case)
         head.addWidget(self.badge)
         head.addStretch(1)
         layout.addLayout(head)
-        self.bars: dict[str, QProgressBar] = {}
+        self.bars: dict[str, ProbabilityBar] = {}
         if not result.assessable:
             self.verdict = QLabel(f"Cannot assess: {result.cannot_assess_reason}")
             self.verdict.setStyleSheet(f"color: {FLAG_COLOR};")
@@ -117,12 +75,9 @@ class ModelResultWidget(QFrame):
             syndromic = cid in {c.id for c in result.card.classes if c.syndromic}
             label = QLabel(names.get(cid, cid) + (" ⚑" if syndromic else ""))
             label.setToolTip("a syndromic class" if syndromic else "a non-syndromic class")
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setValue(round(prob * 1000))
-            bar.setFormat(f"{100 * prob:.1f} %")
+            bar = ProbabilityBar(prob)
             bar.setAccessibleName(f"Probability of {names.get(cid, cid)}")
-            bar.setToolTip(f"{names.get(cid, cid)}: {100 * prob:.1f} %")
+            bar.setToolTip(f"{names.get(cid, cid)}: {bar.text()}")
             if cid == predicted_id:
                 label.setText(f"<b>{escape(label.text())}</b>")
             grid.addWidget(label, row, 0)
@@ -132,13 +87,13 @@ class ModelResultWidget(QFrame):
         predicted = names.get(predicted_id, predicted_id)
         if result.flagged:
             text = (
-                f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % ≥ "
-                f"threshold {100 * thr:.1f} % → <b style='color:{FLAG_COLOR}'>flagged for clinical review</b>"
+                f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {escape(format_percent(synd))} ≥ "
+                f"threshold {escape(format_percent(thr))} → <b style='color:{FLAG_COLOR}'>flagged for clinical review</b>"
             )
         else:
             text = (
-                f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {100 * synd:.1f} % &lt; "
-                f"threshold {100 * thr:.1f} % → not flagged"
+                f"Predicted: <b>{escape(str(predicted))}</b>. Syndromic probability {escape(format_percent(synd))} &lt; "
+                f"threshold {escape(format_percent(thr))} → not flagged"
             )
         self.verdict = QLabel(text)
         self.verdict.setWordWrap(True)
@@ -225,7 +180,7 @@ class ResultsView(QScrollArea):
         models = QGroupBox("Models")
         mlay = QVBoxLayout(models)
         for r in result.results:
-            w = ModelResultWidget(r)
+            w = ModelResultWidget(r, result.case)
             self.model_widgets.append(w)
             mlay.addWidget(w)
         layout.addWidget(models)
@@ -260,3 +215,6 @@ class ResultsView(QScrollArea):
         disclaimer = QLabel(f"<i>{escape(result.disclaimer)}</i>")
         disclaimer.setWordWrap(True)
         layout.addWidget(disclaimer)
+        layout.addWidget(
+            help_link("results", "How to read these results", "The user guide's page on results")
+        )

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 from dysmorph_desk.bundles.format import find_bundles
 from dysmorph_desk.explain.methods import CAM_CHOICES, CAM_LABELS
 from dysmorph_desk.explain.overlay import COLORBLIND_SAFE, COLORMAPS
+from dysmorph_desk.gui.help_window import help_link
+from dysmorph_desk.gui.model_choice import mark_models_chosen
 from dysmorph_desk.settings import Settings
 from dysmorph_desk.utils.devices import DEVICE_CHOICES
 from dysmorph_desk.utils.inputs import CLINIC_ADDRESS_MAX, CLINIC_MAX, OPERATOR_MAX
@@ -54,11 +56,19 @@ def _path_row(edit: QLineEdit, browse) -> QWidget:
 class SettingsDialog(QDialog):
     saved = Signal(object)  # the new Settings
 
-    def __init__(self, settings: Settings, dialogs, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dialogs,
+        parent: QWidget | None = None,
+        start_models: list[str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
         self.dialogs = dialogs
+        # what runs at the next start (every demonstration model until the user chooses)
+        self.start_models = list(start_models or settings.screening.default_models)
         self.clinic = QLineEdit(settings.report.clinic_name)
         self.clinic.setMaxLength(CLINIC_MAX)
         self.clinic.setToolTip("Printed in the report header")
@@ -81,14 +91,12 @@ class SettingsDialog(QDialog):
         self.models.setToolTip("Models that screen each photo when the app starts")
         self.models.setMaximumHeight(110)
         names = [i.name for i in find_bundles()]
-        for name in names + [n for n in settings.screening.default_models if n not in names]:
+        for name in names + [n for n in self.start_models if n not in names]:
             item = QListWidgetItem(name if name in names else f"{name} (not installed)")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(
-                Qt.CheckState.Checked
-                if name in settings.screening.default_models
-                else Qt.CheckState.Unchecked
+                Qt.CheckState.Checked if name in self.start_models else Qt.CheckState.Unchecked
             )
             self.models.addItem(item)
         self.cam = QComboBox()
@@ -135,6 +143,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Report folder:", _path_row(self.folder, self._browse_folder))
         form.addRow("Default o&perator:", self.operator)
         form.addRow(self.remember)
+        form.addRow(help_link("privacy", "What the app keeps, and where", "The guide on privacy"))
         form.addRow("Case s&tore folder:", _path_row(self.store, self._browse_store))
         form.addRow(self.keep_photos)
         form.addRow(self.export_photos)
@@ -162,12 +171,20 @@ class SettingsDialog(QDialog):
         if path:
             self.store.setText(path)
 
-    def values(self) -> Settings:
-        models = tuple(
+    def checked_models(self) -> tuple[str, ...]:
+        return tuple(
             self.models.item(i).data(Qt.ItemDataRole.UserRole)
             for i in range(self.models.count())
             if self.models.item(i).checkState() == Qt.CheckState.Checked
         )
+
+    def models_changed(self) -> bool:
+        """Whether the user changed the default models (then they are their choice from now)."""
+        models = self.checked_models()
+        return bool(models) and set(models) != set(self.start_models)
+
+    def values(self) -> Settings:
+        models = self.checked_models() if self.models_changed() else ()
         s = self.settings
         return replace(
             s,
@@ -208,6 +225,8 @@ class SettingsDialog(QDialog):
         except OSError as exc:
             self.dialogs.error(self, "Settings", f"The settings could not be saved: {exc}")
             return
+        if self.models_changed():
+            mark_models_chosen()
         self.settings = new
         self.saved.emit(new)
         self.accept()

@@ -23,7 +23,7 @@ def _replace_linear(module, attr: str, num_classes: int) -> None:
     target_layer=lambda m: m.features[-1],
     head_layer=lambda m: m.classifier,
     description="MobileNetV2 + optimized (weight-shared) 2-layer BiLSTM(128), dropout 0.3",
-    source="seed 000, model 8 (proposed)",
+    source="Rezaee 2024 (JAIDM): the proposed model",
 )
 def mobilenetv2_bilstm(num_classes: int):
     from dysmorph_desk.nets.hybrid import MobileNetV2BiLSTM
@@ -36,7 +36,7 @@ def mobilenetv2_bilstm(num_classes: int):
     target_layer=lambda m: m.features[-1],
     head_layer=lambda m: m.classifier,
     description="MobileNetV2 + ordinary 2-layer BiLSTM(128), dropout 0.3",
-    source="seed 000, model 7",
+    source="Rezaee 2024 (JAIDM): comparison model",
 )
 def mobilenetv2_bilstm_unshared(num_classes: int):
     from dysmorph_desk.nets.hybrid import MobileNetV2BiLSTM
@@ -48,7 +48,8 @@ def mobilenetv2_bilstm_unshared(num_classes: int):
     "mobilenetv2",
     target_layer=lambda m: m.features[-1],
     head_layer=lambda m: m.classifier[1],
-    source="seeds 000 (TL), 004",
+    description="MobileNetV2 (torchvision), its last linear layer sized to the classes",
+    source="Rezaee 2024 (JAIDM, transfer learning); Liu 2021 (Front Pediatr)",
 )
 def mobilenetv2(num_classes: int):
     m = _tv("mobilenet_v2")
@@ -61,7 +62,8 @@ def mobilenetv2(num_classes: int):
     "vgg16",
     target_layer=lambda m: m.features[-2],
     head_layer=lambda m: m.classifier[6],
-    source="seeds 003, 004",
+    description="VGG-16 (torchvision), its last fully connected layer sized to the classes",
+    source="Hong 2021 (Orphanet J Rare Dis); Liu 2021 (Front Pediatr)",
 )
 def vgg16(num_classes: int):
     m = _tv("vgg16")
@@ -73,7 +75,8 @@ def vgg16(num_classes: int):
     "vgg19",
     target_layer=lambda m: m.features[-2],
     head_layer=lambda m: m.classifier[6],
-    source="seeds 000 (model 1), 004",
+    description="VGG-19 (torchvision), its last fully connected layer sized to the classes",
+    source="Rezaee 2024 (JAIDM): comparison model; Liu 2021 (Front Pediatr)",
 )
 def vgg19(num_classes: int):
     m = _tv("vgg19")
@@ -88,14 +91,22 @@ def _resnet(name: str, num_classes: int):
 
 
 @register(
-    "resnet18", target_layer=lambda m: m.layer4[-1], head_layer=lambda m: m.fc, source="seed 004"
+    "resnet18",
+    target_layer=lambda m: m.layer4[-1],
+    head_layer=lambda m: m.fc,
+    description="ResNet-18 (torchvision), its fully connected layer sized to the classes",
+    source="Liu 2021 (Front Pediatr)",
 )
 def resnet18(num_classes: int):
     return _resnet("resnet18", num_classes)
 
 
 @register(
-    "resnet34", target_layer=lambda m: m.layer4[-1], head_layer=lambda m: m.fc, source="seed 004"
+    "resnet34",
+    target_layer=lambda m: m.layer4[-1],
+    head_layer=lambda m: m.fc,
+    description="ResNet-34 (torchvision), its fully connected layer sized to the classes",
+    source="Liu 2021 (Front Pediatr)",
 )
 def resnet34(num_classes: int):
     return _resnet("resnet34", num_classes)
@@ -105,7 +116,8 @@ def resnet34(num_classes: int):
     "resnet101",
     target_layer=lambda m: m.layer4[-1],
     head_layer=lambda m: m.fc,
-    source="seed 000 (model 2)",
+    description="ResNet-101 (torchvision), its fully connected layer sized to the classes",
+    source="Rezaee 2024 (JAIDM): comparison model",
 )
 def resnet101(num_classes: int):
     return _resnet("resnet101", num_classes)
@@ -115,7 +127,8 @@ def resnet101(num_classes: int):
     "densenet201",
     target_layer=lambda m: m.features[-1],
     head_layer=lambda m: m.classifier,
-    source="seed 000 (model 4)",
+    description="DenseNet-201 (torchvision), its classifier sized to the classes",
+    source="Rezaee 2024 (JAIDM): comparison model",
 )
 def densenet201(num_classes: int):
     m = _tv("densenet201")
@@ -128,7 +141,7 @@ def densenet201(num_classes: int):
     target_layer=lambda m: m.features[-1],
     head_layer=lambda m: m.classifier,
     description="MobileNet v1 (width 1.0): 13 depthwise-separable conv blocks, dropout 0.3, linear",
-    source="seed 000, model 5",
+    source="Rezaee 2024 (JAIDM): comparison model",
 )
 def mobilenet(num_classes: int):
     from dysmorph_desk.nets.mobilenet_v1 import MobileNetV1
@@ -143,7 +156,7 @@ def mobilenet(num_classes: int):
     head_layer=lambda m: m.classifier,
     description="BiLSTM alone: the 56 rows of the 56x56 downscaled face as a sequence, 2-layer BiLSTM(128), "
     "dropout 0.3",
-    source="seed 000, model 6",
+    source="Rezaee 2024 (JAIDM): comparison model",
 )
 def bilstm(num_classes: int):
     from dysmorph_desk.nets.rowlstm import RowBiLSTM
@@ -159,7 +172,7 @@ def bilstm(num_classes: int):
     mean=(0.5, 0.5, 0.5),
     std=(0.5, 0.5, 0.5),
     description="Inception-v4: stem, 4xA, Reduction-A, 7xB, Reduction-B, 3xC, avg pool, dropout 0.2",
-    source="seed 000, model 3",
+    source="Rezaee 2024 (JAIDM): comparison model",
 )
 def inception_v4(num_classes: int):
     from dysmorph_desk.nets.inception_v4 import InceptionV4
@@ -173,7 +186,7 @@ def inception_v4(num_classes: int):
     head_layer=lambda m: m.head[-1],
     description="VGG-16 conv layers; FC layers replaced by convolutions (3x3 512, 1x1 256, 1x1 classes) "
     "with BN, ReLU, 50% dropout; global average pool",
-    source="seed 003",
+    source="Hong 2021 (Orphanet J Rare Dis): the screening model",
 )
 def vgg16_convhead(num_classes: int):
     from dysmorph_desk.nets.vgg_convhead import VGG16ConvHead
@@ -185,7 +198,7 @@ _IRESNET = {
     "input_size": 112,
     "mean": (0.5, 0.5, 0.5),
     "std": (0.5, 0.5, 0.5),
-    "source": "seed 001",
+    "source": "Shen 2024 (Postgrad Med J)",
 }
 
 

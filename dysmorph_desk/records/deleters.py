@@ -1,10 +1,10 @@
 """Erasing a deleted case everywhere: the face cache, and whatever later features keep.
 
 Deleting a case removes its rows and photo files in the store itself; anything else that keeps
-data derived from its photos registers a deleter here (the gallery will), so the deletion rule in
-docs/records.md stays one rule. The face cache is erased here directly: its keys are the photo
-hashes (``utils.paths.face_cache_prefix``), and importing the training package would pull it into
-the app.
+data derived from its photos registers a deleter here (the clinic gallery does, below), so the
+deletion rule in docs/records.md stays one rule. The face cache is erased here directly: its keys
+are the photo hashes (``utils.paths.face_cache_prefix``), and importing the training package would
+pull it into the app.
 """
 
 from __future__ import annotations
@@ -68,3 +68,17 @@ def run_deleters(case_uid: str, photo_sha256s: list[str]) -> list[str]:
             log.warning("deleter %s failed for case %s", name, case_uid, exc_info=True)
             problems.append(f"{name} failed ({exc.__class__.__name__})")
     return problems
+
+
+def forget_gallery_entries(case_uid: str, photo_sha256s: list[str]) -> None:
+    """Remove the case's entries from every gallery that holds case-store entries.
+
+    Registered here rather than by the gallery package, so that every process that deletes a case
+    runs it without having imported the gallery; the import is lazy (``gallery/links.py``).
+    """
+    from dysmorph_desk.gallery.links import forget_case
+
+    forget_case(case_uid)
+
+
+register_deleter(forget_gallery_entries)

@@ -36,7 +36,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def case_json(record: CaseRecord) -> bytes:
-    """The case as strict JSON (UTF-8): everything the store holds about it except photo files."""
+    """The case as strict JSON (UTF-8): everything the store holds about it except photo files
+    (each visit with its HPO terms and the differentials filed for it)."""
     doc = {"format": CASE_EXPORT_FORMAT, "software_version": __version__, "case": record.to_json()}
     return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 

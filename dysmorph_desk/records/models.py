@@ -86,6 +86,20 @@ class VisitResultRecord:
 
 
 @dataclass(frozen=True)
+class DifferentialRecord:
+    """A differential filed for a visit (``records.visit_phenotype``): ``result`` holds
+    ``photos`` (the SHA-256 of each photo it was ranked from), ``differential`` (the ranked rows)
+    and ``differential_context`` (gallery, HPO terms, release, weights, disclaimer)."""
+
+    id: int
+    result: dict[str, Any]
+    created: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"created": self.created, **self.result}
+
+
+@dataclass(frozen=True)
 class ExportRecord:
     """A file written from a visit (pdf, json, fhir, dicom, csv): where, and its hash then."""
 
@@ -103,7 +117,9 @@ class VisitRecord:
     """One visit: the photos taken then, their results, and what was exported from it.
 
     ``study_uid`` is a DICOM UID (``2.25.<uuid as an integer>``) made once per visit, so every
-    DICOM export of the visit belongs to the same study.
+    DICOM export of the visit belongs to the same study. ``hpo_terms`` are the clinician's HPO
+    terms (``{"id", "label"}``, in the order entered); ``differentials`` the differentials filed
+    for exactly the visit's photos, oldest first.
     """
 
     uid: str
@@ -116,14 +132,18 @@ class VisitRecord:
     photos: list[PhotoRecord] = field(default_factory=list)
     visit_results: list[VisitResultRecord] = field(default_factory=list)
     exports: list[ExportRecord] = field(default_factory=list)
+    hpo_terms: list[dict[str, str]] = field(default_factory=list)
+    differentials: list[DifferentialRecord] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             **_pick(
                 self, ("uid", "date", "age_months", "operator", "notes", "study_uid", "created")
             ),
+            "hpo_terms": [dict(t) for t in self.hpo_terms],
             "photos": [p.to_json() for p in self.photos],
             "visit_results": [v.to_json() for v in self.visit_results],
+            "differentials": [d.to_json() for d in self.differentials],
             "exports": [e.to_json() for e in self.exports],
         }
 

@@ -19,6 +19,7 @@ from dysmorph_desk.records.models import (
     AuditEntry,
     CaseRecord,
     CaseSummary,
+    DifferentialRecord,
     ExportRecord,
     PhotoRecord,
     ResultRecord,
@@ -113,8 +114,8 @@ class CaseReader(StoreBase):
                 (case_id,),
             ).fetchone()
             visits = []
-            for vid, vuid, vdate, age, operator, notes, study_uid, vcreated in conn.execute(
-                "SELECT id, uid, date, age_months, operator, notes, study_uid, created"
+            for vid, vuid, vdate, age, operator, notes, study_uid, vcreated, terms in conn.execute(
+                "SELECT id, uid, date, age_months, operator, notes, study_uid, created, hpo_terms"
                 " FROM visits WHERE case_id = ? ORDER BY date, id",
                 (case_id,),
             ).fetchall():
@@ -141,6 +142,14 @@ class CaseReader(StoreBase):
                         (vid,),
                     )
                 ]
+                differentials = [
+                    DifferentialRecord(i, json.loads(text), created)
+                    for i, text, created in conn.execute(
+                        "SELECT id, result_json, created FROM differentials WHERE visit_id = ?"
+                        " ORDER BY id",
+                        (vid,),
+                    )
+                ]
                 visits.append(
                     VisitRecord(
                         vuid,
@@ -153,6 +162,8 @@ class CaseReader(StoreBase):
                         photos,
                         fused,
                         exports,
+                        hpo_terms=json.loads(terms),
+                        differentials=differentials,
                     )
                 )
         uid_, patient_id, sex, birth_date, created = row

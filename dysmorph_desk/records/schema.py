@@ -95,7 +95,21 @@ BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [_V1]
+# Version 2: the clinician's HPO terms of each visit (JSON: ``[{"id", "label"}, ...]``, as entered
+# and resolved), and the differentials ranked for exactly a visit's photos (``records.phenotype``).
+# A version-1 store gains both on open: its visits have no terms, and no differential.
+_V2 = """
+ALTER TABLE visits ADD COLUMN hpo_terms TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE differentials (
+    id INTEGER PRIMARY KEY,
+    visit_id INTEGER NOT NULL REFERENCES visits (id) ON DELETE CASCADE,
+    result_json TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX differentials_visit ON differentials (visit_id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -26,6 +26,7 @@ import logging
 import os
 import sqlite3
 import uuid
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from datetime import date as Date
 from pathlib import Path
@@ -39,6 +40,12 @@ from dysmorph_desk.records.deleters import forget_cached_faces, run_deleters
 from dysmorph_desk.records.models import DeletionReport
 from dysmorph_desk.records.reader import UID_PREFIX_MIN, CaseReader
 from dysmorph_desk.records.schema import EXPORT_KINDS
+from dysmorph_desk.records.visit_phenotype import (
+    Term,
+    check_photos,
+    clean_terms,
+    differential_json,
+)
 from dysmorph_desk.utils.atomic import write_bytes_atomic
 from dysmorph_desk.utils.inputs import NOTES_MAX, clean_text
 
@@ -147,15 +154,23 @@ class CaseStore(CaseReader):
             write_audit(conn, "created", uid, operator or case.operator, detail="case created")
             return uid
 
-    def add_visit(self, case_uid: str, case: CaseInfo, date: Date | str | None = None) -> str:
-        """A new visit of the case (age, operator, notes from ``case``); its uid."""
+    def add_visit(
+        self,
+        case_uid: str,
+        case: CaseInfo,
+        date: Date | str | None = None,
+        hpo_terms: Iterable[Term] = (),
+    ) -> str:
+        """A new visit of the case (age, operator, notes from ``case``; the clinician's HPO terms,
+        see ``records.visit_phenotype.clean_terms``); its uid."""
         visit_date = iso_date(date)
+        terms = _dumps(clean_terms(hpo_terms))
         with self._write() as conn:
             case_id = self._case_id(conn, case_uid)
             uid = uuid.uuid4().hex
             conn.execute(
                 "INSERT INTO visits (uid, case_id, date, age_months, operator, notes, study_uid,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created, hpo_terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     uid,
                     case_id,
@@ -165,6 +180,7 @@ class CaseStore(CaseReader):
                     case.notes,
                     f"2.25.{uuid.uuid4().int}",  # a DICOM study UID, fixed for the visit
                     now(),
+                    terms,
                 ),
             )
             return uid
@@ -285,6 +301,60 @@ class CaseStore(CaseReader):
             conn.execute("UPDATE visits SET notes = ? WHERE id = ?", (notes, visit_id))
             write_audit(conn, "edited", case_uid, operator, detail=f"notes of visit {visit_uid}")
 
+    def set_visit_terms(
+        self, visit_uid: str, hpo_terms: Iterable[Term], operator: str = ""
+    ) -> bool:
+        """Replace a visit's HPO terms; audited as edited (without the terms). False if unchanged.
+
+        The terms describe the child at that visit, so they are the visit's to change (like its
+        notes); the differentials filed with the terms they were ranked from stay as they were.
+        """
+        terms = _dumps(clean_terms(hpo_terms))
+        with self._write() as conn:
+            visit_id, case_uid = self._visit(conn, visit_uid)
+            (old,) = conn.execute(
+                "SELECT hpo_terms FROM visits WHERE id = ?", (visit_id,)
+            ).fetchone()
+            if old == terms:
+                return False
+            conn.execute("UPDATE visits SET hpo_terms = ? WHERE id = ?", (terms, visit_id))
+            write_audit(
+                conn, "edited", case_uid, operator, detail=f"HPO terms of visit {visit_uid}"
+            )
+            return True
+
+    def add_differential(
+        self, visit_uid: str, differential: Any, photo_sha256s: Sequence[str], operator: str = ""
+    ) -> int:
+        """File a differential ranked for exactly this visit's photos (a new row; never updated).
+
+        Args:
+            visit_uid: The visit.
+            differential: A ``DifferentialResult`` (``rows_json``, ``context_json``).
+            photo_sha256s: The SHA-256 of each photo it was ranked from; must be exactly the
+                visit's photos (``visit_phenotype.check_photos``), or nothing is filed.
+            operator: Who files it (the audit: ``screened``, "differential of visit …").
+
+        Raises:
+            ValueError: the photos are not the visit's (or not SHA-256 digests).
+        """
+        text = _dumps(differential_json(differential, photo_sha256s))
+        with self._write() as conn:
+            visit_id, case_uid = self._visit(conn, visit_uid)
+            filed = [
+                r[0]
+                for r in conn.execute("SELECT sha256 FROM photos WHERE visit_id = ?", (visit_id,))
+            ]
+            check_photos(photo_sha256s, filed)
+            cur = conn.execute(
+                "INSERT INTO differentials (visit_id, result_json, created) VALUES (?, ?, ?)",
+                (visit_id, text, now()),
+            )
+            write_audit(
+                conn, "screened", case_uid, operator, detail=f"differential of visit {visit_uid}"
+            )
+            return int(cur.lastrowid or 0)
+
     def record_opened(self, case_uid: str, operator: str = "") -> None:
         """Audit that someone opened (viewed) a case."""
         with self._write() as conn:
@@ -298,8 +368,12 @@ class CaseStore(CaseReader):
         visit_json: dict[str, Any] | None,
         operator: str = "",
         date: Date | str | None = None,
+        *,
+        hpo_terms: Iterable[Term] = (),
+        differential: Any = None,
     ) -> tuple[str, str]:
-        """File one visit's screening in one transaction: case, visit, photos, results.
+        """File one visit's screening in one transaction: case, visit, photos, results, and the
+        clinician's HPO terms and the differential when there are.
 
         Args:
             case: Who was screened; filed under an existing case only on an exact patient-ID
@@ -308,6 +382,9 @@ class CaseStore(CaseReader):
             visit_json: The visit-level result (fusion), if any.
             operator: Who files it (the audit); defaults to ``case.operator``.
             date: The visit date; today when None.
+            hpo_terms: The HPO terms entered for the visit, (id, label) pairs.
+            differential: A ``DifferentialResult`` ranked from exactly ``photos`` (their
+                results, in this order), filed with their hashes; None: none.
 
         Returns:
             (case uid, visit uid). On any failure nothing is filed and no photo file is left.
@@ -319,13 +396,16 @@ class CaseStore(CaseReader):
         who = operator or case.operator
         with self._write():
             case_uid = self.open_or_create_case(case, who)
-            visit_uid = self.add_visit(case_uid, case, date)
+            visit_uid = self.add_visit(case_uid, case, date, hpo_terms)
             for data, result in photos:
                 photo_id = self.add_photo(visit_uid, data, result.photo_sha256, data is not None)
                 for name, sha, payload in result_rows(result):
                     self.add_result(photo_id, name, sha, payload, who)
             if visit_json is not None:
                 self.add_visit_result(visit_uid, visit_json)
+            if differential is not None:
+                shas = [result.photo_sha256 for _, result in photos]
+                self.add_differential(visit_uid, differential, shas, who)
         log.info("filed visit %s of case %s (%d photo(s))", visit_uid, case_uid, len(photos))
         return case_uid, visit_uid
 

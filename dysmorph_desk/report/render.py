@@ -29,6 +29,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Flowable, SimpleDocTemplate
 
+from dysmorph_desk.differential.result import DifferentialResult
+from dysmorph_desk.report.differential import differential_section
 from dysmorph_desk.report.model_table import model_tables
 from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.report.sections import (
@@ -137,8 +139,16 @@ def _build(
     return buf.getvalue()
 
 
-def report_bytes(result: ScreeningResult, settings: ReportOptions | None = None) -> bytes:
-    """Render the report into memory (the GUI previews and the CLI writes these bytes)."""
+def report_bytes(
+    result: ScreeningResult,
+    settings: ReportOptions | None = None,
+    *,
+    differential: DifferentialResult | None = None,
+) -> bytes:
+    """Render the report into memory (the GUI previews and the CLI writes these bytes).
+
+    ``differential`` adds the "Differential" table after the heatmaps (``screen --gallery/--hpo``).
+    """
     s = (settings or ReportOptions()).validated()
 
     def story(st: dict[str, Any], width: float) -> list[Flowable]:
@@ -147,6 +157,8 @@ def report_bytes(result: ScreeningResult, settings: ReportOptions | None = None)
         out += warnings_box(result, st, width)
         out += summary_box(summarise(result), st, width)
         out += images_block(result, s, st, width)
+        if differential is not None:
+            out += differential_section(differential, st, width)
         # the details follow the answer: quality checks and warnings, then each model's card
         out += quality_table(result, st, width)
         out += model_tables(result, s, st, width)
@@ -157,7 +169,11 @@ def report_bytes(result: ScreeningResult, settings: ReportOptions | None = None)
 
 
 def visit_report_bytes(
-    results: list[ScreeningResult], visit: VisitResult, settings: ReportOptions | None = None
+    results: list[ScreeningResult],
+    visit: VisitResult,
+    settings: ReportOptions | None = None,
+    *,
+    differential: DifferentialResult | None = None,
 ) -> bytes:
     """One report for a visit of several photos: the case, the visit's fused result per model
     (and whether the photos disagree), then each photo's strip, model results and quality checks.
@@ -166,6 +182,7 @@ def visit_report_bytes(
         results: the visit's screened photos (same case, same bundles), in order.
         visit: ``screening.visit.fuse_visit(results)``.
         settings: the clinic's report options.
+        differential: the visit's differential (its embedding: the mean of the photos'), if any.
     """
     if not results:
         raise ValueError("a visit report needs at least one screened photo")
@@ -177,6 +194,8 @@ def visit_report_bytes(
         out += header(first, s, st, width)
         out += warnings_box(first, st, width)
         out += visit_table(visit, st, width)
+        if differential is not None:
+            out += differential_section(differential, st, width)
         for i, result in enumerate(results, start=1):
             out += photo_heading(i, len(results), result, st, width)
             out += images_block(result, s, st, width)
@@ -194,6 +213,7 @@ def render_report(
     *,
     settings: ReportOptions | None = None,
     force: bool = False,
+    differential: DifferentialResult | None = None,
 ) -> Path:
     """Write the screening report for ``result`` to ``out_path`` as a PDF and return the path.
 
@@ -231,5 +251,5 @@ def render_report(
     """
     out_path = Path(out_path)
     check_writable(out_path, force)
-    data = report_bytes(result, settings)
+    data = report_bytes(result, settings, differential=differential)
     return write_bytes_atomic(out_path, data, force=force, keep_mode=True, sync_dir=True)

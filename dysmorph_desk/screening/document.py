@@ -42,6 +42,7 @@ def screening_document(
     refused: list[RefusedPhoto] | None = None,
     visit: VisitResult | None = None,
     prevalence: float = DEFAULT_PREVALENCE,
+    differential: Any = None,
 ) -> dict[str, Any]:
     """The schema-2 document for a run's photos (what ``--json`` writes and the store keeps).
 
@@ -50,6 +51,8 @@ def screening_document(
         refused: the photos that were refused, with their reasons.
         visit: the fused visit result when the photos are one visit (``screen --visit``).
         prevalence: the clinic's prevalence, for the PPV/NPV ranges (``report.prevalence``).
+        differential: a ``differential.result.DifferentialResult`` (``--gallery``/``--hpo``):
+            adds ``differential`` (the ranked candidates) and ``differential_context``.
 
     Example:
         >>> doc = screening_document([result])  # doctest: +SKIP
@@ -64,4 +67,12 @@ def screening_document(
         "photos": [p.to_json(prevalence) for p in photos],
         "refused": [r.to_json() for r in refused or []],
         "visit": None if visit is None else visit.to_json(),
+        **(
+            {}
+            if differential is None
+            else {
+                "differential": differential.rows_json(),
+                "differential_context": differential.context_json(),
+            }
+        ),
     }

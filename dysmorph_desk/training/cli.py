@@ -28,7 +28,12 @@ SYNTHETIC_CLASS_NAMES = {
 
 
 def _unit(text: str) -> float:
-    v = float(text)
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number: give a fraction between 0 and 1, e.g. 0.01 = 1 in 100"
+        ) from None
     if not 0 < v < 1:
         raise argparse.ArgumentTypeError("must be between 0 and 1")
     return v
@@ -64,29 +69,31 @@ def _add_common(t: argparse.ArgumentParser) -> None:
         "--folds",
         type=int,
         default=5,
-        help="K of the patient-grouped stratified K-fold (default 5: 4:1)",
+        help="K of the patient-grouped stratified K-fold: each fold tests on 1/K of the patients",
     )
     t.add_argument(
         "--protocol",
         choices=("kfold", "3:1:1", "holdout"),
         default="kfold",
         help="kfold: inner validation split of each training part; 3:1:1: train/validation/test per fold "
-        "(seed 003); holdout: one train/validation/test 3:1:1 split, its model exported",
+        "(as Hong 2021); holdout: one train/validation/test 3:1:1 split, its model exported",
     )
     t.add_argument(
         "--val-fraction",
         type=float,
         default=0.15,
-        help="inner validation share for kfold (0.1-0.2)",
+        help="inner validation share for kfold, 0.05-0.5 (0.1-0.2 is usual)",
     )
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument(
+        "--epochs", type=int, default=10, help="most passes over the training data (per model)"
+    )
+    t.add_argument("--batch-size", type=int, default=16, help="photos per training step")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     t.add_argument(
         "--optimizer",
         choices=("adam", "rmsprop"),
         default="adam",
-        help="adam (seeds 000/001) or rmsprop (003)",
+        help="adam (as Rezaee 2024 and Shen 2024) or rmsprop (as Hong 2021)",
     )
     t.add_argument(
         "--seed", type=int, default=0, help="fixes folds, initialisation, order and augmentation"
@@ -109,7 +116,12 @@ def _add_common(t: argparse.ArgumentParser) -> None:
         default=PRECISIONS[0],
         help="auto: fp16 mixed precision on CUDA, bf16 on CPUs with native bf16, else fp32",
     )
-    t.add_argument("--device", choices=DEVICE_CHOICES, default=DEFAULT_DEVICE)
+    t.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default=DEFAULT_DEVICE,
+        help="where training runs (auto: CUDA, then Apple MPS, then the CPU)",
+    )
     t.add_argument(
         "--init",
         type=Path,
@@ -126,7 +138,9 @@ def _add_common(t: argparse.ArgumentParser) -> None:
         "--prevalence",
         type=_unit,
         default=0.01,
-        help="prevalence for PPV/NPV in the outputs (default 1%%)",
+        metavar="P",
+        help="how common the condition is where the model will be used, for PPV/NPV in the "
+        "outputs: a fraction between 0 and 1 (0.01 = 1 in 100)",
     )
     t.add_argument(
         "--bootstrap",
@@ -148,7 +162,8 @@ def _add_common(t: argparse.ArgumentParser) -> None:
         "always so marked when the CI includes 0.5)",
     )
     aug = t.add_argument_group(
-        "augmentation (seeds 000/003: rotation, scaling, random crop, brightness, noise, flip)"
+        "augmentation (as Rezaee 2024 and Hong 2021: rotation, scaling, random crop, brightness, "
+        "noise, flip)"
     )
     aug.add_argument("--aug-rotation", type=float, default=10.0, help="max rotation, degrees")
     aug.add_argument("--aug-scale", type=float, default=0.10, help="max relative scale change")
@@ -182,7 +197,9 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
         help="architecture (see `dysmorph-desk archs`); iresnet100 takes --margin",
     )
     t.add_argument(
-        "--margin", choices=("arcface", "cosface"), help="margin head for iresnet100 (seed 001)"
+        "--margin",
+        choices=("arcface", "cosface"),
+        help="margin head for iresnet100 (as Shen 2024)",
     )
     t.add_argument("--no-bundle", action="store_true", help="cross-validate only; no final model")
     t.add_argument(
@@ -221,10 +238,24 @@ def add_evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument(
         "--out", type=Path, required=True, help="folder for evaluation.json/.md and the plots"
     )
-    e.add_argument("--prevalence", type=_unit, default=0.01)
-    e.add_argument("--bootstrap", type=int, default=1000)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--device", choices=DEVICE_CHOICES, default=DEFAULT_DEVICE)
+    e.add_argument(
+        "--prevalence",
+        type=_unit,
+        default=0.01,
+        metavar="P",
+        help="how common the condition is where the model will be used, for PPV/NPV: a fraction "
+        "between 0 and 1 (0.01 = 1 in 100)",
+    )
+    e.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs (>= 200)"
+    )
+    e.add_argument("--seed", type=int, default=0, help="fixes the bootstrap resamples")
+    e.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default=DEFAULT_DEVICE,
+        help="where the model runs (auto: CUDA, then Apple MPS, then the CPU)",
+    )
     e.set_defaults(func=cmd_evaluate)
 
 
@@ -276,7 +307,7 @@ def _config(args, arch: str):
     if not 0.05 <= args.val_fraction <= 0.5:
         raise UsageError("--val-fraction must be between 0.05 and 0.5")
     if args.bootstrap < 200:
-        raise UsageError("--bootstrap must be at least 200 (seed 003 used 200)")
+        raise UsageError("--bootstrap must be at least 200 (Hong 2021 used 200)")
     if args.batch_size < 2:
         raise UsageError("--batch-size must be at least 2")
     if args.init is not None and not args.init.is_file():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dysmorph_desk.errors import DataError
+from dysmorph_desk.utils.inputs import is_inside
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
@@ -50,15 +51,6 @@ def read_dataset(data: str | Path, data_root: str | Path | None = None) -> list[
     raise DataError(f"{data}: not a folder or a CSV file")
 
 
-def _inside(path: Path, root: Path) -> bool:
-    """Does ``path`` (symlinks resolved) lie inside ``root``?"""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except (ValueError, OSError, RuntimeError):
-        return False
-    return True
-
-
 def _float(value: str | None, where: str = "") -> float | None:
     if value is None or not value.strip():
         return None
@@ -89,7 +81,7 @@ def _read_csv(csv_path: Path, root: Path, data_root: Path) -> list[Sample]:
             raise DataError(f"{csv_path.name}, line {n}: empty path or label")
         path = Path(row["path"])
         path = path if path.is_absolute() else root / path
-        if not _inside(path, data_root):
+        if not is_inside(path, data_root):
             raise DataError(
                 f"{csv_path.name}, line {n}: the photo path leads outside the data folder "
                 f"({data_root}); move the photos there or name their folder with --data-root"
@@ -115,7 +107,7 @@ def _read_folders(root: Path, data_root: Path) -> list[Sample]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for f in sorted(folder.rglob("*")):
             if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
-                if not _inside(f, data_root):
+                if not is_inside(f, data_root):
                     log.warning("skipping a photo linked from outside the data folder")
                     continue
                 samples.append(Sample(f, folder.name, f"photo:{folder.name}/{f.name}"))

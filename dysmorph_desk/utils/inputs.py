@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
+from pathlib import Path
 
 from dysmorph_desk.errors import ImageRefused, UsageError
 
@@ -77,7 +78,7 @@ def human_bytes(n: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _kind_of(mode: int) -> str | None:
+def kind_of(mode: int) -> str | None:
     """Why a file of this mode is refused, or None for a regular file."""
     if stat.S_ISREG(mode):
         return None
@@ -111,7 +112,7 @@ def _check_before_open(path: str | os.PathLike[str], error: type[Exception]) -> 
         raise error(_os_reason(exc)) from None
     except ValueError:  # an embedded NUL, a name the file system cannot encode
         raise error("invalid file name") from None
-    reason = _kind_of(st.st_mode)
+    reason = kind_of(st.st_mode)
     if reason is not None:
         raise error(reason)
 
@@ -176,7 +177,7 @@ def open_regular(
             st = os.fstat(fd)
         except OSError as exc:
             raise error(_os_reason(exc)) from None
-        reason = _kind_of(st.st_mode)
+        reason = kind_of(st.st_mode)
         if reason is not None:
             raise error(reason)
         if st.st_size > max_bytes:
@@ -349,3 +350,13 @@ def terminal_safe(s: str, max_len: int = 200) -> str:
             length -= len(pieces.pop())
         pieces.append("…")
     return "".join(pieces)
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Does ``path`` (symlinks resolved) lie inside ``root``? A photo a data file links from
+    outside its folder is not read (``train``, ``gallery build``, ``evaluate-gallery``)."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True

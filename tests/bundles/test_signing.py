@@ -107,7 +107,7 @@ def test_demo_private_key_is_not_package_data():
 
     data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = data["tool"]["setuptools"]["package-data"]["dysmorph_desk.bundled_models"]
-    assert sorted(patterns) == ["*.ddbundle", "*.md"]
+    assert sorted(patterns) == ["*.ddbundle", "*.ddgallery", "*.md"]
 
 
 # --- effective status -----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class FakeDialogs(Dialogs):
         self.photo_path: str | None = None
         self.save_path: str | None = None
         self.bundle_path: str | None = None
+        self.gallery_path: str | None = None
         self.confirm_answer = True
         self.open_report = False
         self.saved_reports: list[str] = []
@@ -64,6 +65,9 @@ class FakeDialogs(Dialogs):
 
     def open_bundle(self, parent):
         return self.bundle_path
+
+    def open_gallery(self, parent, folder=""):
+        return self.gallery_path
 
     def open_image(self, parent, title):
         return None

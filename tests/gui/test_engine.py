@@ -35,6 +35,9 @@ def test_real_worker_end_to_end_and_no_torch_in_the_gui_process(
     assert not out["errors"], out
     assert out["models"] == ["test-hybrid"] and out["heatmap"] and out["model_widgets"] == 1
     assert out["torch_in_gui_process"] is False
+    assert out["hpo_hit"].startswith("Hypertelorism  (HP:0000316)")  # searched in the worker
+    assert out["hpo_terms"] == ["HP:0000316"] and out["differential_rows"] == 10
+    assert out["ontology_in_gui_process"] is False
     assert pdf.read_bytes().startswith(b"%PDF") and out["pdf"] == str(pdf)
     print(
         f"real worker: first result {out['seconds_to_result']} s, worst UI stall {out['worst_stall_ms']} ms"

@@ -7,6 +7,7 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
+from dysmorph_desk.report.formatting import format_percent
 from dysmorph_desk.utils import paths
 from tests.gui.conftest import two_face_photo
 
@@ -26,6 +27,10 @@ def test_open_photo_shows_results_and_heatmap(qtbot, window, portraits):
     assert set(card.bars) == {"syndromic_like", "control"}
     assert "threshold" in card.verdict.text()
     assert card.badge.text() == "Demonstration" and "tests only" in card.badge.toolTip()
+    tip = card.badge.toolTip()  # the card's validation as the report prints it
+    assert "90.0%" in tip and "unknown" in tip and "Patient&#x27;s group" in tip
+    for cid, bar in card.bars.items():  # the report's percentages, legible at any value
+        assert bar.text() == format_percent(result.results[0].probabilities[cid])
     assert window.banner.isVisible() and "not for clinical use" in window.banner.text()
     assert window.results_view.quality_labels and len(window.photo_view.faces) == 1
     assert window.actions_.export.isEnabled()
@@ -184,11 +189,21 @@ def test_main_actions_have_shortcuts_and_tooltips(window):
         a.models,
         a.settings,
         a.quit,
-        a.about,
+        a.guide,
+        a.shortcuts,
         *a.tabs,
     ):
         assert not action.shortcut().isEmpty() and action.toolTip(), action.text()
     assert a.open.shortcut().toString() == "Ctrl+O" and a.export.shortcut().toString() == "Ctrl+E"
+    assert a.guide.shortcut().toString() == "F1"  # F1 is help, not About
+    help_menu = next(m.menu() for m in window.menuBar().actions() if m.text() == "&Help")
+    assert [act.text() for act in help_menu.actions() if not act.isSeparator()] == [
+        "&User guide",
+        "&Keyboard shortcuts",
+        "Third-party &licences",
+        "Open &log folder",
+        "&About DysmorphDesk",
+    ]
 
 
 def test_busy_state_cancel_and_unexpected_errors(qtbot, window, portraits, monkeypatch):

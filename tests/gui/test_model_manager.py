@@ -60,10 +60,12 @@ def test_import_view_card_and_choose_models(qtbot, dialogs, test_bundle):
     names = [manager.table.item(r, 1).text() for r in range(manager.table.rowCount())]
     assert "test-hybrid" in names
     row = names.index("test-hybrid")
-    assert (
-        "demonstration" in manager.table.item(row, 2).text()
-        and "auc 0.90" in manager.table.item(row, 4).text()
-    )
+    validation = manager.table.item(row, 4).text()
+    assert "demonstration" in manager.table.item(row, 2).text()
+    # the report's wording: every rate with its interval and n (unknown on this bare card)
+    assert "Sensitivity 90.0% (95% CI unknown, n not recorded)" in validation
+    assert "Specificity 80.0% (95% CI unknown, n not recorded)" in validation
+    assert "AUC 0.900" in validation and "Interval unknown" in validation
     manager.table.selectRow(row)
     card = manager.view_card()
     assert card is not None and card.isVisible()

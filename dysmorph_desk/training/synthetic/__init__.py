@@ -26,6 +26,13 @@ and version give the same labels and pixel-identical files.
 The package is split by stage: ``params`` (fixed ranges), ``warps`` (displacement fields),
 ``faces`` (base faces, identity and class warps), ``render`` (identities and photographs) and
 ``dataset`` (``make_synthetic`` and the files it writes); callers import the names from here.
+
+A second generator, ``make_syndrome_world`` (``make-synthetic --syndromes N``), writes a world of
+many synthetic syndromes for measuring a gallery differential: ``features`` (drawable facial
+changes, each with its HPO term), ``hpo_source`` (hp.obo and phenotype.hpoa), ``syndromes``
+(signatures tied to real OMIM/Orphanet diseases, frequency classes, roles), ``clinician`` (noisy,
+imprecise HPO terms after Köhler et al. 2009), ``variation`` (wider identity variation and
+expressions) and ``world`` (the files). It leaves the two-class set's output unchanged.
 """
 
 from dysmorph_desk.training.synthetic.dataset import SyntheticSummary, make_synthetic
@@ -47,6 +54,7 @@ from dysmorph_desk.training.synthetic.params import (
 )
 from dysmorph_desk.training.synthetic.render import Identity, make_identity, render_photo
 from dysmorph_desk.training.synthetic.warps import Bump, Warp, landmark_warp, warp_image
+from dysmorph_desk.training.synthetic.world import WorldSpec, WorldSummary, make_syndrome_world
 
 __all__ = [
     "AGE_RANGE_MONTHS",
@@ -60,12 +68,15 @@ __all__ = [
     "Identity",
     "SyntheticSummary",
     "Warp",
+    "WorldSpec",
+    "WorldSummary",
     "base_faces",
     "canonical_landmarks",
     "class_warp",
     "identity_warp",
     "landmark_warp",
     "make_identity",
+    "make_syndrome_world",
     "make_synthetic",
     "render_photo",
     "warp_image",

@@ -1,0 +1,72 @@
+"""Top-k accuracy of a ranking, per frequency class, each rate with its exact interval and n.
+
+GestaltMatcher (Hsieh et al. 2022) and GestaltMatcher-Arc report top-1/5/10/30 accuracy separately
+for frequent and rare disorders; the same table is built here from the rank at which each query
+case's true disorder appeared (``None``: not ranked at all). Cases are counted per query patient,
+not per photo, so a child photographed five times does not count five times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dysmorph_desk.utils.intervals import clopper_pearson
+
+TOP_K = (1, 5, 10, 30)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """k of n, with its 95 % Clopper–Pearson interval."""
+
+    k: int
+    n: int
+
+    @property
+    def value(self) -> float | None:
+        return None if self.n == 0 else self.k / self.n
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return clopper_pearson(self.k, self.n)
+
+    def to_json(self) -> dict[str, Any]:
+        lo, hi = self.interval
+        return {
+            "value": None if self.value is None else round(self.value, 6),
+            "ci95": [round(lo, 6), round(hi, 6)],
+            "k": self.k,
+            "n": self.n,
+        }
+
+    def text(self) -> str:
+        if self.n == 0:
+            return "n = 0"
+        lo, hi = self.interval
+        return f"{100 * self.k / self.n:.0f} % ({100 * lo:.0f}–{100 * hi:.0f} %, {self.k}/{self.n})"
+
+
+def topk_rates(ranks: Sequence[int | None], ks: Sequence[int] = TOP_K) -> dict[int, Rate]:
+    """The share of cases whose true disorder ranked within the top k, for each k.
+
+    Example:
+        >>> rates = topk_rates([1, 3, None, 12])
+        >>> rates[1].k, rates[5].k, rates[30].k, rates[30].n
+        (1, 2, 3, 4)
+    """
+    n = len(ranks)
+    return {k: Rate(sum(1 for r in ranks if r is not None and r <= k), n) for k in ks}
+
+
+def topk_table(
+    ranks: Sequence[int | None], groups: Sequence[str], ks: Sequence[int] = TOP_K
+) -> dict[str, dict[int, Rate]]:
+    """Top-k rates per group (e.g. "frequent", "rare") and over all cases ("all")."""
+    if len(ranks) != len(groups):
+        raise ValueError("one group per rank")
+    table = {"all": topk_rates(ranks, ks)}
+    for group in sorted(set(groups)):
+        table[group] = topk_rates([r for r, g in zip(ranks, groups, strict=True) if g == group], ks)
+    return table

