@@ -84,9 +84,10 @@ def differential_text(diff, shown: int = SHOWN) -> str:
         pheno = "-" if r.phenotype_score is None else f"{r.phenotype_score:.2f}"
         entries = ", ".join(f"#{e}" for e, _ in r.nearest_entries[:3])
         near = f" nearest {entries}" if entries else ""
-        local = (
-            " (local id: face only)" if not r.in_ontology and r.gestalt_distance is not None else ""
-        )
+        local = ""
+        if not r.in_ontology and r.gestalt_distance is not None:
+            kind = "local id" if r.disorder_id.startswith("LOCAL:") else "no HPO annotation"
+            local = f" ({kind}: face only)"
         lines.append(
             f"  {r.rank:>2}. {terminal_safe(r.disorder_id, 40)} {terminal_safe(r.name, 80)}{local}: gestalt {gestalt}{near}, "
             f"phenotype {pheno}, combined {r.combined_score:.3f}"

@@ -271,6 +271,25 @@ def _report_added(report: AddReport, total: int, where: str) -> None:
 # ---------------------------------------------------------------------------------- commands
 
 
+def _check_annotated(disorder_ids: list[str], error: type[Exception], where: str) -> None:
+    """Refuse OMIM:/ORPHA: ids that no HPO annotation knows (a mistyped number would silently
+    rank by the face alone); a clinic's own disorder is a LOCAL: id, marked face-only."""
+    from dysmorph_desk.gallery.ids import is_local
+    from dysmorph_desk.phenotype import has_disease, load_ontology
+
+    onto = load_ontology()
+    unknown = [d for d in disorder_ids if not is_local(d) and not has_disease(d, ontology=onto)]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        raise error(
+            f"{where}: {shown} {'is' if len(unknown) == 1 else 'are'} in no disease annotation of "
+            f"HPO release {onto.version}: check the number, or use a LOCAL: id (ranked by the "
+            "face alone)"
+        )
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     """``gallery build``: every photo of a labelled folder becomes an entry."""
     from dysmorph_desk.gallery.embed import add_photos
@@ -287,6 +306,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     items = photos_from_samples(
         read_dataset(args.data), names=names, local_ids=args.local_ids, exclude=args.exclude
     )
+    _check_annotated(sorted({i.disorder_id for i in items}), DataError, "the data's labels")
     screener = _screener(args)
     gallery = Gallery(
         title=clean_text(args.title, LABEL_MAX, "--title"),
@@ -352,6 +372,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from dysmorph_desk.gallery.store import read_gallery
 
     check_disorder_id(args.disorder)
+    _check_annotated([args.disorder], UsageError, "--disorder")
     if (args.case is None) == (not args.photos):
         raise UsageError("give either PHOTO... (with --patient) or --case UID")
     if args.case is not None:

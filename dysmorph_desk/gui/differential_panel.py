@@ -132,6 +132,20 @@ class DifferentialPanel(QWidget):
         self.no_gallery_button = QPushButton("No gallery")
         self.no_gallery_button.setToolTip("Rank by the HPO terms alone")
         self.no_gallery_button.clicked.connect(lambda: self.set_gallery(None))
+        # the galleries shipped with the demo bundles live inside the package, where nobody would
+        # find them with a file dialog: one button picks the demonstration gallery
+        from dysmorph_desk.gallery.links import shipped_galleries
+
+        shipped = shipped_galleries()
+        self.demo_gallery_button = QPushButton("Demo gallery")
+        self.demo_gallery_button.setToolTip(
+            "The demonstration gallery shipped with the demo models (synthetic children; "
+            "not for clinical use)"
+        )
+        demo_path = next(iter(shipped.values()), None)
+        self.demo_gallery_button.setVisible(demo_path is not None)
+        if demo_path is not None:
+            self.demo_gallery_button.clicked.connect(lambda: self.set_gallery(str(demo_path)))
         self.demo_label = QLabel(f"⚠ {DEMO_NOTE[0].upper()}{DEMO_NOTE[1:]}.")
         self.demo_label.setWordWrap(True)
         self.demo_label.setStyleSheet(
@@ -162,6 +176,7 @@ class DifferentialPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.gallery_label, 1)
         row.addWidget(self.choose_button)
+        row.addWidget(self.demo_gallery_button)
         row.addWidget(self.no_gallery_button)
         fl.addLayout(row)
         fl.addWidget(self.demo_label)

@@ -94,7 +94,8 @@ def differential_section(
             f"{r.name} ({r.disorder_id})" if r.name and r.name != r.disorder_id else r.disorder_id
         )
         if not r.in_ontology and r.gestalt_distance is not None:
-            name += " – local id, face only"
+            kind = "local id" if r.disorder_id.startswith("LOCAL:") else "no HPO annotation"
+            name += f" – {kind}, face only"
         rows.append(
             [
                 para(str(r.rank), cell),

@@ -155,3 +155,13 @@ def test_the_store_keeps_the_terms_and_the_differential(capsys, tmp_path, test_b
     code, out, err = run(capsys, "cases", "show", "--patient-id", "P-0042", "--store-path", store)
     assert code == 0, err
     assert "HP:0000316" in out and "Hypertelorism" in out
+
+
+def test_a_disorder_id_in_no_annotation_is_refused(capsys, tmp_path, test_bundle, portraits):
+    gallery = tmp_path / "g.ddgallery"
+    code, _, err = run(
+        capsys, "gallery", "add", gallery, "--model", test_bundle, "--disorder", "OMIM:999999",
+        "--patient", "P1", portraits["grace_hopper"],
+    )  # fmt: skip
+    assert code == 2 and "OMIM:999999 is in no disease annotation" in err
+    assert "LOCAL:" in err and not gallery.exists()

@@ -306,3 +306,11 @@ def test_gallery_chooser_shows_the_summary_and_is_remembered(qtbot, panel, dialo
     assert not panel.demo_label.isVisible()
     panel.no_gallery_button.click()
     assert panel.gallery_path is None and state().value("differential/gallery") is None
+
+
+def test_the_demo_gallery_button_picks_the_shipped_gallery(qtbot, panel):
+    from dysmorph_desk.gallery.links import shipped_galleries
+
+    assert panel.demo_gallery_button.isVisibleTo(panel)
+    panel.demo_gallery_button.click()
+    assert panel.gallery_path == str(shipped_galleries()["demo-syndromes"])
