@@ -432,18 +432,21 @@ def test_install_refuses_a_symlink_in_the_models_folder(dd: CLI, tmp_path, base)
 
 
 @pytest.mark.parametrize(
-    ("model", "match"),
+    ("model", "match", "status"),
     [
-        pytest.param("m" * 300, "bundle", id="name-too-long"),
-        pytest.param("m" * 300 + ".ddbundle", "bundle", id="path-too-long", marks=pytest.mark.slow),
-        pytest.param("a\x00b.ddbundle", "bundle", id="nul", marks=pytest.mark.slow),
-        pytest.param("/dev/zero", "bundle", id="dev-zero", marks=pytest.mark.slow),
-        pytest.param("", "bundle", id="empty", marks=pytest.mark.slow),
-        pytest.param("\x1b[31mred", "bundle", id="escape-codes", marks=pytest.mark.slow),
+        pytest.param("m" * 300, "bundle", 4, id="name-too-long"),
+        pytest.param(
+            "m" * 300 + ".ddbundle", "bundle", 4, id="path-too-long", marks=pytest.mark.slow
+        ),
+        pytest.param("a\x00b.ddbundle", "bundle", 4, id="nul", marks=pytest.mark.slow),
+        pytest.param("/dev/zero", "bundle", 4, id="dev-zero", marks=pytest.mark.slow),
+        pytest.param("", "bundle", 4, id="empty", marks=pytest.mark.slow),
+        # a plain name no bundle has is a usage error (exit 2, "did you mean"), shown escaped
+        pytest.param("\x1b[31mred", "bundle", 2, id="escape-codes", marks=pytest.mark.slow),
     ],
 )
-def test_screen_model_that_is_no_bundle_file(dd: CLI, photo, model, match):
-    result = dd.expect(4, "screen", photo, "--model", model, "--cam", "none")
+def test_screen_model_that_is_no_bundle_file(dd: CLI, photo, model, match, status):
+    result = dd.expect(status, "screen", photo, "--model", model, "--cam", "none")
     assert match in result.message
 
 
