@@ -193,11 +193,20 @@ def platform_problem(
     problems: list[str] = []
     has_x = env.get("DISPLAY", "").strip() != ""
     has_wayland = env.get("WAYLAND_DISPLAY", "").strip() != ""
-    if platforms[:1] == ["xcb"] and not has_x:
-        problems.append("no X display (DISPLAY is not set)")
-    elif platforms[:1] == ["wayland"] and not has_wayland:
-        problems.append("no Wayland display (WAYLAND_DISPLAY is not set)")
-    elif not has_x and not has_wayland:
+    # Qt tries the platforms of QT_QPA_PLATFORM in order ("wayland;xcb"): one with a display is enough
+    usable = [
+        name
+        for name in platforms
+        if (name == "xcb" and has_x) or (name == "wayland" and has_wayland)
+    ]
+    if platforms and set(platforms) <= {"xcb", "wayland"} and not usable:
+        if platforms == ["xcb"]:
+            problems.append("no X display (DISPLAY is not set)")
+        elif platforms == ["wayland"]:
+            problems.append("no Wayland display (WAYLAND_DISPLAY is not set)")
+        else:
+            problems.append("no display (neither DISPLAY nor WAYLAND_DISPLAY is set)")
+    elif not platforms and not has_x and not has_wayland:
         problems.append("no display (neither DISPLAY nor WAYLAND_DISPLAY is set)")
     missing = missing_libraries(finder) if _wants_x11(env) else []
     if missing:

@@ -226,7 +226,7 @@ def strip_binaries(internal: Path) -> int:
         env=env,
         check=False,
     )
-    broken = set(check.stdout.split()) if check.returncode == 0 else {str(p) for p in backups}
+    broken = set(check.stdout.splitlines()) if check.returncode == 0 else {str(p) for p in backups}
     saved = 0
     for path, (backup, size) in backups.items():
         if str(path) in broken:

@@ -283,3 +283,15 @@ def test_really_missing_libraries_name_their_packages(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "libxcb-icccm.so.4, libxcb-keysyms.so.1" in proc.stderr
     assert "sudo apt install libxcb-icccm4 libxcb-keysyms1 (Debian/Ubuntu)" in proc.stderr
+
+
+def test_a_platform_list_needs_only_one_display():
+    from dysmorph_desk.platform_check import platform_problem
+
+    def ok(*_a, **_k):
+        return True
+
+    x11_only = {"QT_QPA_PLATFORM": "wayland;xcb", "DISPLAY": ":0"}
+    assert platform_problem(x11_only, system="linux", finder=ok, probe=ok) is None
+    neither = {"QT_QPA_PLATFORM": "wayland;xcb"}
+    assert "no display" in platform_problem(neither, system="linux", finder=ok, probe=ok)

@@ -41,6 +41,11 @@ def differential_inputs(args, n_photos: int) -> DifferentialInputs | None:
             "--gallery and --hpo rank one child: give one photo, or several photos of one "
             "visit with --visit"
         )
+    if getattr(args, "out_dir", None) is not None and not args.visit:
+        raise UsageError(
+            "--gallery and --hpo with --out-dir need --visit (the visit's files carry the "
+            "differential); for one photo use --json and --report"
+        )
     terms: tuple[str, ...] = ()
     if raw_terms:
         from dysmorph_desk.phenotype import resolve_terms
@@ -55,7 +60,20 @@ def differential_inputs(args, n_photos: int) -> DifferentialInputs | None:
         from dysmorph_desk.gallery.store import read_gallery
 
         gallery = read_gallery(resolve_gallery(args.gallery))
+        _check_models(gallery, args.models)
     return DifferentialInputs(gallery, terms, args.gallery_aggregate)
+
+
+def _check_models(gallery, model_names: list[str] | None) -> None:
+    """The gallery must hold embeddings of one of the models that will screen (their headers
+    only: nothing loads); otherwise exit 4 before any photo is screened."""
+    from dysmorph_desk.bundles.format import find_bundles, resolve_bundle
+    from dysmorph_desk.gallery.ranking import pick_set
+    from dysmorph_desk.settings import Settings
+
+    names = model_names or list(Settings.load().screening.default_models)
+    infos = find_bundles() if "all" in names else [resolve_bundle(n) for n in names]
+    pick_set(gallery, infos)
 
 
 def run_differential(wants: DifferentialInputs, results, bundles):

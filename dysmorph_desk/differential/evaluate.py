@@ -155,7 +155,17 @@ def _rank_of(ids: Sequence[str], truth: str) -> int | None:
 
 def _evidence(case: QueryCase, gallery: Gallery, bundle: BundleLike, aggregate: str):
     assert case.embedding is not None
-    ranking = rank(case.embedding, gallery, bundle, aggregate=aggregate, photos=len(case.photos))
+    # a query child is never matched to itself, unless the CSV says the gallery holds this very
+    # child's other photo (a rare disorder with one child: "same_patient", reported apart)
+    exclude = () if case.query_type == "same_patient" else (case.patient_id,)
+    ranking = rank(
+        case.embedding,
+        gallery,
+        bundle,
+        aggregate=aggregate,
+        photos=len(case.photos),
+        exclude_patients=exclude,
+    )
     gestalt = [
         GestaltEvidence(d.disorder_id, d.name, d.distance, d.nearest) for d in ranking.disorders
     ]

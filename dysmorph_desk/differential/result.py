@@ -44,7 +44,8 @@ class GalleryFacts:
     aggregate: str = "nearest"
     threshold: float | None = None  # the "no close match" cosine distance
     false_match_k: int | None = None  # unrelated children matched within the threshold
-    false_match_n: int | None = None
+    false_match_n: int | None = None  # (counted on the children the threshold was set from)
+    signature: str = "unsigned"  # the gallery's signature as verified: "signed by ..." or not
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -55,6 +56,7 @@ class GalleryFacts:
             "status": self.status,
             "aggregate": self.aggregate,
             "no_match_threshold": None if self.threshold is None else round(self.threshold, 6),
+            "signature": self.signature,
         }
         if self.false_match_n:
             from dysmorph_desk.utils.intervals import clopper_pearson
@@ -66,6 +68,7 @@ class GalleryFacts:
                 "ci95": [round(lo, 6), round(hi, 6)],
                 "k": k,
                 "n": n,
+                "in_sample": True,  # on the calibration children (evaluate-gallery: held out)
             }
         return data
 

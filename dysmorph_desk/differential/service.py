@@ -73,6 +73,7 @@ def gallery_facts(ranking: GalleryRanking) -> GalleryFacts:
         threshold=None if t is None else t.threshold,
         false_match_k=None if t is None else t.false_matches,
         false_match_n=None if t is None else t.n,
+        signature=ranking.trust or "unsigned",
     )
 
 
@@ -131,6 +132,11 @@ def build_differential(
                 for d in ranking.disorders
             ]
             facts = gallery_facts(ranking)
+            if not facts.signature.startswith("signed by") or "untrusted" in facts.signature:
+                notes.append(
+                    f"the gallery is {facts.signature}: nothing vouches that its entries are the "
+                    "ones its keeper made"
+                )
             nearest = ranking.nearest_distance
             photos_used = ranking.photos
             notes += list(ranking.notes)
@@ -147,6 +153,13 @@ def build_differential(
             [str(d) for d in scores.disease_ids], [str(n) for n in scores.names], scores.scores
         )
     rows = fuse(gestalt, phenotype, weights, top_n=top_n)
+    if phenotype is None and rows:  # no terms: whether a disorder is annotated comes from the HPO
+        from dataclasses import replace
+
+        from dysmorph_desk.phenotype import has_disease, load_ontology
+
+        onto = load_ontology()
+        rows = [replace(r, in_ontology=has_disease(r.disorder_id, ontology=onto)) for r in rows]
     return DifferentialResult(
         rows=rows,
         gallery=facts,

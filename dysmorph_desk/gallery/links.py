@@ -130,6 +130,9 @@ def shipped_galleries() -> dict[str, Path]:
 def resolve_gallery(value: str | Path) -> Path:
     """A gallery path as given, or a shipped gallery's name (``demo-syndromes``)."""
     path = Path(value)
-    if path.exists() or len(path.parts) > 1 or path.suffix:
+    try:
+        if path.exists() or len(path.parts) > 1 or path.suffix:
+            return path
+    except (OSError, ValueError):  # a name the file system refuses: read_gallery says so in a line
         return path
     return shipped_galleries().get(str(value), path)

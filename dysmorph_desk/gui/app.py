@@ -108,7 +108,7 @@ def run_app(
 
     if exit_after_results:
         window.screen_failed.connect(on_failed)
-    terminated = _quit_on_sigterm(app)
+    terminated = _quit_on_sigterm(app, window)
     code = app.exec()
     if terminated:
         code = 130  # the exit table: interrupted (Ctrl+C or SIGTERM)
@@ -116,10 +116,12 @@ def run_app(
     return code
 
 
-def _quit_on_sigterm(app) -> list[bool]:
-    """SIGTERM (a logout, ``kill``) quits the event loop cleanly instead of raising inside a Qt
-    slot. Python runs signal handlers only between bytecodes, so a 250 ms timer gives it the chance
-    while Qt waits for events. Returns a list that holds True once SIGTERM arrived."""
+def _quit_on_sigterm(app, window) -> list[bool]:
+    """SIGTERM (a logout, ``kill``) closes the window like the user would, instead of raising
+    inside a Qt slot: with an unsaved case the window asks first (nothing a clinician entered is
+    lost silently), and if the user keeps the window the app goes on as if nothing happened.
+    Python runs signal handlers only between bytecodes, so a 250 ms timer gives it the chance
+    while Qt waits for events. Returns a list that holds True once SIGTERM ended the app."""
     import signal
 
     from PySide6.QtCore import QTimer
@@ -127,9 +129,12 @@ def _quit_on_sigterm(app) -> list[bool]:
     arrived: list[bool] = []
 
     def on_term(signum, frame) -> None:
-        log.warning("SIGTERM: quitting the app")
-        arrived.append(True)
-        app.quit()
+        log.warning("SIGTERM: closing the app")
+        if window.close():  # False: the user chose to keep an unsaved case open
+            arrived.append(True)
+            app.quit()
+        else:
+            log.warning("SIGTERM: the user kept the window open (unsaved case)")
 
     try:
         signal.signal(signal.SIGTERM, on_term)

@@ -125,11 +125,13 @@ class DifferentialTable(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.banner = QLabel("")
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # gallery text is never markup
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(BANNER_STYLE)
         self.banner.setAccessibleName("No close match")
         self.banner.setVisible(False)
         self.message = QLabel("")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # gallery text is never markup
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Differential status")
         self.table = QTableWidget(0, len(COLUMNS))
@@ -146,9 +148,11 @@ class DifferentialTable(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.context = QLabel("")
+        self.context.setTextFormat(Qt.TextFormat.PlainText)  # gallery text is never markup
         self.context.setWordWrap(True)
         self.context.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notes = QLabel("")
+        self.notes.setTextFormat(Qt.TextFormat.PlainText)  # gallery text is never markup
         self.notes.setWordWrap(True)
         self.notes.setAccessibleName("Differential notes")
         self.disclaimer = QLabel(DIFFERENTIAL_DISCLAIMER)

@@ -24,7 +24,8 @@ from dysmorph_desk.phenotype.ontology import (
 )
 from dysmorph_desk.utils.inputs import terminal_safe
 
-MAX_TERMS = 200  # a clinician enters a handful; bounds the work and the message length
+MAX_TERMS = 100  # a clinician enters a handful; bounds the work and the message length (the
+# case store and the app's term list take as many)
 _LISTED = 8  # ids named in one error line before "and N more"
 _TERM_ID = re.compile(r"HP[:_](\d{7})", re.IGNORECASE)
 _DISEASE_ID = re.compile(r"(OMIM|ORPHA):[1-9]\d{0,8}")

@@ -32,7 +32,7 @@ def _gallery_line(diff: DifferentialResult) -> str:
         return "Gallery: none (phenotype terms only)."
     text = (
         f"Gallery SHA-256 {g.sha256[:16]}…, {g.entries} entries of {g.disorders} disorders, "
-        f"embeddings of {g.bundle} ({g.status}); per disorder: {g.aggregate}."
+        f"embeddings of {g.bundle} ({g.status}); per disorder: {g.aggregate}; {g.signature}."
     )
     if g.threshold is not None:
         text += f" Threshold for a close match: cosine distance {distance_text(g.threshold)}"
@@ -42,7 +42,7 @@ def _gallery_line(diff: DifferentialResult) -> str:
             k, n = int(g.false_match_k or 0), int(g.false_match_n)
             lo, hi = clopper_pearson(k, n)
             text += (
-                f" (unrelated children matched: {100 * k / n:.1f} %, "
+                f" (unrelated children of its calibration matched: {100 * k / n:.1f} %, "
                 f"95 % CI {100 * lo:.1f}–{100 * hi:.1f} %, n = {n})"
             )
         text += "."
@@ -117,7 +117,13 @@ def differential_section(
     w = diff.weights
     notes = [
         "Gestalt distance: cosine distance (0 = same direction, 2 = opposite) of the photo's "
-        "embedding to the disorder's nearest gallery patient; lower is closer.",
+        "embedding to "
+        + (
+            "the mean of the disorder's 3 nearest gallery patients"
+            if diff.gallery is not None and diff.gallery.aggregate == "mean-k"
+            else "the disorder's nearest gallery patient"
+        )
+        + "; lower is closer.",
         "Phenotype score: Resnik similarity, best-match average (funSimAvg), of the entered terms "
         "to the disorder's HPO annotation.",
         f"Combined: logistic combination ({w.fitted_on}"

@@ -165,3 +165,20 @@ def test_a_disorder_id_in_no_annotation_is_refused(capsys, tmp_path, test_bundle
     )  # fmt: skip
     assert code == 2 and "OMIM:999999 is in no disease annotation" in err
     assert "LOCAL:" in err and not gallery.exists()
+
+
+def test_a_gallery_of_other_models_and_out_dir_are_refused_before_loading(
+    capsys, tmp_path, monkeypatch, test_bundle, portraits
+):
+    gallery = tmp_path / "g.ddgallery"
+    photo = portraits["grace_hopper"]
+    code, _, err = run(
+        capsys, "gallery", "add", gallery, "--model", test_bundle, "--disorder", "ORPHA:870",
+        "--patient", "P1", photo,
+    )  # fmt: skip
+    assert code == 0, err
+    _no_models(monkeypatch)
+    code, _, err = run(capsys, "screen", photo, "--model", "demo-resnet18", "--gallery", gallery)
+    assert code == 4 and "not comparable" in err
+    code, _, err = run(capsys, "screen", photo, "--hpo", "HP:0000316", "--out-dir", tmp_path / "o")
+    assert code == 2 and "--visit" in err

@@ -138,3 +138,37 @@ def test_read_cases_groups_photos_and_keeps_paths_inside(tmp_path):
     (tmp_path / "bad.csv").write_text("path,patient_id,disorder_id\n../x.jpg,P1,OMIM:100100\n")
     with pytest.raises(DataError, match="leaves the data folder"):
         read_cases(tmp_path / "bad.csv")
+
+
+def test_without_terms_the_ontology_still_says_which_disorders_are_annotated():
+    from dysmorph_desk.phenotype import has_disease
+
+    g = random_gallery(6)
+    diff = build_differential(
+        [_result_with(_vector_of(g, "ORPHA:100"))], gallery=g, bundles=[FakeBundle()]
+    )
+    assert any(r.disorder_id.startswith("LOCAL:") for r in diff.rows)
+    for r in diff.rows:
+        assert r.in_ontology == has_disease(r.disorder_id)
+    assert any("unsigned" in n for n in diff.notes)  # nothing vouches for an unsigned gallery
+
+
+def test_evaluation_never_matches_a_query_child_to_itself():
+    g = random_gallery(7, disorders=12, max_patients=2)
+    patients: dict[str, set[str]] = {}
+    for e in g.entries.values():
+        patients.setdefault(e.disorder_id, set()).add(e.patient_id)
+    number, entry = next(
+        (n, e) for n, e in g.entries.items() if len(patients[e.disorder_id]) == 1
+    )  # a disorder with a single child: left out, it cannot rank at all
+    v = g.sets[SHA].vector_of(number)
+    case = QueryCase(entry.patient_id, entry.disorder_id, "frequent", embedding=v)
+    twin = QueryCase(entry.patient_id, entry.disorder_id, "rare", "same_patient", embedding=v)
+    for seed in range(40):  # a seed that puts both in the report half
+        if not in_fit_half(entry.patient_id, seed):
+            break
+    ranks, _ = evaluate_cases([case], g, FakeBundle(), seed=seed)
+    ranks_twin, _ = evaluate_cases([twin], g, FakeBundle(), seed=seed)
+    # the same-patient query finds itself at distance 0; the other query cannot
+    assert ranks_twin[0].gestalt == 1
+    assert ranks[0].gestalt is None
