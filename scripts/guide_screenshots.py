@@ -5,6 +5,8 @@
 Runs offscreen (no display needed, ``QT_QPA_PLATFORM=offscreen``), with a fresh, empty settings
 folder (no one's clinic name, recent files or case store), the shipped demonstration bundles and
 the shipped sample portrait; the engine runs in process. It saves, at a fixed size:
+(differential.png: the Differential tab ranked against the shipped demonstration gallery with two
+HPO terms; the other shots below)
 
 * ``main-window.png``: the main window with the results of every shipped model;
 * ``heatmap.png``: the same window on the Heatmap tab;
@@ -216,6 +218,21 @@ def _shoot(out: Path, width: int, max_kb: int) -> int:
         shot("heatmap.png", window)
     else:
         problems.append("no Heatmap tab")
+    if _show_tab(window, "differential"):
+        panel = window.differential
+        ranked: list[Any] = []
+        panel.ranked.connect(ranked.append)
+        if panel.demo_gallery_button.isVisibleTo(panel):
+            panel.demo_gallery_button.click()
+        panel.entry.add_term("HP:0000316", "Hypertelorism")
+        panel.entry.add_term("HP:0000494", "Downslanted palpebral fissures")
+        panel.rank()
+        if _pump(app, lambda: bool(ranked), WAIT_S):
+            shot("differential.png", window)
+        else:
+            problems.append("the Differential tab ranked nothing")
+    else:
+        problems.append("no Differential tab")
     if _trigger(window, "models"):
 
         def open_dialogs() -> list[Any]:
