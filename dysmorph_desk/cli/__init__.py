@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         dest="models",
         metavar="BUNDLE",
-        help="bundle name or path; repeat for several (default from settings)",
+        help="bundle name or path; repeat for several (this run only; default: your last choice in the app, else every demonstration model)",
     )
     a.add_argument(
         "--device",
