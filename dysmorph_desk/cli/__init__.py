@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -463,6 +464,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("dysmorph-desk: interrupted")
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (`| head`): not a bug of ours
+        with contextlib.suppress(OSError, ValueError):  # no second error when Python flushes
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        _err("dysmorph-desk: error: standard output was closed before everything was written")
+        return 2
     except Exception as exc:  # a bug: one line for the user, the traceback in the log
         log.error("internal error", exc_info=True)
         if args.debug:

@@ -403,9 +403,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from dysmorph_desk.gallery.links import resolve_gallery
     from dysmorph_desk.gallery.store import read_gallery
 
-    gallery = read_gallery(args.gallery)
+    gallery = read_gallery(resolve_gallery(args.gallery))  # a shipped one by name too
     entries = [gallery.entries[n] for n in sorted(gallery.entries)]
     if args.json:
         doc = {"gallery": gallery.info(), "entries": [e.to_json() for e in entries]}
@@ -490,9 +491,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from dysmorph_desk.gallery.links import resolve_gallery
     from dysmorph_desk.gallery.store import read_gallery
 
-    gallery = read_gallery(args.gallery)
+    gallery = read_gallery(resolve_gallery(args.gallery))  # a shipped one by name too
     info = gallery.info()
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))
@@ -514,9 +516,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_share(args: argparse.Namespace) -> int:
     """``gallery share``: a copy without photos, case references or the clinic's patient ids."""
+    from dysmorph_desk.gallery.links import resolve_gallery
     from dysmorph_desk.gallery.store import read_gallery, write_gallery
 
-    gallery = read_gallery(args.gallery)
+    gallery = read_gallery(resolve_gallery(args.gallery))  # a shipped one by name too
     if args.out.exists() and args.out.resolve() == args.gallery.resolve():
         raise UsageError("write the shared copy to another file (--out)")
     copy = gallery.shareable()
