@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dysmorph_desk.differential.fusion import DifferentialRow, FusionWeights
+from dysmorph_desk.differential.metrics import Rate
 from dysmorph_desk.gallery.model import distance_text
 
 __all__ = [
@@ -47,6 +48,13 @@ class GalleryFacts:
     false_match_n: int | None = None  # (counted on the children the threshold was set from)
     signature: str = "unsigned"  # the gallery's signature as verified: "signed by ..." or not
 
+    @property
+    def false_match(self) -> Rate | None:
+        """Unrelated children matched within the threshold, k of n with its interval."""
+        if not self.false_match_n:
+            return None
+        return Rate(int(self.false_match_k or 0), int(self.false_match_n))
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "sha256": self.sha256,
@@ -58,18 +66,9 @@ class GalleryFacts:
             "no_match_threshold": None if self.threshold is None else round(self.threshold, 6),
             "signature": self.signature,
         }
-        if self.false_match_n:
-            from dysmorph_desk.utils.intervals import clopper_pearson
-
-            k, n = int(self.false_match_k or 0), int(self.false_match_n)
-            lo, hi = clopper_pearson(k, n)
-            data["false_match_rate"] = {
-                "value": round(k / n, 6),
-                "ci95": [round(lo, 6), round(hi, 6)],
-                "k": k,
-                "n": n,
-                "in_sample": True,  # on the calibration children (evaluate-gallery: held out)
-            }
+        rate = self.false_match
+        if rate is not None:  # on the calibration children (evaluate-gallery: held out)
+            data["false_match_rate"] = {**rate.to_json(), "in_sample": True}
         return data
 
 

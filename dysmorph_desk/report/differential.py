@@ -36,14 +36,12 @@ def _gallery_line(diff: DifferentialResult) -> str:
     )
     if g.threshold is not None:
         text += f" Threshold for a close match: cosine distance {distance_text(g.threshold)}"
-        if g.false_match_n:
-            from dysmorph_desk.utils.intervals import clopper_pearson
-
-            k, n = int(g.false_match_k or 0), int(g.false_match_n)
-            lo, hi = clopper_pearson(k, n)
+        rate = g.false_match
+        if rate is not None:
+            lo, hi = rate.interval
             text += (
-                f" (unrelated children of its calibration matched: {100 * k / n:.1f} %, "
-                f"95 % CI {100 * lo:.1f}–{100 * hi:.1f} %, n = {n})"
+                f" (unrelated children of its calibration matched: {100 * rate.k / rate.n:.1f} %, "
+                f"95 % CI {100 * lo:.1f}–{100 * hi:.1f} %, n = {rate.n})"
             )
         text += "."
     return text
