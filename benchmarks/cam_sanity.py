@@ -27,7 +27,7 @@ def main() -> int:
     from dysmorph_desk.training.synthetic import make_synthetic
 
     data = Path(tempfile.mkdtemp()) / "heldout"
-    make_synthetic(data, args.per_class, seed=args.seed)
+    make_synthetic(data, args.per_class, seed=args.seed, variation="wide")
     bundle = load_bundle(resolve_bundle(args.bundle).path)
     print(
         f"held-out synthetic set: seed {args.seed}, {args.per_class} per class; bundle {bundle.name}"

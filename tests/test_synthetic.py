@@ -195,3 +195,34 @@ def test_refuses_non_empty_out_dir(tmp_path):
     empty.mkdir()
     summary = syn.make_synthetic(empty, 1, photos_per_identity=1)
     assert summary.n_images == 2 and summary.n_identities == 2
+
+
+def test_wide_variation_is_deterministic_and_more_varied(tmp_path, detector):
+    """``variation="wide"``: same seed, same files; children differ more than in the narrow set;
+    the class change is still where the mask says (syndromic eyes inside it); faces detectable."""
+    wide = tmp_path / "wide"
+    summary = syn.make_synthetic(wide, 6, seed=SEED, photos_per_identity=2, variation="wide")
+    assert summary.n_images == 12 and "wide identity variation" in summary.description
+    assert "Identity variation: wide" in (wide / "README.txt").read_text(encoding="utf-8")
+    again = tmp_path / "again"
+    syn.make_synthetic(again, 6, seed=SEED, photos_per_identity=2, variation="wide")
+    for r in _rows(wide):
+        assert (again / r["path"]).read_bytes() == (wide / r["path"]).read_bytes()
+    narrow = tmp_path / "narrow"
+    syn.make_synthetic(narrow, 6, seed=SEED, photos_per_identity=2)
+    assert (narrow / _rows(narrow)[0]["path"]).read_bytes() != (
+        wide / _rows(wide)[0]["path"]
+    ).read_bytes()
+
+    # Each child's recipe names its own region blends and looks (the narrow set: one blend).
+    with open(wide / "identities.csv", newline="", encoding="utf-8") as fh:
+        recipes = [r["recipe"] for r in csv.DictReader(fh)]
+    assert len(recipes) == 6 and all("eyes" in r and "mouth" in r for r in recipes)
+    assert len(set(recipes)) == 6
+    found = sum(
+        bool(detector.detect(cv2.cvtColor(cv2.imread(str(wide / r["path"])), cv2.COLOR_BGR2RGB)))
+        for r in _rows(wide)
+    )
+    assert found >= 10
+    with pytest.raises(UsageError):
+        syn.make_synthetic(tmp_path / "bad", 1, variation="extreme")

@@ -232,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--seed", type=int, default=0, help="random seed: the same seed gives the same photos"
     )
+    g.add_argument(
+        "--variation",
+        choices=("wide", "narrow"),
+        default="wide",
+        help="two-class set: wide gives each child its own features, skin, hair, face shape and "
+        "expressions (the demo bundles' data); narrow is the round-1 set (one blend of two faces)",
+    )
     w = g.add_argument_group(
         "syndrome world",
         "--syndromes N writes N synthetic syndromes, each tied to a real OMIM/Orphanet disease's "

@@ -22,6 +22,18 @@ def _one_line(text: str, limit: int = 400) -> str:
     return terminal_safe(text, limit)
 
 
+def class_probabilities_text(probabilities: dict[str, float], names: dict[str, str]) -> str:
+    """Every class of a small model in card order; of a many-class one (a gallery encoder's 20
+    syndromes) the most probable few and how many classes there are (the JSON has them all)."""
+    from dysmorph_desk.report.formatting import shown_classes
+
+    shown = shown_classes(probabilities)
+    text = ", ".join(f"{names[c]} {p:.2f}" for c, p in shown)
+    if len(shown) < len(probabilities):
+        text += f" (the top {len(shown)} of {len(probabilities)} classes; --json for all)"
+    return text
+
+
 def summary_text(index: int, total: int, result) -> str:
     """A screened photo's lines: the answer first (as the report's summary box), then quality,
     each model's result and the warnings; the photo named by position and hash."""
@@ -41,7 +53,7 @@ def summary_text(index: int, total: int, result) -> str:
         if not r.assessable:
             lines.append(f"{head}: cannot assess — {r.cannot_assess_reason}")
             continue
-        probs = ", ".join(f"{r.class_names[c]} {p:.2f}" for c, p in r.probabilities.items())
+        probs = class_probabilities_text(r.probabilities, r.class_names)
         verdict = "FLAGGED for clinical review" if r.flagged else "not flagged"
         lines.append(
             f"{head}: {probs}; syndromic {r.syndromic_probability:.2f} vs threshold "

@@ -68,7 +68,7 @@ def models_at_start(
 
     Example:
         >>> models_at_start(Settings(), chosen=False)  # doctest: +SKIP
-        ['demo-hybrid', 'demo-mobilenetv2', 'demo-resnet18']
+        ['demo-gestalt', 'demo-hybrid', 'demo-mobilenetv2', 'demo-resnet18']
     """
     saved = list(settings.screening.default_models)
     if chosen is None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dysmorph_desk.bundles.cards import ModelCard
 from dysmorph_desk.bundles.format import (
     BUNDLE_SUFFIX,
     BundleInfo,
@@ -66,6 +67,22 @@ def initial_size(available: QSize) -> QSize:
     return QSize(
         min(PREFERRED_SIZE.width(), available.width() - 40),
         min(PREFERRED_SIZE.height(), available.height() - 60),
+    )
+
+
+def classes_text(card: ModelCard) -> str:
+    """The Classes cell: every class of a small model; of a many-class one (a gallery encoder's
+    20 syndromes) the first few and how many more, so that one row does not fill the dialog (the
+    row's tooltip, the card, lists them all)."""
+    from dysmorph_desk.report.formatting import SHOWN_CLASSES
+
+    names = [c.display_name for c in card.classes]
+    if len(names) <= SHOWN_CLASSES + 1:
+        return ", ".join(names)
+    return (
+        f"{len(names)} classes: "
+        + ", ".join(names[:SHOWN_CLASSES])
+        + f" and {len(names) - SHOWN_CLASSES} more"
     )
 
 
@@ -198,7 +215,7 @@ class ModelManager(QDialog):
             cells = (
                 info.name,
                 info.card.status_label,
-                ", ".join(c.display_name for c in info.card.classes),
+                classes_text(info.card),
                 validation_text(info.card),
                 info.source,
             )

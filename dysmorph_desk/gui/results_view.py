@@ -23,7 +23,7 @@ from dysmorph_desk.bundles.cards import ModelCard
 from dysmorph_desk.gui.card_text import card_html
 from dysmorph_desk.gui.help_window import help_link
 from dysmorph_desk.gui.probability_bar import ProbabilityBar
-from dysmorph_desk.report.formatting import format_percent, num
+from dysmorph_desk.report.formatting import format_percent, num, shown_classes
 from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
 from dysmorph_desk.screening.summary import Summary, summarise
 
@@ -71,7 +71,8 @@ class ModelResultWidget(QFrame):
         assert probabilities is not None and predicted_id is not None and synd is not None
         grid = QGridLayout()
         names = result.class_names
-        for row, (cid, prob) in enumerate(probabilities.items()):
+        shown = shown_classes(probabilities)  # a many-class model (a gallery encoder): the top few
+        for row, (cid, prob) in enumerate(shown):
             syndromic = cid in {c.id for c in result.card.classes if c.syndromic}
             label = QLabel(names.get(cid, cid) + (" ⚑" if syndromic else ""))
             label.setToolTip("a syndromic class" if syndromic else "a non-syndromic class")
@@ -84,6 +85,13 @@ class ModelResultWidget(QFrame):
             grid.addWidget(bar, row, 1)
             self.bars[cid] = bar
         layout.addLayout(grid)
+        if len(shown) < len(probabilities):
+            more = QLabel(
+                f"The {len(shown)} most probable of {len(probabilities)} classes; the model card "
+                "lists them all, the JSON export gives every probability."
+            )
+            more.setWordWrap(True)
+            layout.addWidget(more)
         predicted = names.get(predicted_id, predicted_id)
         if result.flagged:
             text = (

@@ -18,6 +18,20 @@ from dysmorph_desk.bundles.cards import INTERVAL_UNKNOWN, ModelCard, Rate, Rates
 INTERVAL_METHOD = "exact 95% intervals (Clopper–Pearson)"
 
 
+# A many-class model (a gallery encoder's 20 syndromes) shows its most probable few classes on one
+# line or in the results panel; the card, the PDF's model table and the JSON keep them all.
+SHOWN_CLASSES = 3
+
+
+def shown_classes(probabilities: dict[str, float]) -> list[tuple[str, float]]:
+    """Every class of a small model in card order; of one with more than ``SHOWN_CLASSES + 1``
+    classes, the ``SHOWN_CLASSES`` most probable, most probable first."""
+    items = list(probabilities.items())
+    if len(items) <= SHOWN_CLASSES + 1:
+        return items
+    return sorted(items, key=lambda kv: -kv[1])[:SHOWN_CLASSES]
+
+
 def num(value: float, digits: int = 3) -> str:
     """A number without trailing zeros: 0.5, 0.853, 12."""
     text = f"{value:.{digits}f}"

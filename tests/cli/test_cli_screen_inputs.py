@@ -100,7 +100,7 @@ def test_an_unknown_model_name_suggests_the_nearest_and_exits_2(capsys, tmp_path
     code, _, err = run(capsys, "screen", photo, "--model", "Demo-Hybrid")
     assert code == 2 and "did you mean 'demo-hybrid'?" in err  # another case: the same hint
     code, _, err = run(capsys, "screen", photo, "--model", "zzzz")
-    assert code == 2 and "installed: demo-hybrid" in err and "did you mean" not in err
+    assert code == 2 and "installed: " in err and "demo-hybrid" in err and "did you mean" not in err
 
 
 def test_a_missing_bundle_path_is_still_a_bundle_error(capsys, portraits):

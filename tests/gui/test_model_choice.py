@@ -4,6 +4,8 @@ models the Compare tab links to the Models dialog; the Models dialog fits 1280×
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QSize, Qt
 
 from dysmorph_desk.bundles.format import find_bundles
@@ -15,7 +17,10 @@ from dysmorph_desk.gui.model_manager import ModelManager, initial_size
 from dysmorph_desk.gui.settings_dialog import SettingsDialog
 from dysmorph_desk.settings import ScreeningSection, Settings
 
-SHIPPED = ["demo-hybrid", "demo-mobilenetv2", "demo-resnet18"]
+# the shipped demonstration bundles, in listing (name) order
+SHIPPED = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[2] / "models").glob("*.ddbundle")
+)
 TIMEOUT = 30_000
 
 
@@ -36,9 +41,9 @@ def test_a_fresh_window_compares_all_demonstration_models(qtbot, dialogs):
     win = MainWindow(InProcessEngine(), Settings(), dialogs)
     qtbot.addWidget(win)
     assert win.models == SHIPPED
-    assert win.compare.header.text().startswith("Comparing 3 models:")
-    assert all(name in win.models_label.text() for name in SHIPPED)
-    assert "demo-mobilenetv2" in win.models_label.toolTip()
+    assert win.compare.header.text().startswith(f"Comparing {len(SHIPPED)} models:")
+    assert SHIPPED[0] in win.models_label.text()  # elided to fit the status bar ...
+    assert all(name in win.models_label.toolTip() for name in SHIPPED)  # ... all in the tooltip
 
 
 def test_header_links_to_models_when_fewer_than_two():
@@ -98,10 +103,17 @@ def test_settings_dialog_shows_the_start_models(qtbot, dialogs):
     assert not models_chosen() and Settings.load().screening.default_models == ("demo-hybrid",)
     again = SettingsDialog(Settings.load(), dialogs, None, SHIPPED)
     qtbot.addWidget(again)
-    again.models.item(0).setCheckState(Qt.CheckState.Unchecked)
+    hybrid = next(
+        again.models.item(i)
+        for i in range(again.models.count())
+        if again.models.item(i).data(Qt.ItemDataRole.UserRole) == "demo-hybrid"
+    )
+    hybrid.setCheckState(Qt.CheckState.Unchecked)
     again.save()
     assert models_chosen()
-    assert Settings.load().screening.default_models == ("demo-mobilenetv2", "demo-resnet18")
+    assert Settings.load().screening.default_models == tuple(
+        n for n in SHIPPED if n != "demo-hybrid"
+    )
 
 
 def test_models_dialog_fits_1280_by_800_without_scrolling(qtbot, dialogs, installed_bundle):
@@ -113,7 +125,7 @@ def test_models_dialog_fits_1280_by_800_without_scrolling(qtbot, dialogs, instal
     manager.resize(size)
     manager.show()
     qtbot.waitExposed(manager)
-    assert manager.table.rowCount() == 4  # the three shipped and the installed test bundle
+    assert manager.table.rowCount() == len(SHIPPED) + 1  # the shipped and the installed test bundle
     table = manager.table
     qtbot.waitUntil(lambda: table.horizontalScrollBar().maximum() == 0)
     assert table.verticalScrollBar().maximum() == 0

@@ -111,7 +111,7 @@ def test_a_drawn_face_is_atypical_and_warned_about(calibrated_bundle, detector, 
     r = drawn.results[0]
     assert r.assessable and r.atypicality is not None and r.atypicality.atypical
     assert r.atypicality.percentile > 99
-    assert any(ATYPICAL_TEXT in w and "test-hybrid" in w for w in drawn.warnings)
+    assert any(ATYPICAL_TEXT in w and "test-mobilenetv2" in w for w in drawn.warnings)
     doc = r.to_json()["atypicality"]
     assert doc["atypical"] is True and doc["percentile"] > 99 and doc["distance"] > 0
     # the portrait the synthetic children are made from is well within the reference

@@ -29,6 +29,9 @@ from dysmorph_desk.training.synthetic.params import (
     SLANT_DEG,
 )
 from dysmorph_desk.training.synthetic.render import make_identity, render_photo
+from dysmorph_desk.training.synthetic.variation import make_varied_class_identity, with_expression
+
+VARIATIONS = ("narrow", "wide")
 
 
 @dataclass
@@ -104,14 +107,30 @@ def make_synthetic(
     *,
     seed: int = 0,
     photos_per_identity: int = 3,
+    variation: str = "narrow",
     progress: Callable[[int, int], None] | None = None,
 ) -> SyntheticSummary:
-    """Write ``per_class`` images of each class to ``out_dir`` (which must not exist or be empty)."""
+    """Write ``per_class`` images of each class to ``out_dir`` (which must not exist or be empty).
+
+    Args:
+        out_dir: a new or empty folder.
+        per_class: photos of each class.
+        seed: the same seed (and variation) gives pixel-identical files.
+        photos_per_identity: photos of each synthetic identity.
+        variation: ``narrow`` mixes the base faces with one blend weight (the round-1 set; its
+            files are unchanged for a seed); ``wide`` gives each child region-mixed features, its
+            own skin, hair and face shape, and each photo an expression
+            (``variation.make_varied_class_identity``), so that ordinary portraits are less often
+            unlike the training photos. The demonstration bundles are trained on ``wide``.
+        progress: called with (done, total) after each photo.
+    """
     out_dir = Path(out_dir)
     if per_class < 1:
         raise UsageError("per_class must be at least 1")
     if photos_per_identity < 1:
         raise UsageError("photos_per_identity must be at least 1")
+    if variation not in VARIATIONS:
+        raise UsageError(f"variation must be one of {', '.join(VARIATIONS)}, not {variation!r}")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise UsageError(f"{out_dir} exists and is not an empty folder; choose a new output folder")
 
@@ -134,10 +153,14 @@ def make_synthetic(
         rng = np.random.default_rng(child)
         n_photos = min(photos_per_identity, remaining[label])
         remaining[label] -= n_photos
-        ident = make_identity(f"SYN-{k + 1:04d}", label, rng)
+        if variation == "wide":
+            ident = make_varied_class_identity(f"SYN-{k + 1:04d}", label, rng)
+        else:
+            ident = make_identity(f"SYN-{k + 1:04d}", label, rng)
         ident_rows.append([ident.patient_id, label, f"{ident.strength:.3f}", ident.recipe])
         for _ in range(n_photos):
-            img, mask, _ = render_photo(ident, rng)
+            posed = with_expression(ident, rng)[0] if variation == "wide" else ident
+            img, mask, _ = render_photo(posed, rng)
             quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
             rel = f"images/{label}/{index:05d}.jpg"
             (out_dir / rel).write_bytes(_jpeg_bytes(img, quality))
@@ -158,7 +181,8 @@ def make_synthetic(
 
     description = (
         f"{GENERATOR_VERSION}: {index} synthetic images of {len(labels)} identities "
-        f"({per_class} per class, up to {photos_per_identity} photos per identity), seed {seed}; "
+        f"({per_class} per class, up to {photos_per_identity} photos per identity), seed {seed}, "
+        f"{variation} identity variation; "
         "for demonstration only"
     )
     (out_dir / "README.txt").write_text(
@@ -166,6 +190,12 @@ def make_synthetic(
             [
                 f"Generator: {GENERATOR_VERSION} (dysmorph_desk.training.synthetic)",
                 f"Seed: {seed}",
+                f"Identity variation: {variation}"
+                + (
+                    " (region-mixed features, skin, hair, face shape; an expression per photo)"
+                    if variation == "wide"
+                    else " (one blend of two base faces)"
+                ),
                 f"Images: {index} ({per_class} per class: {', '.join(CLASSES)})",
                 f"Identities: {len(labels)} (up to {photos_per_identity} photos each)",
             ]

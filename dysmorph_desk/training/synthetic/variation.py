@@ -19,18 +19,21 @@ here also in *expression*: a smile (mouth corners up and out, cheeks raised), ra
 squint, each sometimes and mildly. The expression moves the child's syndrome mask and landmarks
 with the pixels.
 
-None of this is used by ``make_synthetic`` (the two-class set), whose files stay identical for a
-given seed.
+The two-class set uses it when asked (``make_synthetic(..., variation="wide")``, the CLI's
+default, which the shipped demonstration bundles were trained on): ``make_varied_class_identity``
+gives a child this wider variation and then the two-class change (``faces.class_warp``). With
+``variation="narrow"`` its files stay identical to earlier releases for a given seed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
-from dysmorph_desk.training.synthetic.faces import _matte, base_faces
+from dysmorph_desk.training.synthetic.faces import _matte, base_faces, class_warp
 from dysmorph_desk.training.synthetic.features import Frame, feature_warp
 from dysmorph_desk.training.synthetic.params import (
     AGE_RANGE_MONTHS,
@@ -197,25 +200,61 @@ def make_varied_identity(
             landmarks; empty for a child with no syndrome.
         rng: the child's face stream.
     """
+    return _varied(
+        patient_id,
+        label,
+        rng,
+        lambda lm: (feature_warp(lm, levels), max(levels.values(), default=0.0)),
+    )
+
+
+def make_varied_class_identity(patient_id: str, label: str, rng: np.random.Generator) -> Identity:
+    """One child of the two-class set with the wider variation, then its class change.
+
+    The same face, skin, hair and shape steps as ``make_varied_identity``; the change is the
+    two-class set's (``faces.class_warp``: syndromic-like eyes and midface, or a control change of
+    the same size elsewhere) at a random strength, anchored at this child's own landmarks.
+
+    Args:
+        patient_id: the pseudonymous id.
+        label: ``syndromic_like`` or ``control``.
+        rng: the child's stream.
+    """
+
+    def change(lm: np.ndarray) -> tuple[Warp, float]:
+        strength = float(rng.uniform(0.0, 1.0))
+        return class_warp(label, lm, strength, rng), strength
+
+    return _varied(patient_id, label, rng, change)
+
+
+def _varied(
+    patient_id: str,
+    label: str,
+    rng: np.random.Generator,
+    change_at: Callable[[np.ndarray], tuple[Warp, float]],
+) -> Identity:
+    """Face, skin, hair and shape from ``rng``, then ``change_at(landmarks)`` -> (warp, strength),
+    then age and sex: the order of draws is part of what a seed produces."""
     face, mix = _mix_by_region(rng)
     face = _shift_colour(face, rng)
     face, looks = _skin_and_hair(face, rng)
     canon = canonical_landmarks()
     shape = identity_shape_warp(canon, rng)
     lm_shape = shape.forward(canon)
-    syndrome = feature_warp(lm_shape, levels)
-    warped, mask = warp_image(face, [shape, syndrome], class_warp_index=1)
+    change, strength = change_at(lm_shape)
+    warped, mask = warp_image(face, [shape, change], class_warp_index=1)
     assert mask is not None
     return Identity(
         patient_id=patient_id,
         label=label,
         age_months=int(rng.integers(AGE_RANGE_MONTHS[0], AGE_RANGE_MONTHS[1] + 1)),
         sex=str(SEXES[int(rng.integers(0, 2))]),
-        strength=max(levels.values(), default=0.0),
+        strength=strength,
         recipe=f"{mix}; {looks}",
         canvas=np.clip(warped + 0.5, 0, 255).astype(np.uint8),
         mask=mask,
-        landmarks=syndrome.forward(lm_shape),
+        landmarks=change.forward(lm_shape),
     )
 
 
