@@ -106,6 +106,24 @@ def test_screen_writes_json_and_a_report_with_a_heatmap(exe, tmp_path):
     print(f"frozen screen, cold: {elapsed:.2f} s")
 
 
+def test_the_demo_gallery_ranks_with_a_bundle_the_installer_carries(exe, tmp_path):
+    """The installer leaves demo-resnet18 out (the archive's size target, see the spec), never the
+    demo gallery's encoder: `screen --gallery demo-syndromes` works in the installed app."""
+    from dysmorph_desk.gallery.links import resolve_gallery
+    from dysmorph_desk.gallery.store import read_gallery
+
+    (encoder, *_) = read_gallery(resolve_gallery("demo-syndromes")).sets.values()
+    carried = {p.stem for p in DIST.rglob("bundled_models/*.ddbundle")}
+    assert encoder.bundle_name in carried and "demo-resnet18" not in carried
+    out = tmp_path / "r.json"
+    proc = run(
+        exe, tmp_path / "home", "screen", PHOTO, "--model", encoder.bundle_name, "--cam", "none",
+        "--no-report", "--gallery", "demo-syndromes", "--hpo", "HP:0000316", "--json", out,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(out.read_text())["differential"]) == 10
+
+
 def test_no_torch_inside(exe):
     root = exe.parent if sys.platform != "darwin" else exe.parents[1]
     names = {p.name.lower() for p in root.rglob("*")}
