@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dysmorph_desk.bundles.format import find_bundles, load_bundle
+from dysmorph_desk.bundles.container import read_bundle
+from dysmorph_desk.bundles.format import find_bundles
 
 
 def _ci(value: Any, ci: Any) -> str:
@@ -50,7 +51,7 @@ def main() -> None:
     for info in infos:
         m = info.card.validation_metrics
         st = m.get("stability") or {}
-        aty = (load_bundle(info.path).runtime or {}).get("atypicality") or {}
+        aty = read_bundle(info.path).runtime.get("atypicality") or {}  # no graphs loaded
         print(
             f"| {info.name} | {', '.join(info.card.test_time_variants or ['original'])} "
             f"| {st.get('spread_median', '—')} | {st.get('spread_p90', '—')} "

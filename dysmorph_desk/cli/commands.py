@@ -222,7 +222,7 @@ def cmd_make_synthetic(args) -> int:
         args.per_class,
         seed=args.seed,
         photos_per_identity=args.photos_per_identity,
-        variation=getattr(args, "variation", "wide"),
+        variation=args.variation,
         progress=progress,
     )
     print(

@@ -519,8 +519,9 @@ def cmd_share(args: argparse.Namespace) -> int:
     from dysmorph_desk.gallery.links import resolve_gallery
     from dysmorph_desk.gallery.store import read_gallery, write_gallery
 
-    gallery = read_gallery(resolve_gallery(args.gallery))  # a shipped one by name too
-    if args.out.exists() and args.out.resolve() == args.gallery.resolve():
+    source = resolve_gallery(args.gallery)  # a shipped one by name too
+    gallery = read_gallery(source)
+    if args.out.exists() and args.out.resolve() == source.resolve():
         raise UsageError("write the shared copy to another file (--out)")
     copy = gallery.shareable()
     write_gallery(copy, args.out, force=args.force, key=args.sign)

@@ -17,6 +17,7 @@ from typing import Any
 from dysmorph_desk.differential.fusion import DifferentialRow, FusionWeights
 from dysmorph_desk.differential.metrics import Rate
 from dysmorph_desk.gallery.model import distance_text
+from dysmorph_desk.gallery.ranking import DEFAULT_K
 
 __all__ = [
     "DIFFERENTIAL_DISCLAIMER",
@@ -47,6 +48,8 @@ class GalleryFacts:
     false_match_k: int | None = None  # unrelated children matched within the threshold
     false_match_n: int | None = None  # (counted on the children the threshold was set from)
     signature: str = "unsigned"  # the gallery's signature as verified: "signed by ..." or not
+    verified: bool = False  # signed by a trusted key, and the signature matches
+    k: int = DEFAULT_K  # the patients ``mean-k`` averages
 
     @property
     def false_match(self) -> Rate | None:

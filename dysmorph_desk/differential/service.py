@@ -74,6 +74,8 @@ def gallery_facts(ranking: GalleryRanking) -> GalleryFacts:
         false_match_k=None if t is None else t.false_matches,
         false_match_n=None if t is None else t.n,
         signature=ranking.trust or "unsigned",
+        verified=ranking.verified,
+        k=ranking.k,
     )
 
 
@@ -132,7 +134,7 @@ def build_differential(
                 for d in ranking.disorders
             ]
             facts = gallery_facts(ranking)
-            if not facts.signature.startswith("signed by") or "untrusted" in facts.signature:
+            if not facts.verified:
                 notes.append(
                     f"the gallery is {facts.signature}: nothing vouches that its entries are the "
                     "ones its keeper made"

@@ -120,6 +120,7 @@ class GalleryRanking:
     threshold_current: bool  # calibrated on the entries the gallery holds now
     photos: int = 1  # photos whose embeddings were averaged (a visit)
     trust: str = ""
+    verified: bool = False  # signed by a trusted key and the signature matches (``trust`` says how)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -357,6 +358,7 @@ def rank(
         threshold_current=current,
         photos=photos,
         trust="" if trust is None else trust.reason,
+        verified=bool(trust is not None and trust.verified),
         notes=_notes(gallery, s, disorders, current, len(ix.numbers)),
     )
 

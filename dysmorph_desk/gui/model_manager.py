@@ -74,10 +74,10 @@ def classes_text(card: ModelCard) -> str:
     """The Classes cell: every class of a small model; of a many-class one (a gallery encoder's
     20 syndromes) the first few and how many more, so that one row does not fill the dialog (the
     row's tooltip, the card, lists them all)."""
-    from dysmorph_desk.report.formatting import SHOWN_CLASSES
+    from dysmorph_desk.report.formatting import SHOWN_CLASSES, many_classes
 
     names = [c.display_name for c in card.classes]
-    if len(names) <= SHOWN_CLASSES + 1:
+    if not many_classes(len(names)):
         return ", ".join(names)
     return (
         f"{len(names)} classes: "

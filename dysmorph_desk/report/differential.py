@@ -117,7 +117,7 @@ def differential_section(
         "Gestalt distance: cosine distance (0 = same direction, 2 = opposite) of the photo's "
         "embedding to "
         + (
-            "the mean of the disorder's 3 nearest gallery patients"
+            f"the mean of the disorder's {diff.gallery.k} nearest gallery patients"
             if diff.gallery is not None and diff.gallery.aggregate == "mean-k"
             else "the disorder's nearest gallery patient"
         )

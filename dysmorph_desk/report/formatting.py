@@ -23,11 +23,16 @@ INTERVAL_METHOD = "exact 95% intervals (Clopper–Pearson)"
 SHOWN_CLASSES = 3
 
 
+def many_classes(n: int) -> bool:
+    """Whether a model with ``n`` classes shows only a few of them (more than one left out)."""
+    return n > SHOWN_CLASSES + 1
+
+
 def shown_classes(probabilities: dict[str, float]) -> list[tuple[str, float]]:
-    """Every class of a small model in card order; of one with more than ``SHOWN_CLASSES + 1``
-    classes, the ``SHOWN_CLASSES`` most probable, most probable first."""
+    """Every class of a small model in card order; of a many-class one, the ``SHOWN_CLASSES``
+    most probable, most probable first."""
     items = list(probabilities.items())
-    if len(items) <= SHOWN_CLASSES + 1:
+    if not many_classes(len(items)):
         return items
     return sorted(items, key=lambda kv: -kv[1])[:SHOWN_CLASSES]
 

@@ -151,6 +151,20 @@ def test_without_terms_the_ontology_still_says_which_disorders_are_annotated():
     for r in diff.rows:
         assert r.in_ontology == has_disease(r.disorder_id)
     assert any("unsigned" in n for n in diff.notes)  # nothing vouches for an unsigned gallery
+    assert diff.gallery is not None and not diff.gallery.verified
+
+
+def test_a_verified_gallery_gets_no_signature_warning():
+    from dysmorph_desk.gallery.links import resolve_gallery
+    from dysmorph_desk.gallery.store import read_gallery
+
+    g = read_gallery(resolve_gallery("demo-syndromes"))  # signed by the built-in demo key
+    (s, *_) = g.sets.values()
+    bundle = FakeBundle(sha256=s.bundle_sha256, name=s.bundle_name)
+    result = _result_with(s.matrix[0], sha=s.bundle_sha256)
+    diff = build_differential([result], gallery=g, bundles=[bundle])
+    assert diff.gallery is not None and diff.gallery.verified
+    assert not any("nothing vouches" in n for n in diff.notes)
 
 
 def test_evaluation_never_matches_a_query_child_to_itself():

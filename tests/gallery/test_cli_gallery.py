@@ -226,3 +226,13 @@ def test_share_writes_a_copy_without_the_clinics_patient_ids(capsys, gallery, tm
     assert len(entries) == 4 and not any(e["patient_id"].startswith("SYN-") for e in entries)
     code, _, err = run(capsys, "gallery", "share", gallery, "--out", copy)
     assert code == 2 and "exists" in err
+
+
+def test_share_of_a_shipped_gallery_by_name_never_overwrites_it(capsys):
+    from dysmorph_desk.gallery.links import resolve_gallery
+
+    shipped = resolve_gallery("demo-syndromes")
+    before = shipped.read_bytes()
+    code, _, err = run(capsys, "gallery", "share", "demo-syndromes", "--out", shipped, "--force")
+    assert code == 2 and "another file" in err
+    assert shipped.read_bytes() == before

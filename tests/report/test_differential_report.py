@@ -80,3 +80,13 @@ def test_the_json_carries_the_differential_and_validates():
     assert ctx["gallery"]["false_match_rate"]["n"] == 60
     assert ctx["hpo_terms"][1]["entered_as"] == "HP:0000495"
     assert "patient" not in json.dumps(rows)
+
+
+def test_the_note_states_the_k_that_mean_k_averaged():
+    from dataclasses import replace
+
+    diff = _differential()
+    assert diff.gallery is not None
+    mean5 = replace(diff, gallery=replace(diff.gallery, aggregate="mean-k", k=5))
+    text = _text(report_bytes(screening_result([model_result()]), differential=mean5))
+    assert "mean of the disorder's 5 nearest" in " ".join(text.split())
