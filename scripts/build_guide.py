@@ -122,17 +122,17 @@ def _status_label(status: str) -> str:
 
 def _ppv_example(f: dict[str, str]) -> None:
     """A worked example for the results page: made-up counts, computed as the app computes them."""
-    from dysmorph_desk.bundles.cards import predictive_values, rate_from_counts
+    from dysmorph_desk.bundles.cards import predictive_values
     from dysmorph_desk.report.formatting import (
         format_percent,
         format_prevalence,
         format_range,
         format_rate,
     )
-    from dysmorph_desk.utils.intervals import predictive_value_range
+    from dysmorph_desk.utils.intervals import Rate, predictive_value_range
 
     tp, n_syndromic, tn, n_without = 45, 50, 190, 200
-    sens, spec = rate_from_counts(tp, n_syndromic), rate_from_counts(tn, n_without)
+    sens, spec = Rate.of(tp, n_syndromic), Rate.of(tn, n_without)
     assert sens.ci95 is not None and spec.ci95 is not None
     f |= {
         "ex.tp": str(tp),

@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dysmorph_desk.utils.intervals import clopper_pearson, predictive_value_range
+from dysmorph_desk.utils.intervals import Rate, predictive_value_range
 
 STATUSES = ("failed-validation", "demonstration", "research", "validated")
 # How far a status vouches for a model, lowest first: where models are compared or combined, the
@@ -180,33 +180,6 @@ def normalise_sex(value: object) -> str | None:
 
 
 @dataclass(frozen=True)
-class Rate:
-    """A proportion from a finite sample: its value, exact 95 % interval and denominator.
-
-    ``ci95`` and ``n`` are None for an older card that recorded neither (``INTERVAL_UNKNOWN``).
-    ``value`` is nan when ``n`` is 0 (nothing to count: the interval is then 0-1).
-    """
-
-    value: float
-    ci95: tuple[float, float] | None = None
-    n: int | None = None
-
-    @property
-    def interval_known(self) -> bool:
-        return self.ci95 is not None and self.n is not None
-
-    def to_json(self) -> dict[str, Any]:
-        value = None if math.isnan(self.value) else round(self.value, 6)
-        ci = None if self.ci95 is None else [round(self.ci95[0], 6), round(self.ci95[1], 6)]
-        return {"value": value, "ci95": ci, "n": self.n}
-
-
-def rate_from_counts(k: int, n: int) -> Rate:
-    """``k`` of ``n`` with its Clopper–Pearson 95 % interval."""
-    return Rate(k / n if n else float("nan"), clopper_pearson(k, n), n)
-
-
-@dataclass(frozen=True)
 class Rates:
     """A card's sensitivity and specificity; ``unit`` is ``"child"``, or None when not recorded."""
 
@@ -244,8 +217,8 @@ def card_rates(metrics: dict[str, Any]) -> Rates | None:
     if counts is not None:
         raw = metrics["counts"]
         return Rates(
-            rate_from_counts(counts["tp"], counts["tp"] + counts["fn"]),
-            rate_from_counts(counts["tn"], counts["tn"] + counts["fp"]),
+            Rate.of(counts["tp"], counts["tp"] + counts["fn"]),
+            Rate.of(counts["tn"], counts["tn"] + counts["fp"]),
             "child",
             raw.get("n_children")
             if isinstance(raw.get("n_children"), int)
@@ -337,8 +310,8 @@ def subgroup_rates(
                 group,
                 n,
                 minimum,
-                rate_from_counts(counts["tp"], counts["tp"] + counts["fn"]),
-                rate_from_counts(counts["tn"], counts["tn"] + counts["fp"]),
+                Rate.of(counts["tp"], counts["tp"] + counts["fn"]),
+                Rate.of(counts["tn"], counts["tn"] + counts["fp"]),
             )
         out[attribute] = rates
     return out

@@ -13,8 +13,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dysmorph_desk.errors import BundleError, UsageError
+
+if TYPE_CHECKING:
+    from dysmorph_desk.utils.intervals import Rate
 
 
 def _err(msg: str) -> None:
@@ -244,12 +248,10 @@ def _upgrade(args) -> int:
     return 0
 
 
-def _rate_text(name: str, rate) -> str:
-    value = f"{100 * rate.value:.1f}%"
-    if not rate.interval_known:
-        return f"{name} {value} (interval unknown)"
-    lo, hi = rate.ci95
-    return f"{name} {value} (95% CI {100 * lo:.1f}-{100 * hi:.1f}%, n={rate.n})"
+def _rate_text(name: str, rate: Rate) -> str:
+    from dysmorph_desk.report.formatting import format_rate
+
+    return f"{name} {format_rate(rate)}"
 
 
 def _rates_text(card) -> str:

@@ -40,12 +40,13 @@ from dysmorph_desk.differential.fusion import (
     fit_weights,
     fuse,
 )
-from dysmorph_desk.differential.metrics import TOP_K, Rate, topk_table
+from dysmorph_desk.differential.metrics import TOP_K, topk_table
 from dysmorph_desk.differential.result import distance_text
 from dysmorph_desk.errors import DataError, InputRefused
 from dysmorph_desk.gallery.model import Gallery
 from dysmorph_desk.gallery.ranking import BundleLike, rank, visit_embedding
 from dysmorph_desk.utils.inputs import is_inside, open_regular
+from dysmorph_desk.utils.intervals import Rate
 
 log = logging.getLogger(__name__)
 MAX_CSV_BYTES = 50_000_000
@@ -254,7 +255,7 @@ def summary(
             g: {f"top{k}": rate.to_json() for k, rate in v.items()} for g, v in t.items()
         }
     in_gallery = [r for r in ranks if r.no_close_match is not None]
-    no_match = Rate(sum(1 for r in in_gallery if r.no_close_match), len(in_gallery))
+    no_match = Rate.of(sum(1 for r in in_gallery if r.no_close_match), len(in_gallery))
     return {
         "caveat": SYNTHETIC_CAVEAT,
         "cases": len(ranks),
@@ -291,7 +292,7 @@ def unrelated_rates(
         "threshold": round(float(threshold), 6),
         "target_false_match": target,
         "calibration_children": len(cal),
-        "false_match_rate": Rate(matched, len(test)).to_json(),
+        "false_match_rate": Rate.of(matched, len(test)).to_json(),
     }
 
 

@@ -9,43 +9,10 @@ not per photo, so a child photographed five times does not count five times.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from dysmorph_desk.utils.intervals import clopper_pearson
+from dysmorph_desk.utils.intervals import Rate
 
 TOP_K = (1, 5, 10, 30)
-
-
-@dataclass(frozen=True)
-class Rate:
-    """k of n, with its 95 % Clopper–Pearson interval."""
-
-    k: int
-    n: int
-
-    @property
-    def value(self) -> float | None:
-        return None if self.n == 0 else self.k / self.n
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return clopper_pearson(self.k, self.n)
-
-    def to_json(self) -> dict[str, Any]:
-        lo, hi = self.interval
-        return {
-            "value": None if self.value is None else round(self.value, 6),
-            "ci95": [round(lo, 6), round(hi, 6)],
-            "k": self.k,
-            "n": self.n,
-        }
-
-    def text(self) -> str:
-        if self.n == 0:
-            return "n = 0"
-        lo, hi = self.interval
-        return f"{100 * self.k / self.n:.0f} % ({100 * lo:.0f}–{100 * hi:.0f} %, {self.k}/{self.n})"
 
 
 def topk_rates(ranks: Sequence[int | None], ks: Sequence[int] = TOP_K) -> dict[int, Rate]:
@@ -57,7 +24,7 @@ def topk_rates(ranks: Sequence[int | None], ks: Sequence[int] = TOP_K) -> dict[i
         (1, 2, 3, 4)
     """
     n = len(ranks)
-    return {k: Rate(sum(1 for r in ranks if r is not None and r <= k), n) for k in ks}
+    return {k: Rate.of(sum(1 for r in ranks if r is not None and r <= k), n) for k in ks}
 
 
 def topk_table(

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dysmorph_desk.differential.fusion import DifferentialRow, FusionWeights
-from dysmorph_desk.differential.metrics import Rate
 from dysmorph_desk.gallery.model import distance_text
 from dysmorph_desk.gallery.ranking import DEFAULT_K
+from dysmorph_desk.utils.intervals import Rate
 
 __all__ = [
     "DIFFERENTIAL_DISCLAIMER",
@@ -56,7 +56,7 @@ class GalleryFacts:
         """Unrelated children matched within the threshold, k of n with its interval."""
         if not self.false_match_n:
             return None
-        return Rate(int(self.false_match_k or 0), int(self.false_match_n))
+        return Rate.of(int(self.false_match_k or 0), int(self.false_match_n))
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

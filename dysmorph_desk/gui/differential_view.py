@@ -26,6 +26,7 @@ from dysmorph_desk.differential.result import (
     DifferentialResult,
     distance_text,
 )
+from dysmorph_desk.report.formatting import format_rate
 
 COLUMNS = (
     ("Rank", "The candidate's place in the combined order"),
@@ -89,12 +90,11 @@ def no_match_text(diff: DifferentialResult) -> str:
         f"No close match: the nearest gallery entry is at cosine distance "
         f"{distance_text(diff.nearest_distance)}, beyond this gallery's threshold {distance_text(g.threshold)}"
     )
-    rate = g.to_json().get("false_match_rate")
-    if rate:
-        lo, hi = rate["ci95"]
+    rate = g.false_match
+    if rate is not None:
         text += (
-            f" (set on {rate['n']} unrelated children: {rate['k']} matched within it, "
-            f"{100 * rate['value']:.1f}%, 95% CI {100 * lo:.1f}–{100 * hi:.1f}%)"
+            f" (set on {rate.n} unrelated children: {rate.k} matched within it, "
+            f"{format_rate(rate)})"
         )
     return text + ". The candidates below are the least distant, not close."
 

@@ -18,6 +18,7 @@ from dysmorph_desk.differential.result import (
     DifferentialResult,
     distance_text,
 )
+from dysmorph_desk.report.formatting import format_rate
 from dysmorph_desk.report.style import ORANGE, header_grid_style
 from dysmorph_desk.report.text import para
 
@@ -38,11 +39,7 @@ def _gallery_line(diff: DifferentialResult) -> str:
         text += f" Threshold for a close match: cosine distance {distance_text(g.threshold)}"
         rate = g.false_match
         if rate is not None:
-            lo, hi = rate.interval
-            text += (
-                f" (unrelated children of its calibration matched: {100 * rate.k / rate.n:.1f} %, "
-                f"95 % CI {100 * lo:.1f}–{100 * hi:.1f} %, n = {rate.n})"
-            )
+            text += f" (unrelated children of its calibration matched: {format_rate(rate)})"
         text += "."
     return text
 

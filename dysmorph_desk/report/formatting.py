@@ -13,7 +13,8 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from dysmorph_desk.bundles.cards import INTERVAL_UNKNOWN, ModelCard, Rate, Rates, SubgroupRates
+from dysmorph_desk.bundles.cards import INTERVAL_UNKNOWN, ModelCard, Rates, SubgroupRates
+from dysmorph_desk.utils.intervals import Rate
 
 INTERVAL_METHOD = "exact 95% intervals (Clopper–Pearson)"
 

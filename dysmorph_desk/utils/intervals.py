@@ -6,6 +6,8 @@ uncertainty: "specificity 1.000" from 53 children is, at 95 % confidence, anythi
 regularised incomplete beta function, computed here with the continued fraction of Numerical
 Recipes (``betacf``/``betai``) and a bisection, to about 1e-14. :func:`predictive_value_range`
 turns the intervals of sensitivity and specificity into the range of PPV and NPV at a prevalence.
+:class:`Rate` is the one type of a proportion with its interval, for the model cards (sensitivity,
+specificity) and the differential (top-k accuracy, a gallery's false-match rate) alike.
 
 Standard library only (``math``), so every layer may use it.
 """
@@ -13,6 +15,8 @@ Standard library only (``math``), so every layer may use it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 _EPS = 3e-16  # relative accuracy of the continued fraction
 _TINY = 1e-300  # Lentz's guard against a zero denominator
@@ -152,3 +156,41 @@ def _count(value: int, name: str) -> int:
     if isinstance(value, bool) or int(value) != value or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A proportion from a finite sample: its value, exact 95 % interval, denominator and count.
+
+    ``ci95`` and ``n`` are None for an older card that recorded neither (its interval is unknown);
+    ``k`` is None where only the value and interval were stored. ``value`` is nan when ``n`` is 0
+    (nothing to count: the interval is then 0-1).
+
+    Example:
+        >>> r = Rate.of(0, 53)
+        >>> r.value, r.n, r.k, round(r.ci95[1], 4)
+        (0.0, 53, 0, 0.0672)
+    """
+
+    value: float
+    ci95: tuple[float, float] | None = None
+    n: int | None = None
+    k: int | None = None
+
+    @classmethod
+    def of(cls, k: int, n: int) -> Rate:
+        """``k`` of ``n`` with its Clopper–Pearson 95 % interval."""
+        return cls(k / n if n else float("nan"), clopper_pearson(k, n), n, k)
+
+    @property
+    def interval_known(self) -> bool:
+        return self.ci95 is not None and self.n is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """``value`` (null when n is 0), ``ci95`` and ``n`` (null when unknown), and ``k`` if known."""
+        value = None if math.isnan(self.value) else round(self.value, 6)
+        ci = None if self.ci95 is None else [round(self.ci95[0], 6), round(self.ci95[1], 6)]
+        data: dict[str, Any] = {"value": value, "ci95": ci, "n": self.n}
+        if self.k is not None:
+            data["k"] = self.k
+        return data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -93,8 +95,8 @@ def test_fit_weights_learns_which_source_informs():
 def test_topk_rates_with_intervals():
     rates = topk_rates([1, 2, 6, None, 31])
     assert (rates[1].k, rates[5].k, rates[10].k, rates[30].k) == (1, 2, 3, 3)
-    lo, hi = rates[1].interval
+    lo, hi = rates[1].ci95
     assert lo < 0.2 < hi and rates[1].n == 5
     table = topk_table([1, None, 3], ["rare", "frequent", "rare"])
     assert table["rare"][5].k == 2 and table["frequent"][1].n == 1 and table["all"][1].n == 3
-    assert topk_rates([])[1].value is None
+    assert math.isnan(topk_rates([])[1].value) and topk_rates([])[1].to_json()["value"] is None

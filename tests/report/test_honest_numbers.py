@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from dysmorph_desk.bundles.cards import ClassInfo, ModelCard, Rate
+from dysmorph_desk.bundles.cards import ClassInfo, ModelCard
 from dysmorph_desk.faces.types import QualityCheck
 from dysmorph_desk.report.formatting import (
     format_percent,
@@ -32,7 +32,7 @@ from dysmorph_desk.report.formatting import (
 from dysmorph_desk.report.options import ReportOptions
 from dysmorph_desk.report.render import report_bytes
 from dysmorph_desk.screening.results import CaseInfo, ModelResult, ScreeningResult
-from dysmorph_desk.utils.intervals import clopper_pearson, predictive_value_range
+from dysmorph_desk.utils.intervals import Rate, clopper_pearson, predictive_value_range
 from tests.cli_helpers import run
 from tests.fakes import assessed, card, screening_result, unassessed
 
@@ -223,6 +223,7 @@ def test_json_validation_object_validates_against_the_schema():
         "value": pytest.approx(52 / 53, abs=1e-6),
         "ci95": pytest.approx(list(clopper_pearson(52, 53)), abs=1e-6),
         "n": 53,
+        "k": 52,
     }
     assert counted["unit"] == "child" and counted["prevalence"] == 0.01
     assert counted["ppv_range"][0] == pytest.approx(0.119, abs=1e-3)
