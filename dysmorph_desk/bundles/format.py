@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ from dysmorph_desk.bundles.container import (
 from dysmorph_desk.bundles.schema import validate_manifest
 from dysmorph_desk.bundles.sessions import ForwardOut, GradientOut, OnnxModel, check_graph
 from dysmorph_desk.bundles.trust import TrustVerdict, assess
-from dysmorph_desk.errors import BundleError
+from dysmorph_desk.errors import BundleError, UsageError
 from dysmorph_desk.utils import paths, resources
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,22 @@ def resolve_bundle(name_or_path: str) -> BundleInfo:
         return read_header(p, "file")
     names = ", ".join(i.name for i in find_bundles()) or "none installed"
     raise BundleError(f"no bundle named {name_or_path!r} (available: {names})")
+
+
+def select_bundles(names: Sequence[str]) -> list[BundleInfo]:
+    """The bundles a screening run uses: every one found for ``all``, else each name (or path)
+    once, in the given order. Headers only: nothing loads, so a wrong name fails in milliseconds.
+
+    Raises:
+        UsageError: ``all`` with no bundle installed (exit 2).
+        BundleError: an unknown name or an unreadable file (exit 4).
+    """
+    if "all" in names:
+        infos = find_bundles()
+        if not infos:
+            raise UsageError("no model bundles are installed")
+        return infos
+    return [resolve_bundle(n) for n in dict.fromkeys(names)]
 
 
 def safe_file_name(name: str) -> str:

@@ -67,13 +67,11 @@ def differential_inputs(args, n_photos: int) -> DifferentialInputs | None:
 def _check_models(gallery, model_names: list[str] | None) -> None:
     """The gallery must hold embeddings of one of the models that will screen (their headers
     only: nothing loads); otherwise exit 4 before any photo is screened."""
-    from dysmorph_desk.bundles.format import find_bundles, resolve_bundle
+    from dysmorph_desk.bundles.format import select_bundles
     from dysmorph_desk.gallery.ranking import pick_set
     from dysmorph_desk.settings import Settings
 
-    names = model_names or list(Settings.load().screening.default_models)
-    infos = find_bundles() if "all" in names else [resolve_bundle(n) for n in names]
-    pick_set(gallery, infos)
+    pick_set(gallery, select_bundles(model_names or list(Settings.load().screening.default_models)))
 
 
 def run_differential(wants: DifferentialInputs, results, bundles):

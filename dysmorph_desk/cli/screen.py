@@ -50,7 +50,7 @@ def _load_screener(
     runtime: str = "onnx",
     allow_unvalidated: bool = False,
 ):
-    from dysmorph_desk.bundles.format import find_bundles, load_bundle, resolve_bundle
+    from dysmorph_desk.bundles.format import load_bundle, select_bundles
     from dysmorph_desk.faces.detect import FaceDetector
     from dysmorph_desk.screening.pipeline import Screener
     from dysmorph_desk.settings import Settings
@@ -58,13 +58,7 @@ def _load_screener(
 
     settings = Settings.load()
     device = pick_device(device_pref or settings.screening.device)
-    names = model_names or list(settings.screening.default_models)
-    if "all" in names:
-        infos = find_bundles()
-        if not infos:
-            raise UsageError("no model bundles are installed")
-    else:
-        infos = [resolve_bundle(n) for n in names]
+    infos = select_bundles(model_names or list(settings.screening.default_models))
     from dysmorph_desk.cli.commands import check_validated
 
     check_validated(infos, allow_unvalidated, "screen with")  # failed validation: exit 4

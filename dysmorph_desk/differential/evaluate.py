@@ -21,9 +21,7 @@ GestaltMatcher's clinical figures.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,11 +43,10 @@ from dysmorph_desk.differential.result import distance_text
 from dysmorph_desk.errors import DataError, InputRefused
 from dysmorph_desk.gallery.model import Gallery
 from dysmorph_desk.gallery.ranking import BundleLike, rank, visit_embedding
-from dysmorph_desk.utils.inputs import is_inside, open_regular
+from dysmorph_desk.utils.inputs import is_inside, read_csv_rows
 from dysmorph_desk.utils.intervals import Rate
 
 log = logging.getLogger(__name__)
-MAX_CSV_BYTES = 50_000_000
 SYNTHETIC_CAVEAT = (
     "On synthetic data these rates test the machinery; they are not comparable with "
     "GestaltMatcher's clinical figures."
@@ -77,11 +74,7 @@ def read_cases(csv_path: str | Path, data_root: Path | None = None) -> list[Quer
     """
     csv_path = Path(csv_path)
     root = data_root or csv_path.parent
-    data = open_regular(csv_path, MAX_CSV_BYTES, error=DataError, kind="CSV files")
-    try:
-        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{csv_path.name}: unreadable CSV ({exc.__class__.__name__})") from None
+    rows = read_csv_rows(csv_path)
     if not rows or "path" not in rows[0] or "patient_id" not in rows[0]:
         raise DataError(f"{csv_path.name}: needs the columns path and patient_id")
     cases: dict[str, QueryCase] = {}

@@ -41,22 +41,15 @@ def resolve_hpo(term_ids: Sequence[str]) -> tuple[list[HpoTerm], list[str], str]
     Returns:
         (terms with labels, notes on mapped ids, the HPO release).
     """
-    from dysmorph_desk.phenotype import load_ontology, resolve_terms, term_info
+    from dysmorph_desk.phenotype import load_ontology, resolve_entered, term_info
 
     onto = load_ontology()
-    resolved, notes = resolve_terms(term_ids, ontology=onto)
-    entered = {}
-    for raw in term_ids:  # which typed id became which resolved one (for "entered_as")
-        try:
-            got, _ = resolve_terms([raw], ontology=onto)
-        except UsageError:
-            continue
-        if got and got[0] != raw.strip().upper().replace("_", ":"):
-            entered[got[0]] = raw.strip()
-    terms = []
-    for tid in resolved:
-        term, _ = term_info(tid, ontology=onto)
-        terms.append(HpoTerm(tid, term.name, entered.get(tid)))
+    resolved = resolve_entered(term_ids, ontology=onto)
+    terms = [
+        HpoTerm(tid, term_info(tid, ontology=onto)[0].name, resolved.entered_as.get(tid))
+        for tid in resolved.ids
+    ]
+    notes = resolved.messages
     return terms, notes, onto.version
 
 

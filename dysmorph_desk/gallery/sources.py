@@ -15,8 +15,6 @@ module turns its samples into :class:`~.embed.GalleryPhoto` items:
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,25 +23,16 @@ from typing import Any
 from dysmorph_desk.errors import DataError
 from dysmorph_desk.gallery.embed import GalleryPhoto
 from dysmorph_desk.gallery.ids import check_disorder_id
-from dysmorph_desk.utils.inputs import is_inside, open_regular
+from dysmorph_desk.utils.inputs import is_inside, read_csv_rows
 
-MAX_CSV_BYTES = 50_000_000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
 _LOCAL_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _csv_rows(path: Path) -> list[dict[str, str]]:
-    data = open_regular(path, MAX_CSV_BYTES, error=DataError, kind="CSV files")
-    try:
-        return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path.name}: unreadable CSV ({exc.__class__.__name__})") from None
 
 
 def read_names(path: str | Path) -> dict[str, str]:
     """A names file: CSV with columns ``disorder_id`` and ``name``. Raises DataError (exit 3)."""
     path = Path(path)
-    rows = _csv_rows(path)
+    rows = read_csv_rows(path)
     if not rows or not {"disorder_id", "name"} <= set(rows[0]):
         raise DataError(f"{path.name}: a names file needs the columns disorder_id and name")
     return {
@@ -60,7 +49,7 @@ def csv_names(data: str | Path) -> dict[str, str]:
     path = data if data.is_file() else data / "labels.csv"
     if not path.is_file() or path.suffix.lower() != ".csv":
         return {}
-    rows = _csv_rows(path)
+    rows = read_csv_rows(path)
     if not rows or "disorder_name" not in rows[0]:
         return {}
     return {

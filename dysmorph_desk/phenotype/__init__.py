@@ -38,6 +38,7 @@ from dysmorph_desk.phenotype.terms import (
     has_disease,
     is_disease_id,
     parse_term_list,
+    resolve_entered,
     resolve_terms,
     term_info,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "is_disease_id",
     "load_ontology",
     "parse_term_list",
+    "resolve_entered",
     "resolve_terms",
     "score_diseases",
     "search",

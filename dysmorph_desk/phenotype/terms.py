@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from dysmorph_desk.errors import UsageError
 from dysmorph_desk.phenotype.ontology import (
@@ -85,6 +86,28 @@ def resolve_terms(
         >>> resolve_terms(["HP:0000316", "HP:0000578"])[0]
         ['HP:0000316']
     """
+    r = resolve_entered(term_ids, ontology=ontology)
+    return r.ids, r.messages
+
+
+class ResolvedTerms(NamedTuple):
+    """Entered HPO ids as resolved: the current ids, a note per mapped id, and for each current id
+    the id as typed where that differs (an alternative or obsolete id, the ``HP_`` form)."""
+
+    ids: list[str]
+    messages: list[str]
+    entered_as: dict[str, str]
+
+
+def resolve_entered(
+    term_ids: Iterable[str], *, ontology: HpoOntology | None = None
+) -> ResolvedTerms:
+    """:func:`resolve_terms`, also saying which typed id each current id came from (one pass).
+
+    Example:
+        >>> resolve_entered(["HP:0000578"]).entered_as
+        {'HP:0000316': 'HP:0000578'}
+    """
     onto = ontology or load_ontology()
     raw = [str(t) for t in term_ids]
     if len(raw) > MAX_TERMS:
@@ -95,10 +118,14 @@ def resolve_terms(
     unknown: list[str] = []
     retired: list[str] = []
 
-    def keep(row: int) -> None:
+    entered: dict[str, str] = {}
+
+    def keep(row: int, typed: str) -> None:
         tid = onto.term_id(row)
         if tid not in resolved:
             resolved.append(tid)
+            if typed.strip().upper().replace("_", ":") != tid:
+                entered[tid] = typed.strip()
 
     for typed in raw:
         shown = terminal_safe(typed.strip(), 40)
@@ -110,7 +137,7 @@ def resolve_terms(
         tid = f"HP:{m.group(1)}"
         row = onto.term_row(number)
         if row is not None:
-            keep(row)
+            keep(row, typed)
             continue
         alias = onto.alias(number)
         if alias is None:
@@ -129,7 +156,7 @@ def resolve_terms(
         else:
             messages.append(f"{tid} is obsolete; replaced by {labels}")
         for r in rows:
-            keep(r)
+            keep(r, typed)
     if malformed or unknown or retired:
         parts = []
         if malformed:
@@ -139,7 +166,7 @@ def resolve_terms(
         if retired:
             parts.append(f"obsolete HPO terms without a replacement: {_listing(retired)}")
         raise UnknownTermError(f"{'; '.join(parts)} (HPO release {onto.version})")
-    return resolved, messages
+    return ResolvedTerms(resolved, messages, entered)
 
 
 def term_info(term_id: str, *, ontology: HpoOntology | None = None) -> tuple[Term, list[str]]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from dysmorph_desk.errors import DataError
-from dysmorph_desk.utils.inputs import is_inside
+from dysmorph_desk.utils.inputs import is_inside, read_csv_rows
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
@@ -64,11 +63,7 @@ def _float(value: str | None, where: str = "") -> float | None:
 
 
 def _read_csv(csv_path: Path, root: Path, data_root: Path) -> list[Sample]:
-    try:
-        with csv_path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{csv_path.name}: unreadable CSV ({exc})") from None
+    rows = read_csv_rows(csv_path)
     if not rows:
         raise DataError(f"{csv_path.name}: no rows")
     if not {"path", "label"} <= set(rows[0]):

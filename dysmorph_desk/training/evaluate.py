@@ -8,7 +8,6 @@ differs from the model (above: the reader is better; below: the model is).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from dysmorph_desk.errors import DataError
 from dysmorph_desk.training.datasets import Sample
 from dysmorph_desk.training.metrics import METRIC_KEYS, binary_metrics
 from dysmorph_desk.utils.atomic import write_text_atomic
+from dysmorph_desk.utils.inputs import read_csv_rows
 
 Say = Callable[[str], None]
 
@@ -29,11 +29,7 @@ def read_readers(
     """``{reader: {sample index: call}}`` and the unmatched image names (a blank call means not
     rated); images are matched by their path as listed in the data
     (relative to its folder) or, when unambiguous, by file name."""
-    try:
-        with Path(path).open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{Path(path).name}: unreadable readers CSV ({exc})") from None
+    rows = read_csv_rows(path)
     if not rows or not {"image", "reader", "call"} <= set(rows[0]):
         raise DataError(f"{Path(path).name}: needs columns image, reader, call (call = a class id)")
     by_path: dict[str, int] = {}

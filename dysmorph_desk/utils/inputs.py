@@ -19,12 +19,14 @@ The length limits live here, in one place. Stdlib only; no Qt.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import stat
 import unicodedata
 from pathlib import Path
 
-from dysmorph_desk.errors import ImageRefused, UsageError
+from dysmorph_desk.errors import DataError, ImageRefused, UsageError
 
 __all__ = [
     "CAM_TARGET_MAX",
@@ -228,6 +230,29 @@ class TextTooLong(UsageError, ValueError):
 # noncharacters U+FFFE/U+FFFF (invalid in XML, so in the report's markup).
 _DROP = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF, 0xFFFE, 0xFFFF])
 _LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+MAX_CSV_BYTES = 50_000_000  # a data or gallery CSV of a few hundred thousand rows
+
+
+def read_csv_rows(
+    path: str | os.PathLike[str], *, max_bytes: int = MAX_CSV_BYTES, kind: str = "CSV files"
+) -> list[dict[str, str]]:
+    """The rows of a CSV with a header line, as dicts: one reader for every CSV the app takes in.
+
+    Read through :func:`open_regular` (no FIFOs or devices, a size limit), as UTF-8 with or
+    without the byte-order mark a spreadsheet writes.
+
+    Raises:
+        DataError: not a regular file, too large, not UTF-8, or malformed CSV (exit 3), in one
+            line that names the file.
+    """
+    name = Path(path).name
+    data = open_regular(path, max_bytes, error=DataError, kind=kind)
+    try:
+        return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{name}: unreadable CSV ({exc.__class__.__name__})") from None
 
 
 def _from_surrogates(value: str) -> str:

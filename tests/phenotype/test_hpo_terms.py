@@ -14,6 +14,7 @@ from dysmorph_desk.phenotype import (
     is_disease_id,
     load_ontology,
     parse_term_list,
+    resolve_entered,
     resolve_terms,
     term_info,
 )
@@ -33,6 +34,15 @@ def test_alternative_id_maps_to_its_term_with_a_note():
     assert notes == [
         "HP:0000578 is an alternative id of HP:0000316 (Hypertelorism); using HP:0000316"
     ]
+
+
+def test_resolve_entered_says_what_each_current_id_was_typed_as():
+    r = resolve_entered(["hp:0000494", "HP_0000316", "HP:0000578", "HP:0010905"])
+    assert r.ids == ["HP:0000494", "HP:0000316", "HP:0010904"]
+    # the PURL spelling is not a different id; the alternative id typed after its term adds nothing
+    assert r.entered_as == {"HP:0010904": "HP:0010905"}
+    assert len(r.messages) == 2
+    assert resolve_entered(["HP:0000578"]).entered_as == {"HP:0000316": "HP:0000578"}
 
 
 def test_obsolete_id_maps_to_replaced_by_with_a_note():
