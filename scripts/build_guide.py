@@ -59,12 +59,21 @@ from guide_cards import (  # noqa: E402  (needs the path above)
     bundle_body,
     bundle_list,
     cam_grids,
+    left_out_bundles,
     page_name,
     shipped_bundles,
     shipped_interval_note,
 )
 
-__all__ = ["build_guide", "bundle_body", "facts", "page_name", "shipped_bundles", "stale_files"]
+__all__ = [
+    "build_guide",
+    "bundle_body",
+    "facts",
+    "left_out_bundles",
+    "page_name",
+    "shipped_bundles",
+    "stale_files",
+]
 
 
 class GuideSourceError(ValueError):

@@ -23,6 +23,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "models"
 BUNDLE_PREFIX = "model-"  # the generated pages: model-<bundle file stem>.html
+
+
+def left_out_bundles() -> dict[str, str]:
+    """``installer/contents.py``'s bundles that the installers leave out, with the reason."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "dd_installer_contents", ROOT / "installer" / "contents.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.LEFT_OUT_BUNDLES)
+
+
 Bundle = tuple[str, Any, dict[str, Any]]  # (page name, BundleInfo, runtime JSON)
 
 
@@ -54,6 +69,12 @@ def shipped_bundles(models_dir: Path = MODELS_DIR) -> list[Bundle]:
             runtime = json.loads(read_metadata(path).get("runtime", "{}") or "{}")
             out.append((page_name(path), info, runtime if isinstance(runtime, dict) else {}))
     return out
+
+
+def _left_out_reason(info: Any) -> str | None:
+    """Why the installers leave this bundle out, or None when they carry it."""
+    path = getattr(info, "path", None)
+    return None if path is None else left_out_bundles().get(Path(path).name)
 
 
 def page_name(bundle_path: Path) -> str:
@@ -139,6 +160,10 @@ def bundle_body(info: Any, runtime: dict[str, Any], prevalence: float) -> str:
     parts.append(f"<p{warn}>Status: {_e(card.status_label)}.</p>")
     if card.description:
         parts.append(f"<p>{_e(card.description)}</p>")
+    left_out = _left_out_reason(info)
+    if left_out:
+        text = re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(left_out))
+        parts.append(f'<p class="warn">Not in the installers. {text}</p>')
     rows = [
         ("Intended use", _e(card.intended_use or "not stated")),
         ("Architecture", f"<code>{_e(card.architecture)}</code>, face at {card.input_size} px"),
@@ -247,6 +272,7 @@ def bundle_list(bundles: list[Bundle]) -> str:
     return "\n".join(
         f"* [{_md(info.name)}]({page}.html): {_md(info.card.status_label)}; "
         f"architecture `{_md(info.card.architecture)}`"
+        + (" (source install only: not in the installers)" if _left_out_reason(info) else "")
         for page, info, _ in bundles
     )
 

@@ -109,6 +109,24 @@ def test_every_shipped_bundle_has_a_page_linked_from_the_models_page(builder):
         assert f"{page}.html" in models_links, f"{bundle.name}: not listed on models.html"
 
 
+def test_a_bundle_the_installers_leave_out_says_so_on_its_page_and_in_the_list(builder):
+    """The guide ships inside the installed app: it must not present a model the app lacks as
+    shipped (installer/contents.py is the one list, read by the spec and the guide builder)."""
+    left_out = builder.left_out_bundles()
+    assert left_out, "the installers leave no bundle out: drop this test with the list"
+    models_html = (GUIDE / "models.html").read_text(encoding="utf-8")
+    for name in left_out:
+        assert (REPO / "models" / name).is_file(), f"{name}: listed as left out but not shipped"
+        page = (GUIDE / f"{builder.page_name(REPO / 'models' / name)}.html").read_text("utf-8")
+        assert "Not in the installers." in page and "models --install" in page
+        line = next(li for li in models_html.split("<li>") if Path(name).stem in li)
+        assert "not in the installers" in line
+    for bundle in (REPO / "models").glob("*.ddbundle"):
+        if bundle.name not in left_out:
+            page = (GUIDE / f"{builder.page_name(bundle)}.html").read_text(encoding="utf-8")
+            assert "Not in the installers." not in page
+
+
 def test_bundle_pages_state_the_card_with_intervals_or_say_they_are_unknown(builder):
     from dysmorph_desk.bundles.format import read_header
 

@@ -115,6 +115,9 @@ def test_the_demo_gallery_ranks_with_a_bundle_the_installer_carries(exe, tmp_pat
     (encoder, *_) = read_gallery(resolve_gallery("demo-syndromes")).sets.values()
     carried = {p.stem for p in DIST.rglob("bundled_models/*.ddbundle")}
     assert encoder.bundle_name in carried and "demo-resnet18" not in carried
+    # the guide inside the app says which model it does not carry (installer/contents.py)
+    (page,) = DIST.rglob("assets/guide/model-demo-resnet18.html")
+    assert "Not in the installers." in page.read_text(encoding="utf-8")
     out = tmp_path / "r.json"
     proc = run(
         exe, tmp_path / "home", "screen", PHOTO, "--model", encoder.bundle_name, "--cam", "none",
