@@ -46,7 +46,10 @@ class GalleryFacts:
     aggregate: str = "nearest"
     threshold: float | None = None  # the "no close match" cosine distance
     false_match_k: int | None = None  # unrelated children matched within the threshold
-    false_match_n: int | None = None  # (counted on the children the threshold was set from)
+    false_match_n: int | None = None  # (of the children the threshold was calibrated on)
+    false_match_estimate: str = (
+        "in-sample"  # or "leave-one-out": each against a threshold set without it
+    )
     signature: str = "unsigned"  # the gallery's signature as verified: "signed by ..." or not
     verified: bool = False  # signed by a trusted key, and the signature matches
     k: int = DEFAULT_K  # the patients ``mean-k`` averages
@@ -71,7 +74,11 @@ class GalleryFacts:
         }
         rate = self.false_match
         if rate is not None:  # on the calibration children (evaluate-gallery: held out)
-            data["false_match_rate"] = {**rate.to_json(), "in_sample": True}
+            data["false_match_rate"] = {
+                **rate.to_json(),
+                "estimate": self.false_match_estimate,
+                "in_sample": self.false_match_estimate == "in-sample",
+            }
         return data
 
 

@@ -11,9 +11,12 @@ disorders:
    ``d_(j)``, ``j <= m``, that is strictly below ``d_(j+1)`` (ties never push the count over
    ``m``); when there is none, it lies just below the smallest distance;
 3. what is stored is what was observed: ``k = #{d_i <= threshold}`` false matches of ``n``, with
-   the exact (Clopper–Pearson) interval — the rate a new unrelated child is expected to match at,
-   and how uncertain that is from n children. The target is what was asked, the rate what
-   happened.
+   the exact (Clopper–Pearson) interval. The target is what was asked, the rate what happened;
+4. that in-sample ``k`` is optimistic, since the threshold was chosen on the same children. The
+   rate a *new* unrelated child is expected to match at is estimated by leave-one-out: each child
+   is judged against the threshold set (as in step 2) from the other ``n - 1`` children, and the
+   ``k_loo`` of ``n`` who match are stored too. Reports show this estimate, with its exact
+   interval; galleries calibrated before it existed show the in-sample rate, labelled so.
 
 The unrelated children must not be in the gallery and should resemble the clinic's patients (ages,
 ancestries, photo conditions); a threshold from 20 children says little (its interval says how
@@ -68,6 +71,33 @@ def threshold_from_distances(distances: np.ndarray, target: float) -> float:
     return max(0.0, float(np.nextafter(d[0], -np.inf)))
 
 
+def leave_one_out_matches(distances: np.ndarray, target: float) -> int:
+    """How many children match a threshold set without them (step 4 of the module docstring).
+
+    Each child's distance is left out of the sorted distances, the threshold recomputed from the
+    rest with :func:`threshold_from_distances`, and the child counted when its own distance is at
+    or within it. That threshold reads only the ``m' + 1`` smallest of the others
+    (``m' = floor(target * (n - 1))``), so it is the same for every child beyond them: computed
+    once. Deterministic; about 0.1 s for 10,000 children at a 5 % target.
+
+    Example:
+        >>> leave_one_out_matches(np.array([0.1, 0.5, 0.6, 0.7, 0.8]), 0.25)
+        0
+    """
+    d = np.sort(np.asarray(distances, np.float64))
+    if len(d) < 2:
+        return 0
+    n = len(d)
+    window = min(math.floor(target * (n - 1) + 1e-9), n - 1)  # m': the others' indices read
+    matched = 0
+    for i in range(min(window + 1, n)):  # a child among the smallest: its removal shifts them
+        matched += int(d[i] <= threshold_from_distances(np.delete(d, i), target))
+    if window + 1 < n:  # every child beyond them faces one threshold: that of d without the last
+        far = threshold_from_distances(d[:-1], target)
+        matched += int((d[window + 1 :] <= far).sum())
+    return matched
+
+
 def calibrate_threshold(
     unrelated_embeddings: np.ndarray,
     gallery: Gallery,
@@ -87,7 +117,8 @@ def calibrate_threshold(
         level: the confidence level of the false-match rate's interval.
 
     Returns:
-        The :class:`NoMatchThreshold` stored: threshold, observed false matches k of n, interval.
+        The :class:`NoMatchThreshold` stored: threshold, observed false matches k of n, and the
+        leave-one-out false matches (the estimate for a new child), each with its interval.
 
     Raises:
         DataError: fewer than 20 photos, or an embedding that is not usable (exit 3).
@@ -122,6 +153,7 @@ def calibrate_threshold(
         target_false_match=float(target_false_match),
         false_matches=int((d <= t).sum()),
         n=n,
+        loo_false_matches=leave_one_out_matches(d, target_false_match),
         entries_sha256=s.entries_digest(),
         n_entries=len(s),
         created=datetime.now(UTC).isoformat(timespec="seconds"),

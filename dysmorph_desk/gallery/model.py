@@ -32,7 +32,7 @@ from dysmorph_desk.gallery.ids import (
     clean_patient_id,
     is_local,
 )
-from dysmorph_desk.utils.intervals import clopper_pearson
+from dysmorph_desk.utils.intervals import Rate, clopper_pearson
 
 FORMAT = "dysmorph-desk-gallery"
 FORMAT_VERSION = 1
@@ -115,7 +115,10 @@ class NoMatchThreshold:
     """The cosine distance beyond which the nearest entry is "no close match", and how it was set.
 
     Calibrated on photos of unrelated children (none of them in the gallery): ``false_matches`` of
-    ``n`` had a nearest entry at or within ``threshold``; their rate carries its exact interval.
+    ``n`` had a nearest entry at or within ``threshold`` (in-sample: the threshold was set on
+    them); ``loo_false_matches`` of ``n`` matched a threshold set without them (leave-one-out, the
+    estimate for a new child; None for a gallery calibrated before it was stored). Each rate
+    carries its exact interval.
     ``entries_sha256`` and ``n_entries`` say which state of the embedding set it was calibrated
     on, so a ranking can say when entries changed since.
     """
@@ -128,6 +131,19 @@ class NoMatchThreshold:
     n_entries: int
     created: str = ""
     level: float = 0.95
+    loo_false_matches: int | None = None
+
+    @property
+    def expected(self) -> Rate:
+        """The false-match rate to expect for a new unrelated child: the leave-one-out count when
+        stored, else the (optimistic) in-sample count; ``k`` and ``n`` with the exact interval."""
+        k = self.false_matches if self.loo_false_matches is None else self.loo_false_matches
+        return Rate.of(k, self.n)
+
+    @property
+    def estimate(self) -> str:
+        """How :attr:`expected` was counted: ``leave-one-out`` or ``in-sample``."""
+        return "in-sample" if self.loo_false_matches is None else "leave-one-out"
 
     @property
     def rate(self) -> float:
@@ -139,10 +155,19 @@ class NoMatchThreshold:
 
     def describe(self) -> str:
         lo, hi = self.interval
-        return (
+        text = (
             f"no-match threshold {distance_text(self.threshold)} (cosine distance): {self.false_matches} of "
             f"{self.n} unrelated children matched, {100 * self.rate:.1f}% "
             f"({100 * self.level:.0f}% CI {100 * lo:.1f}-{100 * hi:.1f}%)"
+        )
+        if self.loo_false_matches is None:
+            return text + " (in-sample)"
+        e = self.expected
+        assert e.ci95 is not None
+        return text + (
+            f"; each judged against a threshold set without it (leave-one-out): "
+            f"{self.loo_false_matches} of {self.n}, {100 * e.value:.1f}% "
+            f"(95% CI {100 * e.ci95[0]:.1f}-{100 * e.ci95[1]:.1f}%)"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -158,11 +183,14 @@ class NoMatchThreshold:
             "entries_sha256": self.entries_sha256,
             "n_entries": self.n_entries,
             "created": self.created,
+            "loo_false_matches": self.loo_false_matches,
         }
 
     def stored(self) -> str:
         """The canonical JSON kept in the file (derived values left out: they are recomputed)."""
         data = {k: v for k, v in self.to_json().items() if k not in ("false_match_rate", "ci")}
+        if self.loo_false_matches is None:  # as galleries before the estimate stored it
+            del data["loo_false_matches"]
         return json.dumps(data, sort_keys=True, allow_nan=False)
 
     @classmethod
@@ -180,12 +208,16 @@ class NoMatchThreshold:
             n_entries=int(data["n_entries"]),
             created=str(data.get("created", "")),
             level=float(data.get("level", 0.95)),
+            loo_false_matches=(
+                None if data.get("loo_false_matches") is None else int(data["loo_false_matches"])
+            ),
         )
         ok = (
             math.isfinite(t.threshold)
             and 0.0 <= t.threshold <= 2.0
             and 0.0 < t.target_false_match < 1.0
             and 0 <= t.false_matches <= t.n
+            and (t.loo_false_matches is None or 0 <= t.loo_false_matches <= t.n)
             and t.n >= 1
             and t.n_entries >= 0
             and 0.0 < t.level < 1.0

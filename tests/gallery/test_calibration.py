@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from dysmorph_desk.errors import DataError, UsageError
 from dysmorph_desk.gallery.calibration import (
     MIN_UNRELATED,
     calibrate_threshold,
+    leave_one_out_matches,
     nearest_distances,
     threshold_from_distances,
 )
@@ -65,6 +68,66 @@ def test_calibration_is_stored_with_its_interval():
     assert t.interval == clopper_pearson(t.false_matches, 40)
     assert g.sets[SHA].threshold is t and t.n_entries == len(g.sets[SHA])
     assert "of 40 unrelated children" in t.describe() and "CI" in t.describe()
+
+
+def _loo_brute_force(d: np.ndarray, target: float) -> int:
+    return sum(
+        int(d[i] <= threshold_from_distances(np.delete(d, i), target)) for i in range(len(d))
+    )
+
+
+def test_leave_one_out_by_hand():
+    # n = 20, target 0.10: the threshold keeps m = 2 of the 20. Left out, each of the two smallest
+    # faces a threshold set from the other 19 (m = 1): the other small one. 0.10 <= 0.20 matches,
+    # 0.20 > 0.10 does not; the other 18 face 0.20 and lie above it.
+    d = np.array([0.10, 0.20] + [0.5 + 0.01 * i for i in range(18)])
+    assert threshold_from_distances(d, 0.10) == 0.20 and (d <= 0.20).sum() == 2  # in-sample: 2
+    assert leave_one_out_matches(d, 0.10) == 1 == _loo_brute_force(d, 0.10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 2.0, allow_nan=False), min_size=2, max_size=50),
+    st.floats(0.001, 0.999),
+)
+def test_leave_one_out_matches_brute_force(values, target):
+    d = np.array(values)
+    assert leave_one_out_matches(d, target) == _loo_brute_force(d, target) <= len(d)
+
+
+def test_leave_one_out_can_exceed_the_in_sample_count():
+    """Why the estimate is stored: the in-sample count is held to the target by construction."""
+    d = np.array([1.0, 2.0])  # m = 0 of 2: nothing matches in-sample; left out, 1.0 faces 2.0-
+    assert (d <= threshold_from_distances(d, 0.25)).sum() == 0
+    assert leave_one_out_matches(d, 0.25) == 1
+
+
+def test_calibration_stores_the_leave_one_out_estimate_and_reports_it():
+    g = random_gallery(1)
+    unrelated = unit_rows(np.random.default_rng(2), 40, 16)
+    t = calibrate_threshold(unrelated, g, 0.10)
+    d = nearest_distances(unrelated, g, SHA)
+    assert t.loo_false_matches == leave_one_out_matches(d, 0.10)
+    assert t.estimate == "leave-one-out" and t.expected.k == t.loo_false_matches
+    assert t.expected.ci95 == clopper_pearson(t.loo_false_matches, 40)
+    assert "leave-one-out" in t.describe()
+    again = type(t).from_stored(t.stored())
+    assert again.loo_false_matches == t.loo_false_matches
+
+
+def test_a_threshold_stored_before_the_estimate_reads_as_in_sample():
+    g = random_gallery(1)
+    t = calibrate_threshold(unit_rows(np.random.default_rng(2), 40, 16), g, 0.10)
+    old = json.loads(t.stored())
+    del old["loo_false_matches"]
+    before = type(t).from_stored(json.dumps(old, sort_keys=True))
+    assert before.loo_false_matches is None and before.estimate == "in-sample"
+    assert before.expected.k == before.false_matches
+    assert before.stored() == json.dumps(old, sort_keys=True, allow_nan=False)  # signatures hold
+    assert before.describe().endswith("(in-sample)")
+    bad = {**old, "loo_false_matches": 41}
+    with pytest.raises(ValueError):
+        type(t).from_stored(json.dumps(bad))
 
 
 def test_nearest_distances_match_brute_force():
