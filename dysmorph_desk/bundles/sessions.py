@@ -7,6 +7,9 @@ card (class count, input size) and the runtime section (activation shape, embedd
 is a session created: one per graph, once per process, fed the bundle's weights through
 ``SessionOptions.add_external_initializers`` so the weights exist once in the file and once in
 memory.
+
+The graphs are read with a subset of ONNX's protobuf schema (``onnx_proto``), so the runtime does not
+need the ``onnx`` package.
 """
 
 from __future__ import annotations
@@ -77,12 +80,13 @@ def check_graph(
 
     Returns the names of the weights the graph takes as external initializers.
     """
-    import onnx
+    # imported here, as onnx was: protobuf loads only when a bundle is opened, not with the CLI
+    from dysmorph_desk.bundles.onnx_proto import EXTERNAL, parse_model
 
     if len(data) > MAX_GRAPH_BYTES:
         raise BundleError(f"{where}: the {name} graph is implausibly large")
     try:
-        model = onnx.load_from_string(data)
+        model = parse_model(data)  # the fields read here, parsed as onnx.load_from_string would
     except Exception as exc:  # protobuf's DecodeError and friends
         raise BundleError(f"{where}: the {name} graph is damaged ({type(exc).__name__})") from None
     graph = model.graph
@@ -94,7 +98,7 @@ def check_graph(
     externals: list[str] = []  # names of weights fed at session creation
     for init in graph.initializer:
         _check_shape(list(init.dims), name, where)
-        if init.data_location == onnx.TensorProto.EXTERNAL:
+        if init.data_location == EXTERNAL:
             externals.append(init.name)
             location = {e.key: e.value for e in init.external_data}.get("location")
             # the graphs and the atypicality statistics are bundle members, never weights (and
