@@ -32,23 +32,45 @@ _STRING, _INT64, _INT32 = _F.TYPE_STRING, _F.TYPE_INT64, _F.TYPE_INT32
 _MESSAGE, _ENUM = _F.TYPE_MESSAGE, _F.TYPE_ENUM
 
 # message -> [(field name, number, label, type, message or enum type name, oneof name)], as in
-# onnx-ml.proto. Only what check_graph reads, plus the other members of the oneofs it reads.
+# onnx-ml.proto. Only what check_graph reads (including every place a tensor or a subgraph can
+# hide: node attributes, sparse initializers, training info), plus the other members of the oneofs
+# it reads.
 _MESSAGES: dict[str, list[tuple[str, int, int, int, str, str]]] = {
     "ModelProto": [
         ("opset_import", 8, _REPEATED, _MESSAGE, "OperatorSetIdProto", ""),
         ("graph", 7, _OPTIONAL, _MESSAGE, "GraphProto", ""),
         ("functions", 25, _REPEATED, _MESSAGE, "FunctionProto", ""),
+        ("training_info", 20, _REPEATED, _MESSAGE, "TrainingInfoProto", ""),
     ],
     "OperatorSetIdProto": [("domain", 1, _OPTIONAL, _STRING, "", "")],
     "FunctionProto": [],  # only counted: a bundle's graph may carry none
+    "TrainingInfoProto": [],  # only counted: a screening graph carries none
     "GraphProto": [
         ("node", 1, _REPEATED, _MESSAGE, "NodeProto", ""),
         ("initializer", 5, _REPEATED, _MESSAGE, "TensorProto", ""),
         ("input", 11, _REPEATED, _MESSAGE, "ValueInfoProto", ""),
         ("output", 12, _REPEATED, _MESSAGE, "ValueInfoProto", ""),
         ("value_info", 13, _REPEATED, _MESSAGE, "ValueInfoProto", ""),
+        ("sparse_initializer", 15, _REPEATED, _MESSAGE, "SparseTensorProto", ""),
     ],
-    "NodeProto": [("domain", 7, _OPTIONAL, _STRING, "", "")],
+    "NodeProto": [
+        ("domain", 7, _OPTIONAL, _STRING, "", ""),
+        ("attribute", 5, _REPEATED, _MESSAGE, "AttributeProto", ""),
+    ],
+    # where else a graph can hold tensors (which could point at external files) and subgraphs
+    "AttributeProto": [
+        ("name", 1, _OPTIONAL, _STRING, "", ""),
+        ("t", 5, _OPTIONAL, _MESSAGE, "TensorProto", ""),
+        ("g", 6, _OPTIONAL, _MESSAGE, "GraphProto", ""),
+        ("tensors", 10, _REPEATED, _MESSAGE, "TensorProto", ""),
+        ("graphs", 11, _REPEATED, _MESSAGE, "GraphProto", ""),
+        ("sparse_tensor", 22, _OPTIONAL, _MESSAGE, "SparseTensorProto", ""),
+        ("sparse_tensors", 23, _REPEATED, _MESSAGE, "SparseTensorProto", ""),
+    ],
+    "SparseTensorProto": [
+        ("values", 1, _OPTIONAL, _MESSAGE, "TensorProto", ""),
+        ("indices", 2, _OPTIONAL, _MESSAGE, "TensorProto", ""),
+    ],
     "TensorProto": [
         ("dims", 1, _REPEATED, _INT64, "", ""),
         ("name", 8, _OPTIONAL, _STRING, "", ""),

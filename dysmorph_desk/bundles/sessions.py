@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,35 @@ def _dims(value_info: Any) -> list[int | str]:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in shape.dim]
 
 
+def _graphs(graph: Any) -> Iterator[Any]:
+    """``graph`` and, depth first, every subgraph in its nodes' attributes (If, Loop, Scan)."""
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        yield g
+        for node in g.node:
+            for attr in node.attribute:
+                if attr.HasField("g"):
+                    stack.append(attr.g)
+                stack.extend(attr.graphs)
+
+
+def _tensors(graph: Any, top: bool) -> Iterator[Any]:
+    """Every tensor a graph holds outside its own initializers (a subgraph's too): constants in node
+    attributes and sparse initializers, each of which could name an external file."""
+    if not top:
+        yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            for sparse in [attr.sparse_tensor, *attr.sparse_tensors]:
+                yield from (sparse.values, sparse.indices)
+
+
 def check_graph(
     name: str,
     data: bytes,
@@ -90,11 +120,20 @@ def check_graph(
     except Exception as exc:  # protobuf's DecodeError and friends
         raise BundleError(f"{where}: the {name} graph is damaged ({type(exc).__name__})") from None
     graph = model.graph
+    if len(model.training_info):
+        raise BundleError(f"{where}: the {name} graph carries training information")
+    graphs = list(_graphs(graph))  # the graph and every subgraph of its nodes' attributes
     bad_domains = {op.domain for op in model.opset_import} - set(STANDARD_DOMAINS)
-    bad_domains |= {n.domain for n in graph.node} - set(STANDARD_DOMAINS)
+    bad_domains |= {n.domain for g in graphs for n in g.node} - set(STANDARD_DOMAINS)
     if bad_domains or len(model.functions):
         what = sorted(bad_domains)[0] if bad_domains else "local functions"
         raise BundleError(f"{where}: the {name} graph uses a non-standard operator domain ({what})")
+    # only the graph's own initializers may be external, and only as the bundle's weights (below)
+    hidden = [t for g in graphs for t in _tensors(g, top=g is graph)]
+    if any(t.data_location == EXTERNAL or len(t.external_data) for t in hidden):
+        raise BundleError(
+            f"{where}: the {name} graph refers to external data other than its weights"
+        )
     externals: list[str] = []  # names of weights fed at session creation
     for init in graph.initializer:
         _check_shape(list(init.dims), name, where)

@@ -144,7 +144,7 @@ def test_every_field_is_declared_as_in_onnx(onnx):
         for oneof in mine.oneofs:  # every member of a oneof it reads, so the last one wins
             ref_members = {f.number for f in theirs.oneofs_by_name[oneof.name].fields}
             assert {f.number for f in oneof.fields} == ref_members
-    assert seen == 29
+    assert seen == 41  # every declared field, each checked against onnx
     assert onnx.TensorProto.EXTERNAL == onnx_proto.EXTERNAL
 
 
@@ -323,7 +323,67 @@ def _huge_dim(onnx: Any) -> Any:
     return edit
 
 
+def _external_tensor(onnx: Any, location: str = "/etc/passwd") -> Any:
+    t = onnx.helper.make_tensor("evil", onnx.TensorProto.FLOAT, [1], [0.0])
+    t.ClearField("float_data")
+    t.data_location = onnx.TensorProto.EXTERNAL
+    t.external_data.add(key="location", value=location)
+    return t
+
+
+def _constant_from_a_file(onnx: Any) -> Any:
+    """A Constant node whose value tensor is read from another file."""
+
+    def edit(model: Any) -> None:
+        node = onnx.helper.make_node("Constant", [], ["evil_out"], value=_external_tensor(onnx))
+        model.graph.node.append(node)
+
+    return edit
+
+
+def _subgraph(onnx: Any, *, domain: str = "", initializer: Any = None) -> Any:
+    """An If node whose branches hold a node of ``domain`` (and ``initializer``)."""
+
+    def edit(model: Any) -> None:
+        h = onnx.helper
+        out = h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+        body = h.make_node("Identity", ["x"], ["y"], domain=domain)
+        inits = [initializer] if initializer is not None else []
+        branch = h.make_graph([body], "branch", [], [out], initializer=inits)
+        model.graph.node.append(
+            h.make_node("If", ["cond"], ["y"], then_branch=branch, else_branch=branch)
+        )
+
+    return edit
+
+
+def _sparse_from_a_file(onnx: Any) -> Any:
+    def edit(model: Any) -> None:
+        sparse = model.graph.sparse_initializer.add()
+        sparse.values.CopyFrom(_external_tensor(onnx))
+
+    return edit
+
+
+def _training_info(onnx: Any) -> Any:
+    def edit(model: Any) -> None:
+        model.training_info.add()
+
+    return edit
+
+
 CASES = {
+    "constant from a file": (_constant_from_a_file, "external data other than its weights"),
+    "subgraph custom domain": (
+        lambda onnx: _subgraph(onnx, domain="com.evil"),
+        "non-standard operator domain \\(com.evil\\)",
+    ),
+    "subgraph initializer from a file": (
+        lambda onnx: _subgraph(onnx, initializer=_external_tensor(onnx)),
+        "external data other than its weights",
+    ),
+    "sparse initializer from a file": (_sparse_from_a_file, "external data other than its weights"),
+    "training info": (_training_info, "carries training information"),
     "custom domain": (_custom_domain, "non-standard operator domain \\(com.evil\\)"),
     "custom opset": (_custom_opset, "non-standard operator domain \\(com.evil\\)"),
     "local function": (_local_function, "non-standard operator domain \\(local functions\\)"),
