@@ -11,7 +11,7 @@ from __future__ import annotations
 LEFT_OUT_BUNDLES: dict[str, str] = {
     "demo-resnet18.ddbundle": (
         "The installers leave this demonstration model out to keep the download under 200 MB "
-        "(with it the Linux archive is about 210 MB); the installed app compares the other "
+        "(with it the Linux archive would be about 207 MB); the installed app compares the other "
         "three. A source install has it, and `dysmorph-desk models --install "
         "demo-resnet18.ddbundle` adds the file from a source checkout's models/ folder."
     ),
