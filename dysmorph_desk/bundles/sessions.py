@@ -69,6 +69,28 @@ def _dims(value_info: Any) -> list[int | str]:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in shape.dim]
 
 
+ORT_FORMAT_MARK = b"ORTM"  # ORT's flatbuffer model identifier, at bytes 4-8
+
+
+def session_options(threads: int) -> Any:
+    """ONNX Runtime's options for a bundle's graph (a fresh object: weights are added per graph)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    # Never spin-wait: on a laptop the UI, the webcam and (in tests and training) torch share the
+    # cores, and a spinning thread starves them (measured: 2 spinning threads on a busy 2-core
+    # machine ran the hybrid's forward at 21.7 ms, 11.2 ms without spinning).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # ONNX only: bytes that look like ORT's own flatbuffer format ("ORTM" at offset 4) would
+    # otherwise be loaded as that format, past every check of check_graph (which also refuses them).
+    opts.add_session_config_entry("session.load_model_format", "ONNX")
+    return opts
+
+
 def _graphs(graph: Any) -> Iterator[Any]:
     """``graph`` and, depth first, every subgraph in its nodes' attributes (If, Loop, Scan)."""
     stack = [graph]
@@ -115,6 +137,8 @@ def check_graph(
 
     if len(data) > MAX_GRAPH_BYTES:
         raise BundleError(f"{where}: the {name} graph is implausibly large")
+    if data[4:8] == ORT_FORMAT_MARK:  # ONNX Runtime's flatbuffer format, which is never checked
+        raise BundleError(f"{where}: the {name} graph is not an ONNX graph (ORT format)")
     try:
         model = parse_model(data)  # the fields read here, parsed as onnx.load_from_string would
     except Exception as exc:  # protobuf's DecodeError and friends
@@ -233,15 +257,7 @@ class OnnxModel:
                 if key not in self._values:
                     array = np.ascontiguousarray(self._weights[key], dtype=np.float32)
                     self._values[key] = (array, ort.OrtValue.ortvalue_from_numpy(array))
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            # Never spin-wait: on a laptop the UI, the webcam and (in tests and training) torch share
-            # the cores, and a spinning thread starves them (measured: 2 spinning threads on a busy
-            # 2-core machine ran the hybrid's forward at 21.7 ms, 11.2 ms without spinning).
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            opts = session_options(self.threads)
             opts.add_external_initializers(names, [self._values[k][1] for k in names])
             try:
                 session = ort.InferenceSession(

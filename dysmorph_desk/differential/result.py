@@ -45,8 +45,8 @@ class GalleryFacts:
     status: str = "demonstration"
     aggregate: str = "nearest"
     threshold: float | None = None  # the "no close match" cosine distance
-    false_match_k: int | None = None  # unrelated children matched within the threshold
-    false_match_n: int | None = None  # (of the children the threshold was calibrated on)
+    false_match_k: int | None = None  # unrelated children matched (counted as the estimate says)
+    false_match_n: int | None = None  # of the children the threshold was calibrated on
     false_match_estimate: str = (
         "in-sample"  # or "leave-one-out": each against a threshold set without it
     )

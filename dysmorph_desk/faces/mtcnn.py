@@ -300,6 +300,7 @@ def _make_session(name: str, threads: int, device: str):
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.load_model_format", "ONNX")  # never ORT's own format
     opts.log_severity_level = 3
     data = resources.resource("mtcnn", f"{name}.onnx").read_bytes()
     return ort.InferenceSession(data, sess_options=opts, providers=_providers(device))

@@ -110,6 +110,13 @@ class Entry:
         }
 
 
+def _count(value: object) -> int:
+    """A stored count: a JSON integer, never a float, a boolean or a string (ValueError)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"not a count: {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class NoMatchThreshold:
     """The cosine distance beyond which the nearest entry is "no close match", and how it was set.
@@ -202,14 +209,14 @@ class NoMatchThreshold:
         t = cls(
             threshold=float(data["threshold"]),
             target_false_match=float(data["target_false_match"]),
-            false_matches=int(data["false_matches"]),
-            n=int(data["n"]),
+            false_matches=_count(data["false_matches"]),
+            n=_count(data["n"]),
             entries_sha256=str(data["entries_sha256"]),
-            n_entries=int(data["n_entries"]),
+            n_entries=_count(data["n_entries"]),
             created=str(data.get("created", "")),
             level=float(data.get("level", 0.95)),
             loo_false_matches=(
-                None if data.get("loo_false_matches") is None else int(data["loo_false_matches"])
+                None if data.get("loo_false_matches") is None else _count(data["loo_false_matches"])
             ),
         )
         ok = (

@@ -92,7 +92,8 @@ def resolve_terms(
 
 class ResolvedTerms(NamedTuple):
     """Entered HPO ids as resolved: the current ids, a note per mapped id, and for each current id
-    the id as typed where that differs (an alternative or obsolete id, the ``HP_`` form)."""
+    the id as typed where that differs (an alternative or obsolete id; not a mere respelling
+    such as ``hp:`` or the ``HP_`` form)."""
 
     ids: list[str]
     messages: list[str]

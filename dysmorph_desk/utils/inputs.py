@@ -248,7 +248,10 @@ def read_csv_rows(
             line that names the file.
     """
     name = Path(path).name
-    data = open_regular(path, max_bytes, error=DataError, kind=kind)
+    try:
+        data = open_regular(path, max_bytes, error=DataError, kind=kind)
+    except DataError as exc:  # its reasons leave the path out: say which CSV
+        raise DataError(f"{name}: {exc}") from None
     try:
         return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     except (UnicodeDecodeError, csv.Error) as exc:

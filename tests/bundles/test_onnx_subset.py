@@ -477,3 +477,39 @@ def test_loading_a_bundle_never_imports_onnx():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+# --- ONNX Runtime's own (flatbuffer) format never gets past the checks --------------------------
+
+ORT_PREFIX = b"\x0a\x06\x00\x00ORTM"  # an unknown protobuf field whose bytes 4-8 read "ORTM"
+
+
+def test_bytes_marked_as_ort_format_are_refused(demo):
+    """ORT loads bytes with "ORTM" at offset 4 as its flatbuffer format, which check_graph never
+    reads: refused, although the rest parses as the demo graph."""
+    contents, card = demo
+    data = ORT_PREFIX + contents.graphs["forward"]
+    assert onnx_proto.parse_model(data).graph.node  # the subset alone would have accepted it
+    with pytest.raises(BundleError, match="forward graph is not an ONNX graph \\(ORT format\\)"):
+        check_graph("forward", data, card, contents.runtime, contents.weights, "x.ddbundle")
+
+
+def test_sessions_load_bytes_as_onnx_only(onnx):
+    """And the sessions never take the ORT format path, should bytes get past the check."""
+    import onnxruntime as ort
+
+    from dysmorph_desk.bundles.sessions import session_options
+
+    h = onnx.helper
+    x = h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = h.make_graph([h.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 8
+    data = ORT_PREFIX + model.SerializeToString()
+    opts = session_options(1)
+    assert opts.get_session_config_entry("session.load_model_format") == "ONNX"
+    session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    assert session.run(None, {"x": np.ones(1, np.float32)})[0].tolist() == [1.0]
+    with pytest.raises(Exception, match="ORT model verification failed"):  # read as ORT format
+        ort.InferenceSession(data, providers=["CPUExecutionProvider"])

@@ -83,6 +83,8 @@ def test_leave_one_out_by_hand():
     d = np.array([0.10, 0.20] + [0.5 + 0.01 * i for i in range(18)])
     assert threshold_from_distances(d, 0.10) == 0.20 and (d <= 0.20).sum() == 2  # in-sample: 2
     assert leave_one_out_matches(d, 0.10) == 1 == _loo_brute_force(d, 0.10)
+    # the docstring's example: left out, 0.1 faces the others' threshold (0.5) and matches
+    assert leave_one_out_matches(np.array([0.1, 0.5, 0.6, 0.7, 0.8]), 0.25) == 1
 
 
 @settings(max_examples=150, deadline=None)
@@ -125,9 +127,11 @@ def test_a_threshold_stored_before_the_estimate_reads_as_in_sample():
     assert before.expected.k == before.false_matches
     assert before.stored() == json.dumps(old, sort_keys=True, allow_nan=False)  # signatures hold
     assert before.describe().endswith("(in-sample)")
-    bad = {**old, "loo_false_matches": 41}
+    for bad_value in (41, -1, 2.7, True, "3"):
+        with pytest.raises(ValueError):
+            type(t).from_stored(json.dumps({**old, "loo_false_matches": bad_value}))
     with pytest.raises(ValueError):
-        type(t).from_stored(json.dumps(bad))
+        type(t).from_stored(json.dumps({**old, "n": 40.0}))
 
 
 def test_nearest_distances_match_brute_force():

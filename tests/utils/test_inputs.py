@@ -195,7 +195,6 @@ def test_a_file_shrinking_while_read(tmp_path, monkeypatch):
     assert open_regular(path, 1_000) == b"abc"
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names are bytes")
 def test_csv_rows_with_or_without_a_byte_order_mark(tmp_path):
     plain, excel = tmp_path / "plain.csv", tmp_path / "excel.csv"
     plain.write_text("path,label\na.jpg,control\n", encoding="utf-8")
@@ -209,9 +208,9 @@ def test_csv_that_cannot_be_read_is_one_data_error_naming_it(tmp_path):
     latin.write_bytes(b"path,label\ncaf\xe9.jpg,control\n")
     with pytest.raises(DataError, match=r"^latin.csv: unreadable CSV \(UnicodeDecodeError\)$"):
         read_csv_rows(latin)
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match=r"^missing\.csv: "):
         read_csv_rows(tmp_path / "missing.csv")
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match=f"^{tmp_path.name}: "):
         read_csv_rows(tmp_path)  # a folder
     big = tmp_path / "big.csv"
     big.write_text("path,label\n" + "x.jpg,control\n" * 100)
@@ -219,6 +218,7 @@ def test_csv_that_cannot_be_read_is_one_data_error_naming_it(tmp_path):
         read_csv_rows(big, max_bytes=100)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names are bytes")
 def test_non_utf8_file_name(tmp_path):
     name = os.fsdecode(b"caf\xe9-\xff.jpg")  # Latin-1 bytes: surrogate escapes in the str
     path = tmp_path / name
