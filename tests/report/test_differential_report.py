@@ -90,3 +90,26 @@ def test_the_note_states_the_k_that_mean_k_averaged():
     mean5 = replace(diff, gallery=replace(diff.gallery, aggregate="mean-k", k=5))
     text = _text(report_bytes(screening_result([model_result()]), differential=mean5))
     assert "mean of the disorder's 5 nearest" in " ".join(text.split())
+
+
+def test_the_false_match_rate_says_how_it_was_counted():
+    """Leave-one-out (the estimate for a new child) or, for an older gallery, in-sample."""
+    from dataclasses import replace
+
+    jsonschema = pytest.importorskip("jsonschema")
+    diff = _differential(threshold=0.1, nearest=0.3)
+    assert diff.gallery is not None
+    loo = replace(diff, gallery=replace(diff.gallery, false_match_estimate="leave-one-out"))
+    for d, phrase, estimate in (
+        (diff, "in-sample, so optimistic", "in-sample"),
+        (loo, "each against a threshold set without it", "leave-one-out"),
+    ):
+        text = " ".join(
+            _text(report_bytes(screening_result([model_result()]), differential=d)).split()
+        )
+        assert phrase in text and "5.0% (95% CI 1–13.9%, n = 60)" in text
+        doc = screening_document([screening_result([model_result()])], differential=d)
+        jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text("utf-8"))).validate(doc)
+        rate = doc["differential_context"]["gallery"]["false_match_rate"]
+        assert rate["estimate"] == estimate and rate["k"] == 3 and rate["n"] == 60
+        assert rate["in_sample"] is (estimate == "in-sample")
