@@ -10,6 +10,7 @@ on every photo. Card text is escaped: a card is data, never markup.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -25,8 +26,10 @@ MODELS_DIR = ROOT / "models"
 BUNDLE_PREFIX = "model-"  # the generated pages: model-<bundle file stem>.html
 
 
+@functools.cache
 def left_out_bundles() -> dict[str, str]:
-    """``installer/contents.py``'s bundles that the installers leave out, with the reason."""
+    """``installer/contents.py``'s bundles that the installers leave out, with the reason (read
+    once: every bundle's page and the models list ask)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(

@@ -55,6 +55,13 @@ class GalleryFacts:
     k: int = DEFAULT_K  # the patients ``mean-k`` averages
 
     @property
+    def false_match_basis(self) -> str:
+        """How :attr:`false_match` was counted, as the report and the app say it."""
+        if self.false_match_estimate == "leave-one-out":
+            return "each against a threshold set without it"
+        return "in-sample, so optimistic"
+
+    @property
     def false_match(self) -> Rate | None:
         """Unrelated children matched within the threshold, k of n with its interval."""
         if not self.false_match_n:

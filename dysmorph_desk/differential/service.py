@@ -41,13 +41,15 @@ def resolve_hpo(term_ids: Sequence[str]) -> tuple[list[HpoTerm], list[str], str]
     Returns:
         (terms with labels, notes on mapped ids, the HPO release).
     """
-    from dysmorph_desk.phenotype import load_ontology, resolve_entered, term_info
+    from dysmorph_desk.phenotype import load_ontology, resolve_entered
+    from dysmorph_desk.phenotype.terms import term_rows
 
     onto = load_ontology()
-    resolved = resolve_entered(term_ids, ontology=onto)
+    resolved = resolve_entered(term_ids, ontology=onto)  # current ids: their rows, no second pass
+    rows = term_rows(resolved.ids, onto)
     terms = [
-        HpoTerm(tid, term_info(tid, ontology=onto)[0].name, resolved.entered_as.get(tid))
-        for tid in resolved.ids
+        HpoTerm(tid, str(onto.names[row]), resolved.entered_as.get(tid))
+        for tid, row in zip(resolved.ids, rows, strict=True)
     ]
     notes = resolved.messages
     return terms, notes, onto.version

@@ -92,13 +92,9 @@ def no_match_text(diff: DifferentialResult) -> str:
     )
     rate = g.false_match
     if rate is not None:
-        how = (
-            "each against a threshold set without it"
-            if g.false_match_estimate == "leave-one-out"
-            else "in-sample"
-        )
         text += (
-            f" (set on {rate.n} unrelated children: {rate.k} matched within it, {how}; "
+            f" (set on {rate.n} unrelated children: {rate.k} matched within it, "
+            f"{g.false_match_basis}; "
             f"{format_rate(rate)})"
         )
     return text + ". The candidates below are the least distant, not close."

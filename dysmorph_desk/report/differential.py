@@ -39,12 +39,10 @@ def _gallery_line(diff: DifferentialResult) -> str:
         text += f" Threshold for a close match: cosine distance {distance_text(g.threshold)}"
         rate = g.false_match
         if rate is not None:
-            how = (
-                "each against a threshold set without it"
-                if g.false_match_estimate == "leave-one-out"
-                else "in-sample, so optimistic"
+            text += (
+                f" (unrelated children of its calibration matched, {g.false_match_basis}: "
+                f"{format_rate(rate)})"
             )
-            text += f" (unrelated children of its calibration matched, {how}: {format_rate(rate)})"
         text += "."
     return text
 
